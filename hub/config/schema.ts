@@ -1,0 +1,164 @@
+// The one config schema: defaults, validation and docs/configuration.md all come from here.
+import Type, { type Static } from 'typebox';
+import { HardwareSectionSchema } from '../../adapters/config.js';
+
+const Port = (def: number, description: string) =>
+  Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
+
+const Listener = (host: string, port: number, what: string) =>
+  Type.Object(
+    {
+      enabled: Type.Boolean({ default: true, description: `Serve ${what}.` }),
+      host: Type.String({ default: host, description: `Address ${what} binds to.` }),
+      port: Port(port, `TCP port for ${what} (0 picks a free port, for tests).`),
+    },
+    { additionalProperties: false, default: {} },
+  );
+
+export const ConfigSchema = Type.Object(
+  {
+    version: Type.Literal(1, { default: 1, description: 'Config file format version.' }),
+    dataDir: Type.String({
+      default: './data',
+      description:
+        'Everything the hub writes: database, hub key, certificates. Env GATEHOUSE_DATA overrides it.',
+    }),
+    timeZone: Type.String({
+      default: 'UTC',
+      description:
+        "The building's IANA time zone (e.g. Europe/Berlin). Schedules, holidays and daily codes use it.",
+    }),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          [
+            Type.Literal('fatal'),
+            Type.Literal('error'),
+            Type.Literal('warn'),
+            Type.Literal('info'),
+            Type.Literal('debug'),
+            Type.Literal('trace'),
+          ],
+          { default: 'info', description: 'Log level. Secrets are never logged; card UIDs are masked.' },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    mqtt: Type.Object(
+      {
+        baseTopic: Type.String({
+          default: 'gatehouse',
+          pattern: '^[A-Za-z0-9_-]{1,32}$',
+          description: 'First level of every topic.',
+        }),
+        tls: Listener('0.0.0.0', 8883, 'MQTT over TLS for devices on the LAN'),
+        tcp: Listener('127.0.0.1', 1883, 'plain MQTT (keep it on 127.0.0.1; anything else is insecure)'),
+        maxPayloadBytes: Type.Integer({
+          minimum: 256,
+          maximum: 262144,
+          default: 4096,
+          description: 'Larger device messages are refused with an error.',
+        }),
+        maxClients: Type.Integer({
+          minimum: 1,
+          maximum: 10000,
+          default: 500,
+          description: 'Connections beyond this are refused.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    http: Type.Object(
+      {
+        http: Listener('127.0.0.1', 8080, 'plain HTTP (web UI and API, local only)'),
+        https: Listener('0.0.0.0', 8443, 'HTTPS (web UI and API for the LAN)'),
+        sessionHours: Type.Integer({
+          minimum: 1,
+          maximum: 720,
+          default: 12,
+          description: 'How long a staff login lasts.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    certificates: Type.Object(
+      {
+        hostnames: Type.Array(Type.String(), {
+          default: [],
+          description:
+            'Extra DNS names for the generated server certificate (the host name is always added).',
+        }),
+        ips: Type.Array(Type.String(), {
+          default: [],
+          description: 'Extra IP addresses for the generated server certificate.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    doors: Type.Object(
+      {
+        unlockMs: Type.Integer({
+          minimum: 1000,
+          maximum: 60000,
+          default: 5000,
+          description: 'Default unlock pulse for new doors.',
+        }),
+        heldOpenMs: Type.Integer({
+          minimum: 5000,
+          maximum: 3600000,
+          default: 60000,
+          description: 'Default held-open alarm time for new doors.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    keypad: Type.Object(
+      {
+        maxFailures: Type.Integer({
+          minimum: 1,
+          maximum: 20,
+          default: 5,
+          description: 'Wrong codes on one keypad within the window before it locks.',
+        }),
+        windowSeconds: Type.Integer({
+          minimum: 10,
+          maximum: 86400,
+          default: 300,
+          description: 'Failure window.',
+        }),
+        lockSeconds: Type.Integer({
+          minimum: 1,
+          maximum: 3600,
+          default: 60,
+          description: 'First lockout; each further lockout doubles it.',
+        }),
+        maxLockSeconds: Type.Integer({
+          minimum: 1,
+          maximum: 86400,
+          default: 900,
+          description: 'Longest lockout.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    simulation: Type.Object(
+      {
+        door: Type.String({
+          default: 'sim-front',
+          pattern: '^([A-Za-z0-9][A-Za-z0-9_.-]{0,63})?$',
+          description:
+            'Id of a simulated door created on first boot when the hub has no doors, so something visible happens. Empty disables it.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    hardware: Type.Object(HardwareSectionSchema.properties, {
+      additionalProperties: false,
+      default: {},
+      description: 'GPIO driver and the doors wired to the hub itself (see docs/wiring.md).',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
