@@ -1,0 +1,48 @@
+// Opening the SQLite file: pragmas every connection needs, then migrations.
+import { chmodSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Database } from 'better-sqlite3';
+import BetterSqlite3 from 'better-sqlite3';
+import { StoreError } from './errors.js';
+import { applyMigrations } from './migrations.js';
+
+export type { Database } from 'better-sqlite3';
+
+/** The database file inside a data directory. */
+export const DB_FILE_NAME = 'gatehouse.db';
+
+/**
+ * Opens (and creates or migrates) the Gatehouse database. Safe to call from several processes
+ * at once (the hub and the CLI): WAL, a 5 s busy timeout, and migrations under BEGIN IMMEDIATE.
+ * Throws a StoreError('unsupported') for a file that is not a Gatehouse database or is newer
+ * than this code.
+ */
+export function openDatabase(file: string): Database {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const db = new BetterSqlite3(file);
+  try {
+    restrictMode(file);
+    db.pragma('busy_timeout = 5000');
+    db.pragma('journal_mode = WAL');
+    // FULL: a revocation or an audit event must survive a power cut once acknowledged.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    applyMigrations(db);
+    return db;
+  } catch (err) {
+    db.close();
+    if ((err as { code?: unknown }).code === 'SQLITE_NOTADB') {
+      throw new StoreError('unsupported', `${file} is not a database (damaged, or not a Gatehouse file)`);
+    }
+    throw err;
+  }
+}
+
+/** Card UIDs and hashes are in the file: owner only. SQLite gives -wal/-shm the same mode. */
+function restrictMode(file: string): void {
+  try {
+    chmodSync(file, 0o600);
+  } catch {
+    // not the owner (e.g. a read-only inspection): leave the mode as the owner set it
+  }
+}

@@ -1,0 +1,436 @@
+// The event log: audit trail and cloud outbox (DESIGN invariant 3). Every event gets the next
+// hub-wide seq and a hash chained to the previous event, both assigned inside the write
+// transaction so several processes appending at once still build one valid chain.
+import { createHash } from 'node:crypto';
+import { closeSync, fsync, openSync } from 'node:fs';
+import type { Database } from 'better-sqlite3';
+import type { HubEvent, NewEvent } from '../domain.js';
+import type { StoreContext } from './context.js';
+import { canonicalJson, invalid, isPlainRecord, StoreError } from './errors.js';
+
+export const GENESIS_HASH = '0'.repeat(64);
+const MAX_DATA_BYTES = 64 * 1024;
+const TYPE_PATTERN = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/;
+const REF_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const RETRY_MS = 250;
+
+interface EventRow {
+  seq: number;
+  ts: number;
+  type: string;
+  door_id: string | null;
+  person_id: string | null;
+  credential_id: string | null;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+interface PendingEvent {
+  ts: number;
+  type: string;
+  doorId: string | null;
+  personId: string | null;
+  credentialId: string | null;
+  dataJson: string;
+}
+
+export interface EventListQuery {
+  limit?: number;
+  /** Only events with seq < beforeSeq (paging backwards). */
+  beforeSeq?: number;
+  /** A type and its sub-types ('alarm' → 'alarm', 'alarm.forced'), or a raw prefix ending in '*' ('admin.cred*'). */
+  type?: string;
+  doorId?: string;
+}
+
+export interface ChainCheck {
+  ok: boolean;
+  checked: number;
+  /** seq of the first event that does not match the chain. */
+  brokenAt?: number;
+}
+
+/** The hash of one event: sha256(prevHash + canonical JSON of its fields). */
+export function eventHash(
+  prevHash: string,
+  e: Pick<HubEvent, 'seq' | 'ts' | 'type' | 'doorId' | 'personId' | 'credentialId' | 'data'>,
+): string {
+  const body = canonicalJson({
+    seq: e.seq,
+    ts: e.ts,
+    type: e.type,
+    doorId: e.doorId,
+    personId: e.personId,
+    credentialId: e.credentialId,
+    data: e.data,
+  });
+  return createHash('sha256').update(prevHash).update(body).digest('hex');
+}
+
+function rowToEvent(row: EventRow): HubEvent {
+  return {
+    seq: row.seq,
+    ts: row.ts,
+    type: row.type,
+    doorId: row.door_id,
+    personId: row.person_id,
+    credentialId: row.credential_id,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+function checkRef(value: unknown, field: string): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'string' || !REF_PATTERN.test(value))
+    throw invalid(`event ${field} is not a valid id`);
+  return value;
+}
+
+export class EventLog {
+  readonly #ctx: StoreContext;
+  #queue: PendingEvent[] = [];
+  #scheduled: NodeJS.Immediate | NodeJS.Timeout | null = null;
+  readonly #listeners = new Set<(events: HubEvent[]) => void>();
+  /** Sets that collect the seqs this connection commits, so watch() can report only foreign ones. */
+  readonly #ownTrackers = new Set<Set<number>>();
+  #stopped = false;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Queues an event; it is committed with others in one transaction on the next setImmediate. */
+  append(e: NewEvent): void {
+    this.#queue.push(this.#validate(e));
+    if (this.#stopped) this.flush();
+    else this.#schedule(false);
+  }
+
+  /** Appends and commits at once (with anything queued before it); returns the stored event. */
+  appendDurable(e: NewEvent): HubEvent {
+    this.#queue.push(this.#validate(e));
+    const stored = this.flush();
+    return stored[stored.length - 1]!;
+  }
+
+  /**
+   * Appends and commits at once to the WAL without waiting for the disk, then fsyncs the WAL in the
+   * background (libuv thread pool). The event survives a crash or kill of this process the moment this
+   * returns; on a power cut only events of the last in-flight fsync (about a millisecond) can be lost.
+   * Door decisions use this so the answer never waits on the SD card. Admin changes use appendDurable.
+   */
+  appendCommitted(e: NewEvent): HubEvent {
+    this.#queue.push(this.#validate(e));
+    const stored = this.#commitWithoutWaiting(() => this.flush());
+    return stored[stored.length - 1]!;
+  }
+
+  /** Resolves when everything committed so far is on disk (the background WAL fsync is done). */
+  async whenOnDisk(): Promise<void> {
+    while (this.#syncing) await this.#syncing;
+  }
+
+  #syncing: Promise<void> | null = null;
+  #syncAgain = false;
+  #walFd: number | null = null;
+
+  #commitWithoutWaiting(commit: () => HubEvent[]): HubEvent[] {
+    const db = this.#ctx.db;
+    // Inside a caller's transaction the pragma cannot change; fall back to the durable path.
+    if (db.inTransaction) return commit();
+    db.pragma('synchronous = NORMAL');
+    try {
+      return commit();
+    } finally {
+      db.pragma('synchronous = FULL');
+      this.#syncWalSoon();
+    }
+  }
+
+  #syncWalSoon(): void {
+    if (this.#syncing) {
+      this.#syncAgain = true;
+      return;
+    }
+    const walFile = `${this.#ctx.db.name}-wal`;
+    this.#syncing = new Promise<void>((resolve) => {
+      const done = (err: NodeJS.ErrnoException | null) => {
+        if (err) this.#ctx.logger?.error({ err }, 'WAL fsync failed');
+        this.#syncing = null;
+        resolve();
+        if (this.#syncAgain) {
+          this.#syncAgain = false;
+          this.#syncWalSoon();
+        }
+      };
+      try {
+        // fsync flushes the file's pages whichever descriptor wrote them.
+        this.#walFd ??= openSync(walFile, 'r');
+        fsync(this.#walFd, done);
+      } catch (err) {
+        done(err as NodeJS.ErrnoException);
+      }
+    });
+  }
+
+  /** Commits everything queued in one transaction. Throws if the database refused; the queue is kept. */
+  flush(): HubEvent[] {
+    if (this.#queue.length === 0) return [];
+    const batch = this.#queue;
+    this.#queue = [];
+    const requeue = () => {
+      this.#queue = batch.concat(this.#queue);
+      this.#schedule(true);
+    };
+    try {
+      return this.#ctx.write(() => {
+        // Inside a caller's transaction: if that rolls back later, the events go back in the queue.
+        this.#ctx.onRollback(requeue);
+        return this.#insert(batch);
+      });
+    } catch (err) {
+      if (!this.#queue.includes(batch[0]!)) requeue();
+      throw err;
+    }
+  }
+
+  /** Writes an event inside the caller's transaction (admin audit); notifies after commit. */
+  insertInTransaction(e: NewEvent): HubEvent {
+    return this.#ctx.write(() => this.#insert([this.#validate(e)]))[0]!;
+  }
+
+  /** Called after each commit with the events it stored. Returns an unsubscribe function. */
+  onStored(listener: (events: HubEvent[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Starts collecting this connection's committed seqs into `seqs`; returns a function to stop. */
+  trackOwnSeqs(seqs: Set<number>): () => void {
+    this.#ownTrackers.add(seqs);
+    return () => this.#ownTrackers.delete(seqs);
+  }
+
+  pending(): number {
+    return this.#queue.length;
+  }
+
+  after(seq: number, limit = 1000): HubEvent[] {
+    const rows = this.#ctx
+      .stmt<EventRow>('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?')
+      .all(seq, clampLimit(limit));
+    return rows.map(rowToEvent);
+  }
+
+  get(seq: number): HubEvent | null {
+    const row = this.#ctx.stmt<EventRow>('SELECT * FROM events WHERE seq = ?').get(seq);
+    return row ? rowToEvent(row) : null;
+  }
+
+  lastSeq(): number {
+    return (this.#ctx.stmt<number>('SELECT coalesce(max(seq), 0) FROM events').pluck().get() as number) ?? 0;
+  }
+
+  /** Newest first, for the CLI and UI. */
+  list(query: EventListQuery = {}): HubEvent[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.beforeSeq !== undefined) {
+      where.push('seq < ?');
+      params.push(query.beforeSeq);
+    }
+    if (query.type !== undefined) {
+      if (query.type.endsWith('*')) {
+        const prefix = query.type.slice(0, -1);
+        where.push('type >= ? AND type < ?');
+        params.push(prefix, `${prefix}\uffff`);
+      } else {
+        // 'alarm' matches 'alarm' and 'alarm.forced', not 'alarms'.
+        where.push('(type = ? OR (type > ? AND type < ?))');
+        params.push(query.type, `${query.type}.`, `${query.type}.\uffff`);
+      }
+    }
+    if (query.doorId !== undefined) {
+      where.push('door_id = ?');
+      params.push(query.doorId);
+    }
+    const sql = `SELECT * FROM events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    params.push(clampLimit(query.limit ?? 100));
+    return this.#ctx
+      .stmt<EventRow>(sql)
+      .all(...params)
+      .map(rowToEvent);
+  }
+
+  /**
+   * Recomputes the chain from `fromSeq` (streaming, constant memory). From 0 the first event must
+   * link to the genesis hash; from a later seq the stored prev_hash of the first row is trusted.
+   */
+  verify(fromSeq = 0): ChainCheck {
+    return verifyEventChain(this.#ctx.db, fromSeq);
+  }
+
+  /** (Re)enables group commit after stop(). */
+  start(): void {
+    this.#stopped = false;
+    if (this.#queue.length > 0) this.#schedule(false);
+  }
+
+  /** Commits what is queued and stops the background timer; later appends commit at once. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#scheduled) {
+      clearImmediate(this.#scheduled as NodeJS.Immediate);
+      clearTimeout(this.#scheduled as NodeJS.Timeout);
+      this.#scheduled = null;
+    }
+    if (this.#queue.length > 0) this.flush();
+    const fd = this.#walFd;
+    this.#walFd = null;
+    if (fd !== null) void this.whenOnDisk().then(() => closeSync(fd));
+  }
+
+  #schedule(retry: boolean): void {
+    if (this.#scheduled || this.#stopped) return;
+    const run = () => {
+      this.#scheduled = null;
+      if (!this.#ctx.db.open) {
+        this.#ctx.logger?.error({ pending: this.#queue.length }, 'database closed with events still queued');
+        return;
+      }
+      try {
+        // Background group commits (door events, alarms) never block the event loop on fsync.
+        this.#commitWithoutWaiting(() => this.flush());
+      } catch (err) {
+        // flush() kept the events and scheduled a retry; the log never drops them.
+        this.#ctx.logger?.error({ err, pending: this.#queue.length }, 'event log commit failed; will retry');
+      }
+    };
+    this.#scheduled = retry ? setTimeout(run, RETRY_MS) : setImmediate(run);
+  }
+
+  #validate(e: NewEvent): PendingEvent {
+    if (!isPlainRecord(e)) throw invalid('event must be an object');
+    if (typeof e.type !== 'string' || e.type.length > 64 || !TYPE_PATTERN.test(e.type)) {
+      throw invalid("event type must be lowercase dotted words, e.g. 'door.forced'");
+    }
+    const ts = e.ts ?? this.#ctx.now();
+    if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0)
+      throw invalid('event ts must be epoch ms');
+    const data = e.data ?? {};
+    if (!isPlainRecord(data)) throw invalid('event data must be an object');
+    const dataJson = canonicalJson(data);
+    if (dataJson.length > MAX_DATA_BYTES) throw invalid('event data is larger than 64 KiB');
+    return {
+      ts,
+      type: e.type,
+      doorId: checkRef(e.doorId, 'doorId'),
+      personId: checkRef(e.personId, 'personId'),
+      credentialId: checkRef(e.credentialId, 'credentialId'),
+      dataJson,
+    };
+  }
+
+  #insert(batch: PendingEvent[]): HubEvent[] {
+    const last = this.#ctx
+      .stmt<{ seq: number; hash: string }>('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1')
+      .get();
+    let seq = last?.seq ?? 0;
+    let prevHash = last?.hash ?? GENESIS_HASH;
+    const insert = this.#ctx.stmt(
+      'INSERT INTO events (seq, ts, type, door_id, person_id, credential_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    const stored: HubEvent[] = [];
+    for (const item of batch) {
+      seq++;
+      const data = JSON.parse(item.dataJson) as Record<string, unknown>;
+      const event: HubEvent = {
+        seq,
+        ts: item.ts,
+        type: item.type,
+        doorId: item.doorId,
+        personId: item.personId,
+        credentialId: item.credentialId,
+        data,
+        prevHash,
+        hash: '',
+      };
+      event.hash = eventHash(prevHash, event);
+      insert.run(
+        seq,
+        item.ts,
+        item.type,
+        item.doorId,
+        item.personId,
+        item.credentialId,
+        item.dataJson,
+        prevHash,
+        event.hash,
+      );
+      stored.push(event);
+      prevHash = event.hash;
+    }
+    this.#ctx.afterCommit(() => {
+      for (const tracker of this.#ownTrackers) for (const event of stored) tracker.add(event.seq);
+      for (const listener of this.#listeners) {
+        try {
+          listener(stored);
+        } catch (err) {
+          this.#ctx.logger?.error({ err }, 'event listener failed');
+        }
+      }
+    });
+    return stored;
+  }
+}
+
+/**
+ * Recomputes the chain from `fromSeq` (streaming, constant memory). From 0 the first event must
+ * link to the genesis hash; from a later seq the stored prev_hash of the first row is trusted.
+ */
+export function verifyEventChain(db: Database, fromSeq = 0): ChainCheck {
+  let expectedPrev: string | null = fromSeq <= 1 ? GENESIS_HASH : null;
+  let previousSeq: number | null = null;
+  let checked = 0;
+  const rows = db
+    .prepare<unknown[], EventRow>('SELECT * FROM events WHERE seq >= ? ORDER BY seq')
+    .iterate(fromSeq);
+  for (const row of rows) {
+    let data: Record<string, unknown>;
+    try {
+      data = JSON.parse(row.data) as Record<string, unknown>;
+    } catch {
+      return broken(rows, checked, row.seq);
+    }
+    const linked = expectedPrev === null || row.prev_hash === expectedPrev;
+    const contiguous = previousSeq === null || row.seq === previousSeq + 1;
+    const hash = eventHash(row.prev_hash, {
+      seq: row.seq,
+      ts: row.ts,
+      type: row.type,
+      doorId: row.door_id,
+      personId: row.person_id,
+      credentialId: row.credential_id,
+      data,
+    });
+    if (!linked || !contiguous || hash !== row.hash) return broken(rows, checked, row.seq);
+    expectedPrev = row.hash;
+    previousSeq = row.seq;
+    checked++;
+  }
+  return { ok: true, checked };
+}
+
+function clampLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new StoreError('invalid', 'limit must be a positive integer');
+  return Math.min(limit, 10_000);
+}
+
+function broken(rows: IterableIterator<EventRow>, checked: number, seq: number): ChainCheck {
+  rows.return?.(); // release the statement so the connection can be used again
+  return { ok: false, checked, brokenAt: seq };
+}

@@ -1,0 +1,20 @@
+// Public surface of the store, for the hub, the CLI and the cloud mirror.
+export { type AccessGroup, checkIntervals, type Grant, type Holiday, type Schedule } from './access.js';
+export { type BackupResult, backupDatabase, type RestoreResult, restoreDatabase } from './backup.js';
+export type { CredentialMatch, StoredCredential } from './credentials.js';
+export { type Database, DB_FILE_NAME, openDatabase } from './db.js';
+export type { Device, DeviceRole, VerifiedDevice } from './devices.js';
+export {
+  canonicalCard,
+  isValidPin,
+  maskCard,
+  maskCardForLog,
+  StoreError,
+  type StoreErrorCode,
+} from './errors.js';
+export { type ChainCheck, type EventListQuery, EventLog, GENESIS_HASH, verifyEventChain } from './events.js';
+export { HubKeys, KEY_FILE_NAME } from './keys.js';
+export { SCHEMA_VERSION } from './migrations.js';
+export type { Unit } from './people.js';
+export { Store, type StoreOptions } from './store.js';
+export { type AuthenticatedUser, MIN_PASSWORD_LENGTH, type StaffUser } from './users.js';

@@ -1,0 +1,114 @@
+// The per-hub secret key. It lives in <dataDir>/hub.key, apart from the database, so a copied
+// database alone does not let anyone test PIN guesses offline.
+import { createHmac, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+
+export const KEY_FILE_NAME = 'hub.key';
+const KEY_BYTES = 32;
+const KEY_TEXT = /^[0-9a-f]{64}$/;
+
+export class HubKeys {
+  readonly #key: Buffer;
+  readonly #subkeys = new Map<string, Buffer>();
+  /** Where the key was read from, for backups and docs. */
+  readonly file: string;
+
+  constructor(key: Buffer, file: string) {
+    if (key.length !== KEY_BYTES) throw new Error(`hub key must be ${KEY_BYTES} bytes`);
+    this.#key = Buffer.from(key);
+    this.file = file;
+  }
+
+  /**
+   * Reads <dataDir>/hub.key, or creates it on first use: 32 random bytes as 64 hex characters,
+   * mode 0600. Creation writes a temp file and hard-links it into place, which is atomic and
+   * never overwrites a key another process created at the same moment.
+   */
+  static loadOrCreate(dataDir: string, logger?: Logger): HubKeys {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const file = join(dataDir, KEY_FILE_NAME);
+    const existing = HubKeys.#read(file, logger);
+    if (existing) return new HubKeys(existing, file);
+
+    const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const fd = openSync(tmp, 'wx', 0o600);
+    try {
+      writeSync(fd, `${randomBytes(KEY_BYTES).toString('hex')}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(tmp, file);
+      syncDir(dataDir);
+      logger?.info({ file }, 'created a new hub key');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // Another process created it first: use theirs.
+    } finally {
+      unlinkSync(tmp);
+    }
+    const key = HubKeys.#read(file, logger);
+    if (!key) throw new Error(`hub key ${file} could not be created`);
+    return new HubKeys(key, file);
+  }
+
+  static #read(file: string, logger?: Logger): Buffer | null {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    if (!KEY_TEXT.test(text)) {
+      throw new Error(`hub key ${file} is damaged (expected 64 hex characters); restore it from the backup`);
+    }
+    if ((statSync(file).mode & 0o077) !== 0) {
+      logger?.warn({ file }, 'hub key was readable by other users; setting mode 0600');
+      chmodSync(file, 0o600);
+    }
+    return Buffer.from(text, 'hex');
+  }
+
+  /** A key derived for one purpose, so a hash made for one use is useless for another. */
+  subkey(purpose: string): Buffer {
+    let key = this.#subkeys.get(purpose);
+    if (!key) {
+      key = createHmac('sha256', this.#key).update(`gatehouse/${purpose}`).digest();
+      this.#subkeys.set(purpose, key);
+    }
+    return key;
+  }
+
+  /** Hex HMAC-SHA256 of `value` under the purpose's subkey (e.g. 'pin', 'device', 'session'). */
+  hmac(purpose: string, value: string): string {
+    return createHmac('sha256', this.subkey(purpose)).update(value).digest('hex');
+  }
+}
+
+export function syncDir(dir: string): void {
+  // fsync of the directory makes a rename/link durable; not supported everywhere, so best effort.
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // ignore: platforms without directory fsync
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
