@@ -1,0 +1,116 @@
+// Topic access control for MQTT accounts. Deny by default: an account may use only the topics
+// listed here for its role, with its own device id and the doors it serves filled in.
+import { isTopicSafeId, parseTopic, topics } from './contract.js';
+
+/** An authenticated MQTT account, as the device store knows it. */
+export interface DeviceIdentity {
+  id: string;
+  role: 'door' | 'integration';
+  /** Doors this device serves (empty for integrations). */
+  doors: string[];
+}
+
+/** Checks a device's username and secret; the lead wires it to the device store. */
+export interface DeviceDirectory {
+  authenticate(username: string, secret: string): DeviceIdentity | null;
+}
+
+export type AclDecision = { allowed: true } | { allowed: false; reason: string };
+
+const ALLOWED: AclDecision = { allowed: true };
+
+function deny(reason: string): AclDecision {
+  return { allowed: false, reason: `not allowed: ${reason}` };
+}
+
+/** Doors of a device that can safely appear in a topic (see isTopicSafeId). */
+function servedDoors(identity: DeviceIdentity): string[] {
+  return identity.doors.filter(isTopicSafeId);
+}
+
+export function canPublish(baseTopic: string, identity: DeviceIdentity, topic: string): AclDecision {
+  if (topic.startsWith('$')) return deny('$ topics are reserved for the broker');
+  const parsed = parseTopic(baseTopic, topic);
+  if (!parsed) return deny(`'${shorten(topic)}' is not a topic of the ${baseTopic} MQTT contract v1`);
+
+  if (identity.role === 'integration') {
+    if (parsed.area === 'bridge' && parsed.channel === 'request') return ALLOWED;
+    return deny(`integration '${identity.id}' may only publish ${topics(baseTopic).bridgeRequest('{name}')}`);
+  }
+
+  switch (parsed.area) {
+    case 'door':
+      if (parsed.channel !== 'credential' && parsed.channel !== 'state' && parsed.channel !== 'event') {
+        return deny(`only the hub publishes to '${shorten(topic)}'`);
+      }
+      if (!servedDoors(identity).includes(parsed.doorId)) {
+        return deny(`door '${parsed.doorId}' is not served by device '${identity.id}'`);
+      }
+      return ALLOWED;
+    case 'device':
+      if (parsed.channel !== 'availability') return deny(`only the hub publishes to '${shorten(topic)}'`);
+      if (parsed.deviceId !== identity.id) {
+        return deny(
+          `device '${identity.id}' may only publish its own availability, not '${parsed.deviceId}'`,
+        );
+      }
+      return ALLOWED;
+    case 'bridge':
+      return deny(`device '${identity.id}' may not publish to the bridge topics`);
+  }
+}
+
+/** The topic filters an account may subscribe to; any narrower filter is allowed too. */
+export function subscribePatterns(baseTopic: string, identity: DeviceIdentity): string[] {
+  const t = topics(baseTopic);
+  if (identity.role === 'integration') {
+    const patterns = [`${baseTopic}/bridge/#`, t.doorState('+'), t.doorEvent('+'), t.doorDecision('+')];
+    if (isTopicSafeId(identity.id)) patterns.push(t.deviceError(identity.id));
+    return patterns;
+  }
+  const patterns: string[] = [];
+  for (const door of servedDoors(identity)) {
+    // door/{d}/# covers decision, set, sync/# and the device's own reports for that door.
+    patterns.push(t.doorAll(door));
+  }
+  if (isTopicSafeId(identity.id)) patterns.push(t.deviceError(identity.id));
+  return patterns;
+}
+
+export function canSubscribe(baseTopic: string, identity: DeviceIdentity, filter: string): AclDecision {
+  if (filter.startsWith('$')) return deny('$ topics are reserved for the broker');
+  const patterns = subscribePatterns(baseTopic, identity);
+  if (patterns.some((pattern) => filterCovers(pattern, filter))) return ALLOWED;
+  if (identity.role === 'integration') {
+    return deny(`integration '${identity.id}' may not subscribe to '${shorten(filter)}'`);
+  }
+  const parsed = filter.includes('+') || filter.includes('#') ? null : parseTopic(baseTopic, filter);
+  if (parsed?.area === 'door')
+    return deny(`door '${parsed.doorId}' is not served by device '${identity.id}'`);
+  return deny(
+    `device '${identity.id}' may not subscribe to '${shorten(filter)}' ` +
+      `(allowed: ${patterns.map((p) => `'${p}'`).join(', ') || 'nothing'})`,
+  );
+}
+
+/**
+ * True when every topic that `filter` can match is also matched by `pattern`
+ * (both MQTT topic filters). `a/#` covers `a`, `a/b` and `a/+/c`; `a/+` covers `a/b` but not `a/#`.
+ */
+export function filterCovers(pattern: string, filter: string): boolean {
+  const patternLevels = pattern.split('/');
+  const filterLevels = filter.split('/');
+  for (let i = 0; ; i++) {
+    const p = patternLevels[i];
+    const f = filterLevels[i];
+    if (p === '#') return true;
+    if (p === undefined || f === undefined) return p === f;
+    if (f === '#') return false;
+    if (p === '+') continue;
+    if (f === '+' || f !== p) return false;
+  }
+}
+
+function shorten(topic: string): string {
+  return topic.length > 200 ? `${topic.slice(0, 200)}…` : topic;
+}
