@@ -1,0 +1,256 @@
+// Wired-door latency on simulated hardware: the real PN532 frame/serial path and the real Wiegand decoder,
+// the real DoorManager/DoorController, a stub allow-list decision (the access engine is benchmarked elsewhere).
+//
+// What is measured (all in ms, p50/p99 over many presentations):
+// - pn532.responseToRelay: the emulator emits the InListPassiveTarget response carrying the UID → relay line
+//   energised. Hub-side processing: frame parsing, reader, bus, decision stub, door controller, relay write.
+//   Goal p99 ≤ 10 ms.
+// - pn532.cardToRelay: card placed in the field → relay energised; adds the wait for the next poll (pollMs)
+//   and the emulated chip's response time, as a person would experience it (minus RF and relay mechanics).
+// - pn532Pty.*: the same over a real serialport on a socat pseudo-terminal (skipped when socat is missing).
+// - wiegand.lastBitToRelay: end of the last Wiegand pulse → relay energised; includes the 25 ms frame gap.
+// - wiegand.afterFrameGap: the same minus the frame gap: timer lateness, decoding, decision, controller, relay.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseWiredDoors } from '../adapters/config.js';
+import { attachToBus, createSimDoorHardware, type SimDoorHardware } from '../adapters/factory.js';
+import { nowUs } from '../adapters/gpio/lines.js';
+import { Pn532Reader } from '../adapters/pn532/reader.js';
+import { openSerialPort } from '../adapters/pn532/serial.js';
+import { Pn532Emulator } from '../adapters/sim/pn532.js';
+import { attachEmulator, SocatPtyPair } from '../adapters/sim/serial.js';
+import { BUILTIN_FORMATS, encodeCard } from '../adapters/wiegand/formats.js';
+import { EventBus } from '../hub/bus.js';
+import type { Door } from '../hub/domain.js';
+import { DoorManager, WiredDoorIo } from '../hub/doors/index.js';
+import { summarize } from './stats.js';
+
+const RELAY_GPIO = 17;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('bench: timed out');
+    await sleep(1);
+  }
+}
+
+interface Harness {
+  hw: SimDoorHardware;
+  bus: EventBus;
+  /** µs timestamp of each relay energise. */
+  energisedAt: number[];
+  stop(): Promise<void>;
+}
+
+async function harness(withPn532 = true): Promise<Harness> {
+  const [def] = parseWiredDoors([
+    {
+      door: 'bench',
+      lock: { gpio: RELAY_GPIO },
+      contact: { gpio: 27, debounceMs: 0 },
+      readers: [
+        ...(withPn532
+          ? [{ id: 'nfc', type: 'pn532' as const, path: '/dev/sim', pollMs: 20, timeoutMs: 500 }]
+          : []),
+        { id: 'wg', type: 'wiegand' as const, d0: 5, d1: 6 },
+      ],
+    },
+  ]);
+  const bus = new EventBus();
+  const hw = await createSimDoorHardware(def!, {});
+  const decider = {};
+  bus.on(decider, 'presented', (p) =>
+    bus.emit('decided', p, { granted: true, reason: 'granted', unlockMs: 5000 }),
+  );
+  const detach = attachToBus(hw, bus);
+  const door: Door = {
+    id: 'bench',
+    name: 'bench',
+    transport: 'wired',
+    mode: 'normal',
+    failMode: 'secure',
+    unlockMs: 5000,
+    heldOpenMs: 60_000,
+    createdAt: Date.now(),
+  };
+  const manager = new DoorManager({
+    doors: [door],
+    bus,
+    emitEvent: () => undefined,
+    wiredIo: () =>
+      new WiredDoorIo({
+        failMode: 'secure',
+        relay: hw.lock,
+        ...(hw.contact ? { contact: hw.contact } : {}),
+        ownsLines: false,
+      }),
+  });
+  await manager.start();
+  const energisedAt: number[] = [];
+  const offRelay = hw.board.watchOutput(RELAY_GPIO, (level) => {
+    if (level === 1) energisedAt.push(nowUs());
+  });
+  return {
+    hw,
+    bus,
+    energisedAt,
+    stop: async () => {
+      offRelay();
+      await manager.stop();
+      detach();
+      bus.removeAll(decider);
+      await hw.close();
+    },
+  };
+}
+
+/** Opens and shuts the door so the controller relocks at once, ready for the next presentation. */
+async function relock(h: Harness): Promise<void> {
+  h.hw.openDoor();
+  await sleep(2);
+  h.hw.closeDoor();
+  await waitFor(() => !h.hw.lockEnergised());
+}
+
+async function benchPn532(iterations: number) {
+  const h = await harness();
+  const reader = h.hw.readers.find((r) => r.id === 'nfc')!;
+  const { emulator } = h.hw.pn532('nfc')!;
+  let responseAt = 0;
+  emulator.onOutput((bytes) => {
+    // D5 4B 01: an InListPassiveTarget response with one target.
+    if (bytes.includes(Buffer.from([0xd5, 0x4b, 0x01]))) responseAt = nowUs();
+  });
+  await reader.start();
+  await waitFor(() => reader.health().online);
+  const cardToRelay: number[] = [];
+  const responseToRelay: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const uid = (0x04000000 + i).toString(16).toUpperCase().padStart(8, '0');
+    const before = h.energisedAt.length;
+    const presentedAt = nowUs();
+    emulator.presentCard(uid);
+    await waitFor(() => h.energisedAt.length > before);
+    const at = h.energisedAt.at(-1)!;
+    cardToRelay.push((at - presentedAt) / 1000);
+    responseToRelay.push((at - responseAt) / 1000);
+    emulator.removeCard();
+    await relock(h);
+    await sleep(25);
+  }
+  await reader.stop();
+  await h.stop();
+  return {
+    iterations,
+    pollMs: 20,
+    cardToRelayMs: summarize(cardToRelay),
+    responseToRelayMs: summarize(responseToRelay),
+  };
+}
+
+async function benchPn532Pty(iterations: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'));
+  const pty = new SocatPtyPair(dir);
+  try {
+    await pty.start();
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    return { skipped: `socat not available: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  const emulator = new Pn532Emulator({ responseDelayMs: 0 });
+  const device = await attachEmulator(emulator, pty.devicePath, openSerialPort);
+  const h = await harness(false);
+  const reader = new Pn532Reader({ id: 'pty', path: pty.hostPath, pollMs: 20, timeoutMs: 500 });
+  // This reader is not in the harness config: wire it to the same bus, decision stub and door controller.
+  reader.onCard((value) =>
+    h.bus.emit('presented', { doorId: 'bench', kind: 'card', value, readerId: 'pty' }),
+  );
+  let responseAt = 0;
+  emulator.onOutput((bytes) => {
+    if (bytes.includes(Buffer.from([0xd5, 0x4b, 0x01]))) responseAt = nowUs();
+  });
+  const cardToRelay: number[] = [];
+  const responseToRelay: number[] = [];
+  try {
+    await reader.start();
+    await waitFor(() => reader.health().online);
+    for (let i = 0; i < iterations; i++) {
+      const before = h.energisedAt.length;
+      const presentedAt = nowUs();
+      emulator.presentCard((0x05000000 + i).toString(16).padStart(8, '0'));
+      await waitFor(() => h.energisedAt.length > before);
+      const at = h.energisedAt.at(-1)!;
+      cardToRelay.push((at - presentedAt) / 1000);
+      responseToRelay.push((at - responseAt) / 1000);
+      emulator.removeCard();
+      await relock(h);
+      await sleep(25);
+    }
+  } finally {
+    await reader.stop();
+    await h.stop();
+    await device.detach();
+    await pty.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  return {
+    iterations,
+    note: 'serialport 13 on a socat pty instead of the in-memory cable',
+    cardToRelayMs: summarize(cardToRelay),
+    responseToRelayMs: summarize(responseToRelay),
+  };
+}
+
+async function benchWiegand(iterations: number) {
+  const h = await harness(false);
+  const reader = h.hw.readers.find((r) => r.id === 'wg')!;
+  await reader.start();
+  const tx = h.hw.wiegand('wg')!;
+  const lastBitToRelay: number[] = [];
+  const afterGap: number[] = [];
+  const timing = { pulseUs: 50, intervalUs: 1000 };
+  for (let i = 0; i < iterations; i++) {
+    const bits = encodeCard((0x010000 + i).toString(16).toUpperCase(), BUILTIN_FORMATS.h10301);
+    const before = h.energisedAt.length;
+    // The train ends now: its last pulse-end timestamp is the moment the last bit finished.
+    const start = nowUs() - (bits.length - 1) * timing.intervalUs - timing.pulseUs;
+    const lastBit = tx.sendBits(bits, timing, start);
+    await waitFor(() => h.energisedAt.length > before);
+    const ms = (h.energisedAt.at(-1)! - lastBit) / 1000;
+    lastBitToRelay.push(ms);
+    afterGap.push(ms - 25);
+    await relock(h);
+    await sleep(30);
+  }
+  await reader.stop();
+  await h.stop();
+  return {
+    iterations,
+    frameGapMs: 25,
+    lastBitToRelayMs: summarize(lastBitToRelay),
+    afterFrameGapMs: summarize(afterGap),
+  };
+}
+
+export async function benchHardware(): Promise<Record<string, unknown>> {
+  const iterations = Number(process.env.BENCH_HW_ITERATIONS ?? 200);
+  return {
+    pn532: await benchPn532(iterations),
+    pn532Pty: await benchPn532Pty(Math.min(iterations, 100)),
+    wiegand: await benchWiegand(iterations),
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  benchHardware().then(
+    (r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`),
+    (err: unknown) => {
+      process.stderr.write(`${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
