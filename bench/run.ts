@@ -1,0 +1,251 @@
+// `npm run bench`: measures the hub against a baseline taken in the same run, prints one JSON report.
+// The hub and the baseline broker each run in their own process; all MQTT clients live here.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import mqtt, { type MqttClient } from 'mqtt';
+import { openHubStore } from '../hub/open-store.js';
+import { summarize } from './stats.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MAIN = path.join(here, '../hub/main.js');
+const ECHO = path.join(here, 'echo-broker.js');
+
+const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
+const RATE = 200; // presentations per second
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+function waitForLine(
+  child: ChildProcess,
+  match: (entry: Record<string, unknown>) => boolean,
+): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('child did not become ready in 60 s')), 60_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if (match(entry)) {
+          clearTimeout(timer);
+          resolve(entry);
+        }
+      } catch {
+        // not a JSON line
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`child exited with ${code}`)));
+  });
+}
+
+/** Fills a fresh data dir with people and cards, in batches (one durable transaction per batch). */
+function seed(dataDir: string): { secret: string; cards: string[] } {
+  const opened = openHubStore(dataDir);
+  const { store } = opened;
+  store.doors.add({ id: 'front', name: 'Front', transport: 'mqtt' });
+  const { secret } = store.devices.add('bench-reader', { role: 'door', doors: ['front'] });
+  store.groups.add({ id: 'residents', name: 'Residents' });
+  store.groups.addDoor('residents', 'front');
+  const cards: string[] = [];
+  const batch = 5000;
+  for (let start = 0; start < CREDENTIALS; start += batch) {
+    store.transaction(() => {
+      for (let i = start; i < Math.min(start + batch, CREDENTIALS); i++) {
+        const personId = `p${i}`;
+        store.people.add({ id: personId, name: `Resident ${i}`, kind: 'resident' });
+        const hex = (0x04000000 + i).toString(16).toUpperCase().padStart(8, '0');
+        store.credentials.addCard(personId, hex);
+        if (i % 10 === 0) store.groups.addMember('residents', personId);
+        cards.push(hex);
+      }
+    });
+  }
+  opened.close();
+  return { secret, cards };
+}
+
+async function startHub(
+  dataDir: string,
+): Promise<{ child: ChildProcess; port: number; coldStartMs: number }> {
+  const started = performance.now();
+  // BENCH_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the hub under load.
+  const nodeArgs = (process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, MAIN, 'start'], {
+    env: {
+      ...process.env,
+      GATEHOUSE_DATA: dataDir,
+      GATEHOUSE_LOG_LEVEL: 'info',
+      GATEHOUSE_SIMULATION_DOOR: '',
+      GATEHOUSE_MQTT_TCP_PORT: '0',
+      GATEHOUSE_MQTT_TLS_PORT: '0',
+      GATEHOUSE_HTTP_HTTP_PORT: '0',
+      GATEHOUSE_HTTP_HTTPS_PORT: '0',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const ready = await waitForLine(child, (e) => e.msg === 'deciding');
+  const port = (ready.mqtt as { tcp: number }).tcp;
+  // "Accepting connections": the first CONNACK.
+  const probe = await mqtt
+    .connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, username: 'x', password: 'y' })
+    .catch(() => null);
+  const coldStartMs = performance.now() - started;
+  await probe?.endAsync();
+  return { child, port, coldStartMs: Math.round(coldStartMs) };
+}
+
+async function connect(port: number, username?: string, password?: string): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    reconnectPeriod: 0,
+    ...(username ? { username, password } : {}),
+    clientId: `bench-${Math.random().toString(16).slice(2, 10)}`,
+  });
+  // TCP_NODELAY on the client side too (see docs/benchmarks.md).
+  (client.stream as unknown as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+  return client;
+}
+
+/** Open-loop: send at RATE/s for SECONDS, measure publish → matching reply. */
+async function paced(
+  send: (id: string) => void,
+  subscribe: (onReply: (id: string) => void) => void,
+  count: number,
+): Promise<{ samples: number[]; lost: number }> {
+  const sentAt = new Map<string, number>();
+  const samples: number[] = [];
+  subscribe((id) => {
+    const t0 = sentAt.get(id);
+    if (t0 === undefined) return;
+    samples.push(performance.now() - t0);
+    sentAt.delete(id);
+  });
+  const interval = 1000 / RATE;
+  const start = performance.now();
+  for (let i = 0; i < count; i++) {
+    const due = start + i * interval;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const id = `r${i}`;
+    sentAt.set(id, performance.now());
+    send(id);
+  }
+  await new Promise((r) => setTimeout(r, 2000));
+  return { samples, lost: sentAt.size };
+}
+
+async function echoBaseline(count: number) {
+  const child = spawn(process.execPath, [ECHO], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { port } = (await waitForLine(child, (e) => typeof e.port === 'number')) as { port: number };
+  const echo = await connect(port);
+  const requester = await connect(port);
+  await echo.subscribeAsync('bench/req', { qos: 1 });
+  echo.on('message', (_t, payload) => echo.publish('bench/resp', payload, { qos: 1 }));
+  await requester.subscribeAsync('bench/resp', { qos: 1 });
+  // Warm up, then measure.
+  const warm = await paced(
+    (id) => requester.publish('bench/req', JSON.stringify({ id, pad: 'x'.repeat(60) }), { qos: 1 }),
+    (onReply) => requester.on('message', (_t, p) => onReply((JSON.parse(p.toString()) as { id: string }).id)),
+    200,
+  );
+  requester.removeAllListeners('message');
+  void warm;
+  const result = await paced(
+    (id) => requester.publish('bench/req', JSON.stringify({ id, pad: 'x'.repeat(60) }), { qos: 1 }),
+    (onReply) => requester.on('message', (_t, p) => onReply((JSON.parse(p.toString()) as { id: string }).id)),
+    count,
+  );
+  await echo.endAsync();
+  await requester.endAsync();
+  child.kill('SIGTERM');
+  return result;
+}
+
+async function decisionRoundTrip(port: number, secret: string, cards: string[], count: number) {
+  const reader = await connect(port, 'bench-reader', secret);
+  await reader.subscribeAsync('gatehouse/door/front/decision', { qos: 1 });
+  let granted = 0;
+  const run = (n: number, prefix: string) =>
+    paced(
+      (id) => {
+        const value = Math.random() < 0.9 ? cards[Math.floor(Math.random() * cards.length)]! : 'DEADBEEF00';
+        reader.publish(
+          'gatehouse/door/front/credential',
+          JSON.stringify({ id: `${prefix}${id}`, kind: 'card', value }),
+          { qos: 1 },
+        );
+      },
+      (onReply) =>
+        reader.on('message', (_t, p) => {
+          const d = JSON.parse(p.toString()) as { id: string; granted: boolean };
+          if (!d.id.startsWith(prefix)) return;
+          if (d.granted) granted++;
+          onReply(d.id.slice(prefix.length));
+        }),
+      n,
+    );
+  await run(200, 'w');
+  reader.removeAllListeners('message');
+  granted = 0;
+  const result = await run(count, 'm');
+  await reader.endAsync();
+  return { ...result, granted };
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'gh-bench-'));
+  const report: Record<string, unknown> = {
+    when: new Date().toISOString(),
+    node: process.version,
+    credentials: CREDENTIALS,
+    ratePerSecond: RATE,
+  };
+  try {
+    log(`seeding ${CREDENTIALS} credentials`);
+    const t0 = performance.now();
+    const { secret, cards } = seed(dataDir);
+    report.seedSeconds = Math.round((performance.now() - t0) / 100) / 10;
+
+    log('cold start');
+    const hub = await startHub(dataDir);
+    report.coldStartToAcceptingMs = hub.coldStartMs;
+    await new Promise((r) => setTimeout(r, 3000));
+    report.idleRssMiB = rssMiB(hub.child.pid!);
+
+    const count = RATE * SECONDS;
+    log(`baseline: bare aedes publish→echo, ${count} at ${RATE}/s`);
+    const baseline = await echoBaseline(count);
+    log(`decision round trip over MQTT, ${count} at ${RATE}/s`);
+    const decisions = await decisionRoundTrip(hub.port, secret, cards, count);
+    const b = summarize(baseline.samples);
+    const d = summarize(decisions.samples);
+    report.baselineEchoMs = { ...b, lost: baseline.lost };
+    report.decisionRoundTripMs = { ...d, lost: decisions.lost, granted: decisions.granted };
+    report.ratioP50 = Math.round((d.p50 / b.p50) * 100) / 100;
+    report.ratioP99 = Math.round((d.p99 / b.p99) * 100) / 100;
+    report.rssAfterLoadMiB = rssMiB(hub.child.pid!);
+    report.goals = {
+      'decision p50 / echo p50 <= 1.5': (report.ratioP50 as number) <= 1.5,
+      'decision p99 <= 5 ms': d.p99 <= 5,
+      'cold start <= 2000 ms': hub.coldStartMs <= 2000,
+      'idle RSS <= 120 MiB': (report.idleRssMiB as number) <= 120,
+    };
+    hub.child.kill('SIGTERM');
+    await new Promise((r) => hub.child.on('exit', r));
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+}
+
+await main();

@@ -1,0 +1,385 @@
+// Composition: builds every part from config and wires them through the bus. Start order puts the
+// locks in their safe state first and opens the network last; stop runs in reverse.
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { attachToBus, createWiredDoors, resolveDriver, type WiredDoorHardware } from '../adapters/factory.js';
+import { KeypadLockout } from './access/index.js';
+import { HubActions } from './actions.js';
+import { MqttBroker } from './broker/index.js';
+import { type BusEvents, EventBus } from './bus.js';
+import { SOCKET_NAME } from './cli/hub-client.js';
+import type { Config } from './config/index.js';
+import { DecisionService } from './decisions.js';
+import type { Door, HubEvent } from './domain.js';
+import { DoorManager, SimDoor, WiredDoorIo } from './doors/index.js';
+import { HttpServer } from './http/server.js';
+import { type Logger, silentLogger } from './logger.js';
+import { type OpenedStore, openHubStore } from './open-store.js';
+import { ensureCertificates } from './pki/certificates.js';
+import type { Store } from './store/store.js';
+
+export const VERSION = '0.1.0';
+
+export interface HubOptions {
+  config: Config;
+  logger?: Logger;
+  now?: () => number;
+}
+
+/** Event types that mean "re-read doors / devices" when another process (the CLI) made them. */
+const DOOR_CHANGES = /^admin\.door\./;
+/** A device whose rights shrank or vanished must reconnect (or stay out); a new device is not affected. */
+const DEVICE_CHANGES = /^admin\.device\.(removed|secret_rotated|doors_changed)$/;
+
+export class Hub {
+  readonly config: Config;
+  readonly bus = new EventBus();
+  readonly logger: Logger;
+  readonly simDoors = new Map<string, SimDoor>();
+  #opened: OpenedStore | null = null;
+  #doors: DoorManager | null = null;
+  #decisions: DecisionService | null = null;
+  #broker: MqttBroker | null = null;
+  #http: HttpServer | null = null;
+  #actions: HubActions | null = null;
+  #unwatch: (() => void) | null = null;
+  #startedAt = 0;
+  readonly #now: () => number;
+
+  constructor(options: HubOptions) {
+    this.config = options.config;
+    this.logger = options.logger ?? silentLogger();
+    this.#now = options.now ?? Date.now;
+  }
+
+  get store(): Store {
+    if (!this.#opened) throw new Error('hub is not started');
+    return this.#opened.store;
+  }
+
+  get doors(): DoorManager {
+    if (!this.#doors) throw new Error('hub is not started');
+    return this.#doors;
+  }
+
+  get actions(): HubActions {
+    if (!this.#actions) throw new Error('hub is not started');
+    return this.#actions;
+  }
+
+  get broker(): MqttBroker {
+    if (!this.#broker) throw new Error('hub is not started');
+    return this.#broker;
+  }
+
+  /** Actual listening ports (useful when configured as 0). */
+  addresses(): { mqtt: { tcp?: number; tls?: number }; http: { http?: number; https?: number } } {
+    return { mqtt: this.#broker?.addresses() ?? {}, http: this.#http?.ports() ?? {} };
+  }
+
+  async start(): Promise<void> {
+    const { config, logger, bus } = this;
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+
+    // 1. Store: everything a decision needs is local.
+    this.#opened = openHubStore(config.dataDir, { now: this.#now });
+    const store = this.#opened.store;
+    // Own changes (this process) and other processes' (the CLI, via watch below) take the same path.
+    store.events.onStored((events) => this.#onStoredEvents(events));
+    this.#ensureSimulatedDoor(store);
+
+    // 2. Doors first: wired locks go to their safe state before anything else, then every controller
+    // starts locked, all before any network listener opens.
+    await this.#startWiredHardware(store);
+    this.#doors = new DoorManager({
+      doors: store.doors.list(),
+      bus,
+      emitEvent: (e) => store.events.append(e),
+      wiredIo: (door) => this.#wiredIo(door),
+      logger: logger.child({ part: 'doors' }),
+    });
+    await this.#doors.start();
+    this.#actions = new HubActions(store, this.#doors, logger.child({ part: 'actions' }));
+
+    // 3. The access path.
+    const lockout = new KeypadLockout({
+      maxFailures: config.keypad.maxFailures,
+      windowMs: config.keypad.windowSeconds * 1000,
+      baseLockMs: config.keypad.lockSeconds * 1000,
+      maxLockMs: config.keypad.maxLockSeconds * 1000,
+    });
+    this.#decisions = new DecisionService({
+      store,
+      bus,
+      lockout,
+      timeZone: config.timeZone,
+      now: this.#now,
+      logger: logger.child({ part: 'access' }),
+    });
+    await this.#decisions.start();
+    await this.#attachReaders(store);
+
+    // 4. Network: broker, then web server.
+    const certs = await ensureCertificates(path.join(config.dataDir, 'certs'), {
+      hostnames: [hostname(), ...config.certificates.hostnames],
+      ips: config.certificates.ips,
+    });
+    this.#broker = new MqttBroker({
+      baseTopic: config.mqtt.baseTopic,
+      tcp: config.mqtt.tcp.enabled ? { host: config.mqtt.tcp.host, port: config.mqtt.tcp.port } : null,
+      tls: config.mqtt.tls.enabled
+        ? {
+            host: config.mqtt.tls.host,
+            port: config.mqtt.tls.port,
+            keyPem: certs.serverKeyPem,
+            certPem: certs.serverCertPem,
+          }
+        : null,
+      maxPayloadBytes: config.mqtt.maxPayloadBytes,
+      maxClients: config.mqtt.maxClients,
+      directory: { authenticate: (username, secret) => store.devices.verify(username, secret) },
+      bus,
+      logger: logger.child({ part: 'broker' }),
+    });
+    await this.#broker.start();
+    if (config.mqtt.tcp.enabled && !['127.0.0.1', '::1', 'localhost'].includes(config.mqtt.tcp.host)) {
+      logger.warn(
+        { host: config.mqtt.tcp.host },
+        'plain MQTT is open beyond this machine: device secrets cross the LAN unencrypted',
+      );
+    }
+    bus.on(this, 'decided', (p, d) =>
+      this.#broker?.publishBridgeEvent({
+        type: 'decision',
+        door: p.doorId,
+        kind: p.kind,
+        granted: d.granted,
+        reason: d.reason,
+      }),
+    );
+    bus.on(this, 'doorStatus', (s) => this.#broker?.publishBridgeEvent({ type: 'door', ...s }));
+    bus.on(this, 'deviceRejected', (r) => this.#auditRejection(store, r));
+
+    this.#http = new HttpServer(
+      {
+        store,
+        bus,
+        actions: this.#actions,
+        status: () => this.status(),
+        sim: this.#simControl(),
+        sessionHours: config.http.sessionHours,
+        logger: logger.child({ part: 'http' }),
+      },
+      {
+        http: config.http.http,
+        https: { ...config.http.https, keyPem: certs.serverKeyPem, certPem: certs.serverCertPem },
+        socketPath: path.join(config.dataDir, SOCKET_NAME),
+      },
+    );
+    await this.#http.start();
+
+    // 5. Changes made by other processes (the CLI) reach the running parts within ~200 ms.
+    this.#unwatch = store.watch(200, (events) => {
+      this.#onStoredEvents(events);
+      bus.emit('storeChanged');
+    });
+    this.#startedAt = this.#now();
+    logger.info({ ...this.addresses(), doors: store.doors.list().length }, 'deciding');
+  }
+
+  async stop(): Promise<void> {
+    this.#unwatch?.();
+    this.#unwatch = null;
+    this.bus.removeAll(this);
+    await this.#http?.stop();
+    await this.#broker?.stop();
+    await this.#detachReaders();
+    await this.#decisions?.stop();
+    await this.#doors?.stop();
+    for (const hw of this.#wired.values()) await hw.close().catch(() => undefined);
+    this.#wired.clear();
+    await this.#opened?.store.events.whenOnDisk();
+    this.#opened?.close();
+    this.#http = null;
+    this.#broker = null;
+    this.#decisions = null;
+    this.#doors = null;
+    this.#opened = null;
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      version: VERSION,
+      uptimeS: this.#startedAt ? Math.round((this.#now() - this.#startedAt) / 1000) : 0,
+      mqtt: this.#broker?.addresses() ?? {},
+      http: this.#http?.ports() ?? {},
+      devicesOnline: this.#broker?.onlineDevices().length ?? 0,
+      doors: this.#doors?.status() ?? [],
+    };
+  }
+
+  #ensureSimulatedDoor(store: Store): void {
+    const id = this.config.simulation.door;
+    if (!id || store.doors.list().length > 0) return;
+    store.doors.add({
+      id,
+      name: 'Simulated front door',
+      transport: 'sim',
+      unlockMs: this.config.doors.unlockMs,
+      heldOpenMs: this.config.doors.heldOpenMs,
+    });
+    this.logger.info(
+      { door: id },
+      'first boot: created a simulated door (drive it with `npx gatehouse sim`)',
+    );
+  }
+
+  #wiredIo(door: Door) {
+    if (door.transport === 'sim') {
+      let sim = this.simDoors.get(door.id);
+      if (!sim || sim.failMode !== door.failMode) {
+        sim = new SimDoor({ failMode: door.failMode, name: door.id });
+        const log = this.logger.child({ part: 'sim', door: door.id });
+        sim.relay.watch((on) => log.info({ relay: on ? 'energised' : 'released' }, 'relay'));
+        this.simDoors.set(door.id, sim);
+      }
+      return sim.createIo();
+    }
+    const hw = this.#wired.get(door.id);
+    if (!hw)
+      throw new Error(
+        `door '${door.id}' is wired but hardware.doors has no entry for it (see docs/wiring.md)`,
+      );
+    return new WiredDoorIo({
+      failMode: door.failMode,
+      relay: hw.lock,
+      ...(hw.contact ? { contact: hw.contact } : {}),
+      ...(hw.rex ? { rex: hw.rex } : {}),
+      ...(hw.tamper ? { tamper: hw.tamper } : {}),
+      ...(hw.fire ? { fire: hw.fire } : {}),
+      ownsLines: false,
+    });
+  }
+
+  readonly #wired = new Map<string, WiredDoorHardware>();
+
+  /** The hardware of a wired door (with driver 'sim' it can present cards and open the door). */
+  wiredHardware(doorId: string): WiredDoorHardware | undefined {
+    return this.#wired.get(doorId);
+  }
+  #readerDetach: Array<() => void> = [];
+
+  /** Builds the configured wired doors (locks first) and makes sure each has a door record. */
+  async #startWiredHardware(store: Store): Promise<void> {
+    const defs = this.config.hardware.doors ?? [];
+    if (defs.length === 0) return;
+    const sysfsRoot = this.config.hardware.sysfsRoot ?? '/sys/class/gpio';
+    const driver = await resolveDriver(this.config.hardware.driver, sysfsRoot);
+    const log = this.logger.child({ part: 'hardware' });
+    log.info({ driver, doors: defs.map((d) => d.door) }, 'wired doors');
+    for (const hw of await createWiredDoors(defs, { driver, logger: log, sysfsRoot })) {
+      this.#wired.set(hw.doorId, hw);
+      const door = store.doors.get(hw.doorId);
+      if (!door) {
+        store.doors.add({ id: hw.doorId, name: hw.doorId, transport: 'wired', failMode: hw.failMode });
+      } else if (door.transport !== 'wired' || door.failMode !== hw.failMode) {
+        log.error(
+          { door: hw.doorId, transport: door.transport, failMode: door.failMode, configured: hw.failMode },
+          'door record does not match hardware.doors (transport must be wired, fail mode must match)',
+        );
+      }
+    }
+  }
+
+  /** Readers start only once decisions are being made, so no card is read into the void. */
+  async #attachReaders(store: Store): Promise<void> {
+    for (const hw of this.#wired.values()) {
+      this.#readerDetach.push(
+        attachToBus(hw, this.bus, {
+          onReaderHealth: (doorId, readerId, health) =>
+            store.events.append({
+              type: health.online ? 'reader.health' : 'alarm.reader_offline',
+              doorId,
+              personId: null,
+              credentialId: null,
+              data: { reader: readerId, online: health.online, errors: health.errors },
+            }),
+        }),
+      );
+      for (const r of [...hw.readers, ...hw.keypads]) await r.start();
+    }
+  }
+
+  async #detachReaders(): Promise<void> {
+    for (const off of this.#readerDetach.splice(0)) off();
+    for (const hw of this.#wired.values()) {
+      for (const r of [...hw.readers, ...hw.keypads]) await r.stop().catch(() => undefined);
+    }
+  }
+
+  #simControl() {
+    return {
+      present: (doorId: string, kind: 'card' | 'keypad', value: string) => {
+        if (!this.simDoors.has(doorId)) return null;
+        return this.#decisions!.decide({
+          doorId,
+          kind,
+          value,
+          readerId: `${doorId}.${kind === 'card' ? 'reader' : 'keypad'}`,
+        });
+      },
+      act: (doorId: string, action: 'open' | 'close' | 'rex') => {
+        const sim = this.simDoors.get(doorId);
+        if (!sim) return false;
+        if (action === 'open') sim.open();
+        else if (action === 'close') sim.close();
+        else sim.pressRex();
+        return true;
+      },
+    };
+  }
+
+  readonly #rejectionBudget = new Map<string, { since: number; count: number }>();
+
+  /** Refused device messages are audited, at most 60 a minute per device so a looping device cannot fill the disk. */
+  #auditRejection(store: Store, r: BusEvents['deviceRejected'][0]): void {
+    const now = this.#now();
+    let budget = this.#rejectionBudget.get(r.deviceId);
+    if (!budget || now - budget.since > 60_000) {
+      if (this.#rejectionBudget.size > 1000) this.#rejectionBudget.clear();
+      budget = { since: now, count: 0 };
+      this.#rejectionBudget.set(r.deviceId, budget);
+    }
+    if (++budget.count > 60) return;
+    const credential = r.requestId !== undefined;
+    store.events.append({
+      type: credential ? 'decision' : 'device.rejected',
+      doorId: credential && r.doorId && store.doors.get(r.doorId) ? r.doorId : null,
+      personId: null,
+      credentialId: null,
+      data: credential
+        ? {
+            granted: false,
+            reason: 'invalid_request',
+            device: r.deviceId,
+            error: r.error,
+            ...(r.requestId ? { request: r.requestId } : {}),
+          }
+        : { device: r.deviceId, topic: r.topic, error: r.error },
+    });
+  }
+
+  #onStoredEvents(events: HubEvent[]): void {
+    let doorsChanged = false;
+    for (const e of events) {
+      this.bus.emit('event', e);
+      if (DOOR_CHANGES.test(e.type)) doorsChanged = true;
+      if (DEVICE_CHANGES.test(e.type) && typeof e.data.deviceId === 'string') {
+        // A removed device or one whose doors changed reconnects with its new rights (or not at all).
+        this.#broker?.disconnectDevice(e.data.deviceId);
+      }
+    }
+    if (doorsChanged && this.#doors && this.#opened) void this.#doors.reload(this.#opened.store.doors.list());
+  }
+}

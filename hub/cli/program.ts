@@ -1,0 +1,779 @@
+// `npx gatehouse …`: every command opens the same SQLite store the running hub uses. Changes are
+// durable when the command returns, and the running hub picks them up within a second (store watch).
+
+import path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { registerHardwareCommands } from '../../adapters/cli.js';
+import { type Config, ConfigError, loadConfig } from '../config/index.js';
+import type { ScheduleDay, ScheduleInterval } from '../domain.js';
+import { WEEKDAYS } from '../domain.js';
+import { type OpenedStore, openHubStore } from '../open-store.js';
+import { backupDatabase, restoreDatabase } from '../store/backup.js';
+import { DB_FILE_NAME } from '../store/db.js';
+import type { Store } from '../store/store.js';
+import { callHub } from './hub-client.js';
+import { readPassword } from './password.js';
+import { formatTime, parseTimeArg } from './time.js';
+
+export class UsageError extends Error {}
+
+/** The running hub said no (e.g. unlock during lockdown). */
+export class HubRefusedError extends Error {
+  override name = 'HubRefusedError';
+}
+
+export interface CliIO {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** Read a secret (staff password) without echo; from stdin when it is not a TTY. */
+  readSecret: (prompt: string) => Promise<string>;
+}
+
+const defaultIO: CliIO = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  readSecret: readPassword,
+};
+
+function table(rows: Array<Record<string, unknown>>, io: CliIO): void {
+  if (rows.length === 0) {
+    io.out('(none)');
+    return;
+  }
+  const keys = Object.keys(rows[0]!);
+  const cell = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
+  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => cell(r[k]).length)));
+  io.out(keys.map((k, i) => k.toUpperCase().padEnd(widths[i]!)).join('  '));
+  for (const r of rows)
+    io.out(
+      keys
+        .map((k, i) => cell(r[k]).padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    );
+}
+
+const DAY_RANGE = [...WEEKDAYS.slice(1), WEEKDAYS[0]]; // mon..sun, for "mon-fri"
+
+/** "mon-fri@07:00-19:00", "sat,sun@10:00-14:00", "fri@22:00-06:00" (crosses midnight), "hol@…", "all@…". */
+export function parseIntervalArg(text: string): ScheduleInterval[] {
+  const m = /^([a-z,-]+)@(\d{2}:\d{2})-(\d{2}:\d{2})$/.exec(text.trim().toLowerCase());
+  if (!m)
+    throw new UsageError(`"${text}" is not an interval: use DAYS@HH:MM-HH:MM, e.g. mon-fri@07:00-19:00`);
+  const [, dayText, from, to] = m as unknown as [string, string, string, string];
+  const days = new Set<ScheduleDay>();
+  for (const part of dayText.split(',')) {
+    if (part === 'all') {
+      for (const d of WEEKDAYS) days.add(d);
+    } else if (part === 'hol') {
+      days.add('hol');
+    } else if (part.includes('-')) {
+      const [a, b] = part.split('-') as [string, string];
+      const i = DAY_RANGE.indexOf(a as never);
+      const j = DAY_RANGE.indexOf(b as never);
+      if (i < 0 || j < 0 || j < i) throw new UsageError(`"${part}" is not a day range (mon-fri, sat-sun)`);
+      for (const d of DAY_RANGE.slice(i, j + 1)) days.add(d);
+    } else if ((WEEKDAYS as readonly string[]).includes(part)) {
+      days.add(part as ScheduleDay);
+    } else {
+      throw new UsageError(`"${part}" is not a day: use sun mon tue wed thu fri sat, hol or all`);
+    }
+  }
+  return [...days].map((day) => ({ day, from, to }));
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function intArg(name: string) {
+  return (value: string) => {
+    if (!/^\d+$/.test(value)) throw new UsageError(`${name} must be a whole number`);
+    return Number(value);
+  };
+}
+
+export function buildProgram(
+  io: CliIO = defaultIO,
+  startHub?: (configFile?: string) => Promise<void>,
+): Command {
+  const program = new Command('gatehouse')
+    .description('Gatehouse access-control hub')
+    .option('-c, --config <file>', 'config file (default: $GATEHOUSE_CONFIG or <data>/config.yaml)')
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError('(run with --help for usage)');
+
+  const ctx = () => {
+    const opts = program.opts<{ config?: string; json?: boolean }>();
+    const { config } = loadConfig(opts.config ? { file: opts.config } : {});
+    return { config, json: opts.json === true };
+  };
+  /** Runs fn with an open store and closes it, whatever happens. */
+  const withStore = async (
+    fn: (store: Store, config: Config, json: boolean, opened: OpenedStore) => void | Promise<void>,
+  ) => {
+    const { config, json } = ctx();
+    const opened = openHubStore(config.dataDir);
+    try {
+      await fn(opened.store, config, json, opened);
+    } finally {
+      opened.close();
+    }
+  };
+  const print = (json: boolean, value: unknown, human: () => void) => {
+    if (json) io.out(JSON.stringify(value, null, 2));
+    else human();
+  };
+
+  program
+    .command('start')
+    .description('start the hub (broker, web server, doors) in the foreground')
+    .action(async () => {
+      if (!startHub) throw new UsageError('start is only available from the gatehouse binary');
+      await startHub(program.opts<{ config?: string }>().config);
+    });
+
+  // --- doors
+  const door = program.command('door').description('doors: add, list, remove, mode');
+  door
+    .command('add <id>')
+    .description('add a door')
+    .option('--name <name>', 'display name')
+    .addOption(
+      new Option('--transport <kind>', 'how the door is connected')
+        .choices(['mqtt', 'wired', 'sim'])
+        .default('mqtt'),
+    )
+    .option('--unlock-ms <ms>', 'unlock pulse (1000-60000)', intArg('--unlock-ms'))
+    .option('--held-open-ms <ms>', 'held-open alarm after (ms)', intArg('--held-open-ms'))
+    .option('--fail-safe', 'lock is fail-safe (maglock: unlocks without power); default fail-secure')
+    .action(
+      (
+        id: string,
+        o: {
+          name?: string;
+          transport: 'mqtt' | 'wired' | 'sim';
+          unlockMs?: number;
+          heldOpenMs?: number;
+          failSafe?: boolean;
+        },
+      ) =>
+        withStore((store, config, json) => {
+          const d = store.doors.add({
+            id,
+            name: o.name ?? id,
+            transport: o.transport,
+            failMode: o.failSafe ? 'safe' : 'secure',
+            unlockMs: o.unlockMs ?? config.doors.unlockMs,
+            heldOpenMs: o.heldOpenMs ?? config.doors.heldOpenMs,
+          });
+          print(json, d, () =>
+            io.out(`door '${d.id}' added (${d.transport}, unlock ${d.unlockMs} ms, fail-${d.failMode})`),
+          );
+        }),
+    );
+  door
+    .command('list')
+    .description('list doors')
+    .action(() =>
+      withStore((store, _c, json) => {
+        const doors = store.doors.list();
+        print(json, doors, () =>
+          table(
+            doors.map((d) => ({
+              id: d.id,
+              name: d.name,
+              transport: d.transport,
+              mode: d.mode,
+              unlockMs: d.unlockMs,
+              fail: d.failMode,
+            })),
+            io,
+          ),
+        );
+      }),
+    );
+  door
+    .command('remove <id>')
+    .description('remove a door')
+    .action((id: string) =>
+      withStore((store) => {
+        store.doors.remove(id);
+        io.out(`door '${id}' removed`);
+      }),
+    );
+  door
+    .command('mode <id> <mode>')
+    .description('set door mode: normal, lockdown (nobody gets in) or unlocked (keep unlocked)')
+    .action((id: string, mode: string) =>
+      withStore((store) => {
+        if (!['normal', 'lockdown', 'unlocked'].includes(mode)) {
+          throw new UsageError('mode must be normal, lockdown or unlocked');
+        }
+        store.doors.setMode(id, mode as 'normal' | 'lockdown' | 'unlocked');
+        io.out(`door '${id}' is now ${mode}`);
+      }),
+    );
+
+  door
+    .command('unlock <id>')
+    .description('unlock a door now through the running hub (refused in lockdown)')
+    .option('--ms <ms>', 'unlock time (1000-60000)', intArg('--ms'))
+    .action(async (id: string, o: { ms?: number }) => {
+      const { config } = ctx();
+      const res = await callHub(
+        config.dataDir,
+        'POST',
+        `/doors/${encodeURIComponent(id)}/unlock`,
+        o.ms ? { ms: o.ms } : {},
+      );
+      if (res.status !== 200) throw new HubRefusedError(String(res.body.error ?? `HTTP ${res.status}`));
+      io.out(`door '${id}' unlocked`);
+    });
+
+  program
+    .command('status')
+    .description('show the running hub: listeners, doors and their state')
+    .action(async () => {
+      const { config, json } = ctx();
+      const res = await callHub(config.dataDir, 'GET', '/health');
+      print(json, res.body, () => {
+        const b = res.body as {
+          version?: string;
+          uptimeS?: number;
+          mqtt?: unknown;
+          http?: unknown;
+          doors?: Array<Record<string, unknown>>;
+        };
+        io.out(`hub ${b.version ?? ''} up ${b.uptimeS ?? '?'} s`);
+        io.out(`mqtt: ${JSON.stringify(b.mqtt)}  http: ${JSON.stringify(b.http)}`);
+        table(b.doors ?? [], io);
+      });
+    });
+
+  // --- simulated doors (rehearse a building without hardware)
+  const sim = program.command('sim').description('drive a simulated door in the running hub');
+  const simAction = (name: string, description: string, withValue: boolean) => {
+    const cmd = sim.command(withValue ? `${name} <door> <value>` : `${name} <door>`).description(description);
+    cmd.action(async (doorId: string, value?: string) => {
+      const { config } = ctx();
+      const res = await callHub(
+        config.dataDir,
+        'POST',
+        `/sim/doors/${encodeURIComponent(doorId)}/${name}`,
+        withValue ? { value } : {},
+      );
+      if (res.status !== 200) throw new HubRefusedError(String(res.body.error ?? `HTTP ${res.status}`));
+      const d = res.body.decision as { granted: boolean; reason: string } | undefined;
+      io.out(d ? `${d.granted ? 'GRANTED' : 'DENIED'} (${d.reason})` : `ok: ${name}`);
+    });
+  };
+  simAction('card', 'present a card (hex) at the door reader', true);
+  simAction('code', 'type a code on the door keypad', true);
+  simAction('open', 'open the door (contact)', false);
+  simAction('close', 'close the door (contact)', false);
+  simAction('rex', 'press the request-to-exit button', false);
+
+  // --- devices
+  const device = program
+    .command('device')
+    .description('MQTT device accounts (door controllers, readers, integrations)');
+  device
+    .command('add <id>')
+    .description('create a device account; prints its secret ONCE')
+    .option('--door <door>', 'a door this device serves (repeat for several)', collect, [])
+    .option(
+      '--integration',
+      'an integration account (Node-RED, home automation): reads events, no door access',
+    )
+    .action((id: string, o: { door: string[]; integration?: boolean }) =>
+      withStore((store, _c, json) => {
+        if (!o.integration && o.door.length === 0)
+          throw new UsageError('give at least one --door <door> (or --integration)');
+        const { device: d, secret } = store.devices.add(id, {
+          role: o.integration ? 'integration' : 'door',
+          doors: o.door,
+        });
+        print(json, { ...d, secret }, () => {
+          io.out(
+            `device '${d.id}' created (${d.role}${o.door.length ? `, doors: ${o.door.join(', ')}` : ''})`,
+          );
+          io.out(`MQTT username: ${d.id}`);
+          io.out(`MQTT password: ${secret}`);
+          io.out('This secret is shown only once. Store it in the device now.');
+        });
+      }),
+    );
+  device
+    .command('list')
+    .description('list device accounts')
+    .action(() =>
+      withStore((store, _c, json) => {
+        const devices = store.devices.list();
+        print(json, devices, () =>
+          table(
+            devices.map((d) => ({ id: d.id, role: d.role, doors: d.doors.join(',') })),
+            io,
+          ),
+        );
+      }),
+    );
+  device
+    .command('remove <id>')
+    .description('remove a device account (it is disconnected at once)')
+    .action((id: string) =>
+      withStore((store) => {
+        store.devices.remove(id);
+        io.out(`device '${id}' removed`);
+      }),
+    );
+
+  // --- people
+  const person = program.command('person').description('residents, staff and guests');
+  person
+    .command('add <name>')
+    .description('add a person')
+    .option('--id <id>', 'id (default: generated)')
+    .addOption(
+      new Option('--kind <kind>', 'kind of person')
+        .choices(['resident', 'staff', 'guest'])
+        .default('resident'),
+    )
+    .action((name: string, o: { id?: string; kind: 'resident' | 'staff' | 'guest' }) =>
+      withStore((store, _c, json) => {
+        const p = store.people.add({ ...(o.id ? { id: o.id } : {}), name, kind: o.kind });
+        print(json, p, () => io.out(`person '${p.id}' added (${p.kind}: ${p.name})`));
+      }),
+    );
+  person
+    .command('list')
+    .description('list people')
+    .action(() =>
+      withStore((store, _c, json) => {
+        const people = store.people.list();
+        print(json, people, () =>
+          table(
+            people.map((p) => ({
+              id: p.id,
+              name: p.name,
+              kind: p.kind,
+              suspended: p.suspended ? 'yes' : 'no',
+            })),
+            io,
+          ),
+        );
+      }),
+    );
+  for (const [verb, suspended] of [
+    ['suspend', true],
+    ['unsuspend', false],
+  ] as const) {
+    person
+      .command(`${verb} <id>`)
+      .description(
+        suspended ? 'suspend a person: every credential stops working at once' : 'lift a suspension',
+      )
+      .action((id: string) =>
+        withStore((store) => {
+          store.people.setSuspended(id, suspended, 'cli');
+          io.out(`person '${id}' ${suspended ? 'suspended' : 'unsuspended'}`);
+        }),
+      );
+  }
+  person
+    .command('remove <id>')
+    .description('remove a person and their credentials')
+    .action((id: string) =>
+      withStore((store) => {
+        store.people.remove(id);
+        io.out(`person '${id}' removed`);
+      }),
+    );
+
+  // --- credentials
+  const credential = program.command('credential').description('keycards and PINs');
+  credential
+    .command('add <person>')
+    .description('give a person a card or a PIN')
+    .option('--card <hex>', 'card UID or Wiegand payload in hex (e.g. 04:A2:2B:1C or 04A22B1C)')
+    .option('--pin <digits>', 'PIN, 4-12 digits (6 or more recommended)')
+    .option('--from <date>', 'valid from (YYYY-MM-DD[THH:MM] building time, or ISO with offset)')
+    .option('--until <date>', 'valid until (exclusive)')
+    .action((personId: string, o: { card?: string; pin?: string; from?: string; until?: string }) =>
+      withStore((store, config, json) => {
+        if ((o.card === undefined) === (o.pin === undefined))
+          throw new UsageError('give exactly one of --card or --pin');
+        const window = {
+          validFrom: o.from ? parseTimeArg(o.from, config.timeZone) : null,
+          validUntil: o.until ? parseTimeArg(o.until, config.timeZone) : null,
+        };
+        const c =
+          o.card !== undefined
+            ? store.credentials.addCard(personId, o.card, window)
+            : store.credentials.addPin(personId, o.pin!, window);
+        print(json, c, () => io.out(`credential '${c.id}' added for '${personId}' (${c.label})`));
+      }),
+    );
+  credential
+    .command('list')
+    .description('list credentials')
+    .option('--person <id>', 'only this person')
+    .action((o: { person?: string }) =>
+      withStore((store, config, json) => {
+        const list = o.person ? store.credentials.listForPerson(o.person) : store.credentials.list();
+        print(json, list, () =>
+          table(
+            list.map((c) => ({
+              id: c.id,
+              person: c.personId,
+              label: c.label,
+              from: formatTime(c.validFrom, config.timeZone),
+              until: formatTime(c.validUntil, config.timeZone),
+              revoked: c.revokedAt ? formatTime(c.revokedAt, config.timeZone) : '-',
+            })),
+            io,
+          ),
+        );
+      }),
+    );
+  credential
+    .command('revoke <id>')
+    .description('revoke a credential: it stops working at every door at once')
+    .option('--reason <text>', 'why (kept in the audit log)')
+    .action((id: string, o: { reason?: string }) =>
+      withStore((store) => {
+        store.credentials.revoke(id, o.reason ?? 'cli');
+        io.out(`credential '${id}' revoked`);
+      }),
+    );
+
+  // --- access groups and schedules
+  const group = program
+    .command('group')
+    .description('access groups: which people may open which doors, when');
+  group
+    .command('add <id>')
+    .description('add an access group')
+    .option('--name <name>', 'display name')
+    .option('--schedule <id>', 'weekly schedule (default: always)')
+    .action((id: string, o: { name?: string; schedule?: string }) =>
+      withStore((store) => {
+        store.groups.add({ id, name: o.name ?? id, scheduleId: o.schedule ?? null });
+        io.out(`group '${id}' added${o.schedule ? ` (schedule '${o.schedule}')` : ' (always)'}`);
+      }),
+    );
+  group
+    .command('list')
+    .description('list access groups')
+    .action(() =>
+      withStore((store, _c, json) => {
+        const groups = store.groups.list();
+        print(json, groups, () =>
+          table(
+            groups.map((g) => ({
+              id: g.id,
+              name: g.name,
+              schedule: g.scheduleId ?? 'always',
+              doors: g.doorIds.join(','),
+              members: store.groups.members(g.id).length,
+            })),
+            io,
+          ),
+        );
+      }),
+    );
+  group
+    .command('remove <id>')
+    .description('remove an access group')
+    .action((id: string) =>
+      withStore((store) => {
+        store.groups.remove(id);
+        io.out(`group '${id}' removed`);
+      }),
+    );
+  group
+    .command('schedule <group> <schedule>')
+    .description("set the group's schedule ('always' for none)")
+    .action((groupId: string, scheduleId: string) =>
+      withStore((store) => {
+        store.groups.setSchedule(groupId, scheduleId === 'always' ? null : scheduleId);
+        io.out(
+          `group '${groupId}' now uses ${scheduleId === 'always' ? 'no schedule (always)' : `schedule '${scheduleId}'`}`,
+        );
+      }),
+    );
+  for (const [noun, what] of [
+    ['door', 'doors'],
+    ['member', 'members'],
+  ] as const) {
+    const sub = group.command(noun).description(`group ${what}`);
+    sub
+      .command(`add <group> <${noun}...>`)
+      .description(`add ${what} to a group`)
+      .action((groupId: string, ids: string[]) =>
+        withStore((store) => {
+          for (const id of ids)
+            noun === 'door' ? store.groups.addDoor(groupId, id) : store.groups.addMember(groupId, id);
+          io.out(`group '${groupId}': added ${noun} ${ids.join(', ')}`);
+        }),
+      );
+    sub
+      .command(`remove <group> <${noun}...>`)
+      .description(`remove ${what} from a group`)
+      .action((groupId: string, ids: string[]) =>
+        withStore((store) => {
+          for (const id of ids)
+            noun === 'door' ? store.groups.removeDoor(groupId, id) : store.groups.removeMember(groupId, id);
+          io.out(`group '${groupId}': removed ${noun} ${ids.join(', ')}`);
+        }),
+      );
+  }
+
+  const schedule = program
+    .command('schedule')
+    .description('weekly schedules (building time zone, minute precision)');
+  schedule
+    .command('set <id> <interval...>')
+    .description(
+      'create or replace a schedule, e.g. mon-fri@07:00-19:00 sat@09:00-13:00 fri@22:00-02:00 hol@10:00-12:00',
+    )
+    .option('--name <name>', 'display name')
+    .action((id: string, intervals: string[], o: { name?: string }) =>
+      withStore((store) => {
+        const parsed = intervals.flatMap(parseIntervalArg);
+        store.schedules.set(id, o.name ?? id, parsed);
+        io.out(`schedule '${id}' set (${parsed.length} intervals)`);
+      }),
+    );
+  schedule
+    .command('list')
+    .description('list schedules')
+    .action(() =>
+      withStore((store, _c, json) => {
+        const list = store.schedules.list();
+        print(json, list, () =>
+          table(
+            list.map((s) => ({
+              id: s.id,
+              name: s.name,
+              intervals: s.intervals.map((i) => `${i.day}@${i.from}-${i.to}`).join(' '),
+            })),
+            io,
+          ),
+        );
+      }),
+    );
+  schedule
+    .command('remove <id>')
+    .description('remove a schedule (refused while a group uses it)')
+    .action((id: string) =>
+      withStore((store) => {
+        store.schedules.remove(id);
+        io.out(`schedule '${id}' removed`);
+      }),
+    );
+
+  const holiday = program
+    .command('holiday')
+    .description("holidays: on these dates only a schedule's hol@ intervals apply");
+  holiday
+    .command('add <date> [name]')
+    .description('add a holiday (YYYY-MM-DD)')
+    .action((date: string, name: string | undefined) =>
+      withStore((store) => {
+        store.holidays.add(date, name ?? 'Holiday');
+        io.out(`holiday ${date} added`);
+      }),
+    );
+  holiday
+    .command('list')
+    .description('list holidays')
+    .action(() =>
+      withStore((store, _c, json) => {
+        const list = store.holidays.list();
+        print(json, list, () =>
+          table(
+            list.map((h) => ({ date: h.date, name: h.name })),
+            io,
+          ),
+        );
+      }),
+    );
+  holiday
+    .command('remove <date>')
+    .description('remove a holiday')
+    .action((date: string) =>
+      withStore((store) => {
+        store.holidays.remove(date);
+        io.out(`holiday ${date} removed`);
+      }),
+    );
+
+  // --- staff users
+  const user = program.command('user').description('staff logins for the web UI and API');
+  user
+    .command('add <username>')
+    .description(
+      'add a staff user; the password is asked for (or read from stdin), never taken from the command line',
+    )
+    .addOption(
+      new Option('--role <role>', 'what the user may do')
+        .choices(['admin', 'staff', 'installer'])
+        .makeOptionMandatory(),
+    )
+    .action((username: string, o: { role: 'admin' | 'staff' | 'installer' }) =>
+      withStore(async (store) => {
+        const password = await io.readSecret(`Password for ${username}: `);
+        const u = await store.users.add(username, password, o.role);
+        io.out(`user '${u.username}' added (${u.role})`);
+      }),
+    );
+  user
+    .command('list')
+    .description('list staff users')
+    .action(() =>
+      withStore((store, _c, json) => {
+        const list = store.users.list();
+        print(json, list, () =>
+          table(
+            list.map((u) => ({ username: u.username, role: u.role })),
+            io,
+          ),
+        );
+      }),
+    );
+  user
+    .command('remove <username>')
+    .description('remove a staff user and end their sessions')
+    .action((username: string) =>
+      withStore((store) => {
+        store.users.remove(username);
+        io.out(`user '${username}' removed`);
+      }),
+    );
+
+  // --- events
+  const events = program.command('events').description('the audit log: every decision, alarm and change');
+  events
+    .command('list', { isDefault: true })
+    .description('show the latest events')
+    .option('-n, --limit <n>', 'how many', intArg('--limit'), 20)
+    .option('--type <prefix>', 'only events whose type starts with this (decision, alarm, admin, door)')
+    .action((o: { limit: number; type?: string }) =>
+      withStore((store, config, json) => {
+        const list = store.events.list({ limit: o.limit, ...(o.type ? { type: o.type } : {}) });
+        print(json, list, () =>
+          table(
+            list.map((e) => ({
+              seq: e.seq,
+              time: formatTime(e.ts, config.timeZone),
+              type: e.type,
+              door: e.doorId,
+              person: e.personId,
+              detail: JSON.stringify(e.data),
+            })),
+            io,
+          ),
+        );
+      }),
+    );
+  events
+    .command('verify')
+    .description('check the hash chain of the whole event log')
+    .action(() =>
+      withStore((store, _c, json) => {
+        const result = store.events.verify();
+        print(json, result, () =>
+          io.out(
+            result.ok
+              ? `event log OK: ${result.checked} events, hash chain intact`
+              : `EVENT LOG BROKEN at seq ${result.brokenAt} (checked ${result.checked}): the log was altered or damaged`,
+          ),
+        );
+        if (!result.ok) process.exitCode = 3;
+      }),
+    );
+
+  // --- backup / restore
+  program
+    .command('backup <file>')
+    .description('online backup of the database (safe while the hub runs); copies hub.key beside it')
+    .action((file: string) =>
+      withStore(async (_store, config, _json, opened) => {
+        await backupDatabase(opened.db, file, { hubKeyFile: path.join(config.dataDir, 'hub.key') });
+        io.out(
+          `backup written to ${file} (and ${file}.key: keep both, the key is needed to restore PINs and secrets)`,
+        );
+      }),
+    );
+  program
+    .command('restore <file>')
+    .description('replace the database with a verified backup (stop the hub first)')
+    .action(async (file: string) => {
+      const { config } = ctx();
+      const running = await callHub(config.dataDir, 'GET', '/health').then(
+        () => true,
+        () => false,
+      );
+      if (running)
+        throw new HubRefusedError('the hub is running: stop it first (sudo systemctl stop gatehouse)');
+      await restoreDatabase(file, path.join(config.dataDir, DB_FILE_NAME));
+      io.out(`restored ${file}; start the hub again`);
+    });
+
+  program
+    .command('config')
+    .description('check the config and print it with defaults filled in')
+    .action(() => {
+      const { config } = ctx();
+      io.out(JSON.stringify(config, null, 2));
+    });
+
+  registerHardwareCommands(program, async () => {
+    const { config } = ctx();
+    return { hardware: config.hardware };
+  });
+
+  return program;
+}
+
+/** Run the CLI; returns the exit code (0 ok, 1 refused by the store/config, 2 usage). */
+export async function runCli(
+  argv: string[],
+  io: CliIO = defaultIO,
+  startHub?: (configFile?: string) => Promise<void>,
+): Promise<number> {
+  const program = buildProgram(io, startHub);
+  program.exitOverride();
+  program.configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof UsageError) {
+      io.err(`error: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      io.err(err.message);
+      return 1;
+    }
+    const e = err as Error;
+    if (
+      [
+        'StoreError',
+        'RestoreError',
+        'BackupError',
+        'HubNotRunningError',
+        'HubRefusedError',
+        'HardwareConfigError',
+      ].includes(e.name)
+    ) {
+      io.err(`error: ${e.message}`);
+      return 1;
+    }
+    io.err(`error: ${e.message ?? String(err)}`);
+    return 1;
+  }
+}

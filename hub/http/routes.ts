@@ -1,0 +1,304 @@
+// JSON API v1. Schemas on every body/param/query so bad input is refused with a clear 400 before any handler runs.
+import type { FastifyInstance } from 'fastify';
+import Type from 'typebox';
+import { ActionError } from '../actions.js';
+import type { StaffRole } from '../domain.js';
+import { type HttpDeps, SESSION_COOKIE } from './app.js';
+
+const ADMIN: StaffRole[] = ['admin'];
+const STAFF: StaffRole[] = ['admin', 'staff'];
+const ANY: StaffRole[] = ['admin', 'staff', 'installer'];
+
+const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' });
+const IdParams = Type.Object({ id: Id });
+const Login = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 64 }),
+    password: Type.String({ minLength: 1, maxLength: 256 }),
+  },
+  { additionalProperties: false },
+);
+
+function actionError(err: unknown): never {
+  if (err instanceof ActionError) throw Object.assign(new Error(err.message), { statusCode: err.statusCode });
+  throw err;
+}
+
+export async function registerApiRoutes(api: FastifyInstance, deps: HttpDeps): Promise<void> {
+  const { store, actions } = deps;
+
+  api.get('/health', async () => ({ status: 'ok', ...deps.status() }));
+
+  // First-run setup: creates the first admin, and only while no staff user exists.
+  api.post(
+    '/setup',
+    { schema: { body: Login }, config: { rateLimit: { max: 5, timeWindow: '1 minute' } } },
+    async (request, reply) => {
+      if (store.users.list().length > 0) return reply.code(409).send({ error: 'setup is already done' });
+      const { username, password } = request.body as { username: string; password: string };
+      const user = await store.users.add(username, password, 'admin');
+      return reply.code(201).send({ user: { id: user.id, username: user.username, role: user.role } });
+    },
+  );
+
+  api.post(
+    '/session',
+    { schema: { body: Login }, config: { rateLimit: { max: 10, timeWindow: '1 minute' } } },
+    async (request, reply) => {
+      const { username, password } = request.body as { username: string; password: string };
+      const user = await store.users.verify(username, password);
+      if (!user) return reply.code(401).send({ error: 'wrong username or password' });
+      const ttlMs = deps.sessionHours * 3_600_000;
+      const token = store.users.createSession(user.id, ttlMs);
+      reply.setCookie(SESSION_COOKIE, token, {
+        path: '/',
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: deps.secure,
+        maxAge: ttlMs / 1000,
+      });
+      return { token, user: { id: user.id, username: user.username, role: user.role } };
+    },
+  );
+
+  api.delete('/session', { config: { roles: ANY } }, async (request, reply) => {
+    const header = request.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : request.cookies[SESSION_COOKIE];
+    if (token) store.users.deleteSession(token);
+    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    return { ok: true };
+  });
+
+  api.get('/me', { config: { roles: ANY } }, async (request) => ({ user: request.staff }));
+
+  api.get('/users', { config: { roles: ADMIN } }, async () => ({
+    users: store.users.list().map((u) => ({ id: u.id, username: u.username, role: u.role })),
+  }));
+
+  api.get('/doors', { config: { roles: ANY } }, async () => ({ doors: deps.status().doors ?? [] }));
+
+  api.post(
+    '/doors/:id/unlock',
+    {
+      config: { roles: ANY },
+      schema: {
+        params: IdParams,
+        body: Type.Optional(
+          Type.Object(
+            { ms: Type.Optional(Type.Integer({ minimum: 1000, maximum: 60000 })) },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const body = (request.body ?? {}) as { ms?: number };
+      try {
+        actions.unlockDoor(id, body.ms, `staff:${request.staff!.username}`);
+      } catch (err) {
+        actionError(err);
+      }
+      return { ok: true };
+    },
+  );
+
+  api.put(
+    '/doors/:id/mode',
+    {
+      config: { roles: STAFF },
+      schema: {
+        params: IdParams,
+        body: Type.Object(
+          { mode: Type.Union([Type.Literal('normal'), Type.Literal('lockdown'), Type.Literal('unlocked')]) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const { mode } = request.body as { mode: 'normal' | 'lockdown' | 'unlocked' };
+      try {
+        actions.setDoorMode(id, mode, `staff:${request.staff!.username}`);
+      } catch (err) {
+        actionError(err);
+      }
+      return { ok: true, mode };
+    },
+  );
+
+  api.get('/people', { config: { roles: STAFF } }, async () => ({ people: store.people.list() }));
+
+  api.post(
+    '/people',
+    {
+      config: { roles: STAFF },
+      schema: {
+        body: Type.Object(
+          {
+            id: Type.Optional(Id),
+            name: Type.String({ minLength: 1, maxLength: 128 }),
+            kind: Type.Union([Type.Literal('resident'), Type.Literal('staff'), Type.Literal('guest')]),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as { id?: string; name: string; kind: 'resident' | 'staff' | 'guest' };
+      return reply.code(201).send({ person: store.people.add(body) });
+    },
+  );
+
+  for (const [action, suspended] of [
+    ['suspend', true],
+    ['unsuspend', false],
+  ] as const) {
+    api.post(
+      `/people/:id/${action}`,
+      { config: { roles: STAFF }, schema: { params: IdParams } },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        store.people.setSuspended(id, suspended, `staff:${request.staff!.username}`);
+        return { person: store.people.get(id) };
+      },
+    );
+  }
+
+  api.get(
+    '/people/:id/credentials',
+    { config: { roles: STAFF }, schema: { params: IdParams } },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      return { credentials: store.credentials.listForPerson(id) };
+    },
+  );
+
+  api.post(
+    '/credentials',
+    {
+      config: { roles: STAFF },
+      schema: {
+        body: Type.Object(
+          {
+            personId: Id,
+            card: Type.Optional(Type.String({ minLength: 2, maxLength: 80 })),
+            pin: Type.Optional(Type.String({ pattern: '^[0-9]{4,12}$' })),
+            validFrom: Type.Optional(Type.Integer({ minimum: 0 })),
+            validUntil: Type.Optional(Type.Integer({ minimum: 0 })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as {
+        personId: string;
+        card?: string;
+        pin?: string;
+        validFrom?: number;
+        validUntil?: number;
+      };
+      if ((body.card === undefined) === (body.pin === undefined)) {
+        return reply.code(400).send({ error: 'give exactly one of card or pin' });
+      }
+      const window = { validFrom: body.validFrom ?? null, validUntil: body.validUntil ?? null };
+      const credential =
+        body.card !== undefined
+          ? store.credentials.addCard(body.personId, body.card, window)
+          : store.credentials.addPin(body.personId, body.pin!, window);
+      return reply.code(201).send({ credential });
+    },
+  );
+
+  api.post(
+    '/credentials/:id/revoke',
+    { config: { roles: STAFF }, schema: { params: IdParams } },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      return { credential: store.credentials.revoke(id, `staff:${request.staff!.username}`) };
+    },
+  );
+
+  api.get(
+    '/events',
+    {
+      config: { roles: ANY },
+      schema: {
+        querystring: Type.Object(
+          {
+            limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
+            before: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      const q = request.query as { limit?: string; before?: string };
+      const limit = Math.min(Number(q.limit ?? 100), 1000);
+      const opts: { limit: number; beforeSeq?: number } = { limit };
+      if (q.before !== undefined) opts.beforeSeq = Number(q.before);
+      return { events: store.events.list(opts) };
+    },
+  );
+
+  // Simulated doors: what a person at the door would do, for rehearsals and demos.
+  api.post(
+    '/sim/doors/:id/:action',
+    {
+      config: { roles: ANY },
+      schema: {
+        params: Type.Object({
+          id: Id,
+          action: Type.Union(['card', 'code', 'open', 'close', 'rex'].map((a) => Type.Literal(a))),
+        }),
+        body: Type.Optional(
+          Type.Object(
+            { value: Type.Optional(Type.String({ maxLength: 80 })) },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+    },
+    async (request, reply) => {
+      const { id, action } = request.params as {
+        id: string;
+        action: 'card' | 'code' | 'open' | 'close' | 'rex';
+      };
+      const value = (request.body as { value?: string } | undefined)?.value;
+      if (!deps.sim) return reply.code(404).send({ error: 'no simulated doors' });
+      if (action === 'card' || action === 'code') {
+        if (!value) return reply.code(400).send({ error: 'value is required' });
+        const decision = deps.sim.present(id, action === 'card' ? 'card' : 'keypad', value);
+        if (!decision) return reply.code(404).send({ error: `door '${id}' is not a simulated door` });
+        return { decision: { granted: decision.granted, reason: decision.reason } };
+      }
+      if (!deps.sim.act(id, action))
+        return reply.code(404).send({ error: `door '${id}' is not a simulated door` });
+      return { ok: true };
+    },
+  );
+
+  // Live updates: server-sent events of every stored event and door status change.
+  api.get('/stream', { config: { roles: ANY } }, async (request, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
+    const owner = {};
+    const send = (type: string, data: unknown) =>
+      res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    deps.bus.on(owner, 'event', (e) => send('event', e));
+    deps.bus.on(owner, 'doorStatus', (s) => send('door', s));
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    request.raw.on('close', () => {
+      clearInterval(keepAlive);
+      deps.bus.removeAll(owner);
+    });
+    send('hello', { status: deps.status() });
+  });
+}

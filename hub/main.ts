@@ -1,0 +1,70 @@
+// Process concerns only: parse the command line, load config, create the logger, handle signals,
+// start and stop the hub in order. Everything else is built in app.ts.
+
+import { runCli } from './cli/program.js';
+import { ConfigError, loadConfig } from './config/index.js';
+import { createLogger } from './logger.js';
+
+async function startHub(configFile?: string): Promise<void> {
+  let loaded: ReturnType<typeof loadConfig>;
+  try {
+    loaded = loadConfig(configFile ? { file: configFile } : {});
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`Refusing to start: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(loaded.config.log.level);
+  logger.info(
+    { configFile: loaded.file ?? '(defaults and environment)', dataDir: loaded.config.dataDir },
+    'starting',
+  );
+  // Loaded only for `start`, so CLI commands stay quick.
+  const { Hub } = await import('./app.js');
+  const hub = new Hub({ config: loaded.config, logger });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    const force = setTimeout(() => {
+      logger.error('shutdown took longer than 10 s; exiting');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    try {
+      await hub.stop();
+      logger.info('stopped');
+      logger.flush();
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, 'error while stopping');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception; stopping');
+    void shutdown('uncaughtException');
+  });
+  process.on('unhandledRejection', (err) => {
+    // A stray rejection in a library must not take the doors down; log it loudly instead.
+    logger.error({ err }, 'unhandled promise rejection');
+  });
+
+  try {
+    await hub.start();
+  } catch (err) {
+    logger.fatal({ err }, 'could not start; see docs/troubleshooting.md');
+    await hub.stop().catch(() => undefined);
+    logger.flush();
+    process.exit(1);
+  }
+}
+
+const code = await runCli(process.argv.slice(2), undefined, startHub);
+if (process.argv[2] !== 'start') process.exit(code);

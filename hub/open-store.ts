@@ -1,0 +1,27 @@
+// Opening the store is the same for the hub and the CLI: the database and the hub key under the data dir.
+import path from 'node:path';
+import { type Database, DB_FILE_NAME, openDatabase } from './store/db.js';
+import { HubKeys } from './store/keys.js';
+import { Store } from './store/store.js';
+
+export interface OpenedStore {
+  db: Database;
+  keys: HubKeys;
+  store: Store;
+  close(): void;
+}
+
+export function openHubStore(dataDir: string, options: { now?: () => number } = {}): OpenedStore {
+  const db = openDatabase(path.join(dataDir, DB_FILE_NAME));
+  const keys = HubKeys.loadOrCreate(dataDir);
+  const store = new Store(db, keys, options);
+  return {
+    db,
+    keys,
+    store,
+    close() {
+      store.events.stop(); // commits what is queued
+      db.close();
+    },
+  };
+}
