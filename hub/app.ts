@@ -149,16 +149,13 @@ export class Hub {
         'plain MQTT is open beyond this machine: device secrets cross the LAN unencrypted',
       );
     }
+    // Integrations hear about decisions and door states after the door has its answer.
+    const bridge = (payload: Record<string, unknown>) =>
+      setImmediate(() => void this.#broker?.publishBridgeEvent(payload));
     bus.on(this, 'decided', (p, d) =>
-      this.#broker?.publishBridgeEvent({
-        type: 'decision',
-        door: p.doorId,
-        kind: p.kind,
-        granted: d.granted,
-        reason: d.reason,
-      }),
+      bridge({ type: 'decision', door: p.doorId, kind: p.kind, granted: d.granted, reason: d.reason }),
     );
-    bus.on(this, 'doorStatus', (s) => this.#broker?.publishBridgeEvent({ type: 'door', ...s }));
+    bus.on(this, 'doorStatus', (s) => bridge({ type: 'door', ...s }));
     bus.on(this, 'deviceRejected', (r) => this.#auditRejection(store, r));
 
     this.#http = new HttpServer(

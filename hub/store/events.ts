@@ -141,11 +141,11 @@ export class EventLog {
     const db = this.#ctx.db;
     // Inside a caller's transaction the pragma cannot change; fall back to the durable path.
     if (db.inTransaction) return commit();
-    db.pragma('synchronous = NORMAL');
+    this.#ctx.stmt('PRAGMA synchronous = NORMAL').run();
     try {
       return commit();
     } finally {
-      db.pragma('synchronous = FULL');
+      this.#ctx.stmt('PRAGMA synchronous = FULL').run();
       this.#syncWalSoon();
     }
   }
