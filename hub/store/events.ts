@@ -155,25 +155,27 @@ export class EventLog {
       this.#syncAgain = true;
       return;
     }
-    const walFile = `${this.#ctx.db.name}-wal`;
-    this.#syncing = new Promise<void>((resolve) => {
-      const done = (err: NodeJS.ErrnoException | null) => {
-        if (err) this.#ctx.logger?.error({ err }, 'WAL fsync failed');
-        this.#syncing = null;
-        resolve();
-        if (this.#syncAgain) {
-          this.#syncAgain = false;
-          this.#syncWalSoon();
-        }
-      };
-      try {
-        // fsync flushes the file's pages whichever descriptor wrote them.
-        this.#walFd ??= openSync(walFile, 'r');
-        fsync(this.#walFd, done);
-      } catch (err) {
-        done(err as NodeJS.ErrnoException);
-      }
+    let resolve!: () => void;
+    const syncing = new Promise<void>((r) => {
+      resolve = r;
     });
+    this.#syncing = syncing;
+    const done = (err: NodeJS.ErrnoException | null) => {
+      if (err) this.#ctx.logger?.error({ err }, 'WAL fsync failed');
+      this.#syncing = null;
+      resolve();
+      if (this.#syncAgain && !err) {
+        this.#syncAgain = false;
+        this.#syncWalSoon();
+      }
+    };
+    try {
+      // fsync flushes the file's pages whichever descriptor wrote them.
+      this.#walFd ??= openSync(`${this.#ctx.db.name}-wal`, 'r');
+      fsync(this.#walFd, done);
+    } catch (err) {
+      done(err as NodeJS.ErrnoException);
+    }
   }
 
   /** Commits everything queued in one transaction. Throws if the database refused; the queue is kept. */
