@@ -1,6 +1,7 @@
 // Decisions are committed to the WAL before the door hears the answer and fsynced in the background;
 // admin changes stay fsynced before they return. Both must be readable by another process at once.
 import { afterEach, describe, expect, it } from 'vitest';
+import type { HubEvent } from '../../hub/domain.js';
 import { type TempHub, tempHub } from './helpers.js';
 
 let hub: TempHub;
@@ -19,7 +20,7 @@ describe('event commit modes', () => {
     hub = tempHub();
     const { store } = hub.open();
     const other = hub.open().store;
-    const stored = [];
+    const stored: HubEvent[] = [];
     for (let i = 0; i < 50; i++) stored.push(store.events.appendCommitted(decision(i)));
     expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => stored[0]!.seq + i));
     expect(other.events.lastSeq()).toBe(stored.at(-1)!.seq);
