@@ -1,15 +1,28 @@
 // The hub's own small PKI: one CA generated at first boot, and a server certificate signed by it
 // for the MQTT TLS listener (8883) and the HTTPS server. Devices and browsers trust ca.crt.
-import 'reflect-metadata'; // @peculiar/x509 needs the Reflect metadata polyfill (tsyringe)
-import { createPrivateKey, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
+import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import * as x509 from '@peculiar/x509';
 
 type CryptoKey = webcrypto.CryptoKey;
+type X509Lib = typeof import('@peculiar/x509');
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+let x509Lib: Promise<X509Lib> | null = null;
+
+/**
+ * The certificate generator (about 13 MiB resident) is loaded only when a certificate must be made,
+ * at first boot or renewal; an ordinary boot checks the files with node:crypto alone.
+ */
+function loadX509(): Promise<X509Lib> {
+  x509Lib ??= (async () => {
+    await import('reflect-metadata'); // @peculiar/x509 needs the Reflect metadata polyfill (tsyringe)
+    const lib = await import('@peculiar/x509');
+    lib.cryptoProvider.set(webcrypto as unknown as Parameters<typeof lib.cryptoProvider.set>[0]);
+    return lib;
+  })();
+  return x509Lib;
+}
 
 export interface CertificateOptions {
   /** DNS names the hub is reached by (e.g. `gatehouse.local`). `localhost` is always added. */
@@ -40,9 +53,9 @@ const EC_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' } as const;
 
 interface CertificateAuthority {
-  cert: x509.X509Certificate;
+  cert: X509Certificate;
   certPem: string;
-  privateKey: CryptoKey;
+  keyPem: string;
 }
 
 /**
@@ -59,7 +72,7 @@ export async function ensureCertificates(dir: string, opts: CertificateOptions):
   let caIsNew = false;
   if (!ca) {
     ca = await createCertificateAuthority(now);
-    await writeAtomic(join(dir, CA_KEY_FILE), await privateKeyPem(ca.privateKey), 0o600);
+    await writeAtomic(join(dir, CA_KEY_FILE), ca.keyPem, 0o600);
     await writeAtomic(join(dir, CA_CERT_FILE), ca.certPem, 0o644);
     caIsNew = true;
   }
@@ -101,11 +114,11 @@ async function loadCertificateAuthority(dir: string, now: Date): Promise<Certifi
   const keyPem = await readOptional(join(dir, CA_KEY_FILE));
   if (certPem === null || keyPem === null) return null;
   try {
-    const cert = new x509.X509Certificate(certPem);
-    if (cert.notAfter.getTime() - now.getTime() < RENEW_BEFORE_DAYS * DAY_MS) return null;
-    if (!keyMatchesCertificate(keyPem, cert)) return null;
+    const cert = new X509Certificate(certPem);
+    if (Date.parse(cert.validTo) - now.getTime() < RENEW_BEFORE_DAYS * DAY_MS) return null;
+    if (!cert.checkPrivateKey(createPrivateKey(keyPem))) return null;
     await tightenKeyMode(join(dir, CA_KEY_FILE));
-    return { cert, certPem: cert.toString('pem'), privateKey: await importPrivateKey(keyPem) };
+    return { cert, certPem, keyPem };
   } catch {
     return null;
   }
@@ -121,11 +134,11 @@ async function loadServerCertificate(
   const keyPem = await readOptional(join(dir, SERVER_KEY_FILE));
   if (certPem === null || keyPem === null) return null;
   try {
-    const cert = new x509.X509Certificate(certPem);
-    if (cert.notBefore.getTime() > now.getTime()) return null;
-    if (cert.notAfter.getTime() - now.getTime() < RENEW_BEFORE_DAYS * DAY_MS) return null;
-    if (!(await cert.verify({ publicKey: ca.cert.publicKey, signatureOnly: true }))) return null;
-    if (!keyMatchesCertificate(keyPem, cert)) return null;
+    const cert = new X509Certificate(certPem);
+    if (Date.parse(cert.validFrom) > now.getTime()) return null;
+    if (Date.parse(cert.validTo) - now.getTime() < RENEW_BEFORE_DAYS * DAY_MS) return null;
+    if (!cert.verify(ca.cert.publicKey)) return null;
+    if (!cert.checkPrivateKey(createPrivateKey(keyPem))) return null;
     if (!sameNames(certificateNames(cert), names)) return null;
     await tightenKeyMode(join(dir, SERVER_KEY_FILE));
     return { serverKeyPem: keyPem, serverCertPem: certPem };
@@ -135,6 +148,7 @@ async function loadServerCertificate(
 }
 
 async function createCertificateAuthority(now: Date): Promise<CertificateAuthority> {
+  const x509 = await loadX509();
   const keys = await webcrypto.subtle.generateKey(EC_ALGORITHM, true, ['sign', 'verify']);
   // A short random suffix keeps CAs of different hubs apart in a shared trust store.
   const name = `CN=Gatehouse Hub CA ${randomBytes(4).toString('hex')}, O=Gatehouse`;
@@ -151,7 +165,8 @@ async function createCertificateAuthority(now: Date): Promise<CertificateAuthori
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { cert, certPem: cert.toString('pem'), privateKey: keys.privateKey };
+  const certPem = cert.toString('pem');
+  return { cert: new X509Certificate(certPem), certPem, keyPem: await privateKeyPem(keys.privateKey) };
 }
 
 async function createServerCertificate(
@@ -159,17 +174,19 @@ async function createServerCertificate(
   names: SubjectNames,
   now: Date,
 ): Promise<Omit<HubCertificates, 'caCertPem'>> {
+  const x509 = await loadX509();
+  const caCert = new x509.X509Certificate(ca.certPem);
   const keys = await webcrypto.subtle.generateKey(EC_ALGORITHM, true, ['sign', 'verify']);
   const commonName = names.dns.find((n) => n !== 'localhost') ?? 'localhost';
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serialNumber(),
     subject: `CN=${commonName.replace(/[,+=<>#;"\\]/g, '')}, O=Gatehouse`,
-    issuer: ca.cert.subject,
+    issuer: caCert.subject,
     notBefore: new Date(now.getTime() - 60_000),
     notAfter: new Date(now.getTime() + SERVER_VALIDITY_DAYS * DAY_MS),
     signingAlgorithm: SIGNING_ALGORITHM,
     publicKey: keys.publicKey,
-    signingKey: ca.privateKey,
+    signingKey: await importPrivateKey(ca.keyPem),
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
@@ -179,19 +196,19 @@ async function createServerCertificate(
         ...names.ips.map((value) => ({ type: 'ip' as const, value })),
       ]),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert.publicKey),
     ],
   });
   return { serverKeyPem: await privateKeyPem(keys.privateKey), serverCertPem: cert.toString('pem') };
 }
 
-function certificateNames(cert: x509.X509Certificate): SubjectNames {
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+/** Names from node's SAN text, e.g. "DNS:localhost, IP Address:127.0.0.1". */
+function certificateNames(cert: X509Certificate): SubjectNames {
   const dns: string[] = [];
   const ips: string[] = [];
-  for (const item of san?.names.items ?? []) {
-    if (item.type === 'dns') dns.push(item.value.toLowerCase());
-    else if (item.type === 'ip') ips.push(item.value);
+  for (const part of (cert.subjectAltName ?? '').split(', ')) {
+    if (part.startsWith('DNS:')) dns.push(part.slice(4).toLowerCase());
+    else if (part.startsWith('IP Address:')) ips.push(part.slice(11));
   }
   return { dns: dns.sort(), ips: ips.sort() };
 }
@@ -200,19 +217,17 @@ function sameNames(a: SubjectNames, b: SubjectNames): boolean {
   return a.dns.join('\n') === b.dns.join('\n') && a.ips.join('\n') === b.ips.join('\n');
 }
 
-function keyMatchesCertificate(keyPem: string, cert: x509.X509Certificate): boolean {
-  const fromKey = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
-  return Buffer.from(cert.publicKey.rawData).equals(fromKey);
-}
-
 async function importPrivateKey(pem: string): Promise<CryptoKey> {
   const der = createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' });
   return webcrypto.subtle.importKey('pkcs8', der, EC_ALGORITHM, false, ['sign']);
 }
 
 async function privateKeyPem(key: CryptoKey): Promise<string> {
-  const der = await webcrypto.subtle.exportKey('pkcs8', key);
-  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
+  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({
+    format: 'pem',
+    type: 'pkcs8',
+  }) as string;
 }
 
 /** A positive 128-bit serial (the top bit clear so DER does not read it as negative). */
