@@ -14,6 +14,11 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.join(here, '../hub/main.js');
 const ECHO = path.join(here, 'echo-broker.js');
 
+const SUITES: Array<[string, () => Promise<Record<string, unknown>>]> = [
+  ['hardware', async () => (await import('./hardware.js')).benchHardware()],
+  ['cloud', async () => (await import('./cloud.js')).benchCloud()],
+];
+
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
 const RATE = 200; // presentations per second
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -242,6 +247,16 @@ async function main(): Promise<void> {
     };
     hub.child.kill('SIGTERM');
     await new Promise((r) => hub.child.on('exit', r));
+
+    // Each area's own benchmark, each with its baseline measured in the same run.
+    for (const [name, load] of SUITES) {
+      log(`suite: ${name}`);
+      try {
+        report[name] = await load();
+      } catch (err) {
+        report[name] = { error: (err as Error).message };
+      }
+    }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -9,6 +9,8 @@ import { HubActions } from './actions.js';
 import { MqttBroker } from './broker/index.js';
 import { type BusEvents, EventBus } from './bus.js';
 import { SOCKET_NAME } from './cli/hub-client.js';
+import { CloudMirror } from './cloud/mirror.js';
+import { StoreCloudPort } from './cloud/store-port.js';
 import type { Config } from './config/index.js';
 import { DecisionService } from './decisions.js';
 import type { Door, HubEvent } from './domain.js';
@@ -44,6 +46,7 @@ export class Hub {
   #http: HttpServer | null = null;
   #actions: HubActions | null = null;
   #unwatch: (() => void) | null = null;
+  #cloud: CloudMirror | null = null;
   #startedAt = 0;
   readonly #now: () => number;
 
@@ -176,7 +179,25 @@ export class Hub {
     );
     await this.#http.start();
 
-    // 5. Changes made by other processes (the CLI) reach the running parts within ~200 ms.
+    // 5. The cloud mirror: events up, changes down. Nothing on the access path waits for it.
+    this.#cloud = new CloudMirror({
+      config: config.cloud,
+      port: new StoreCloudPort(store),
+      logger: logger.child({ part: 'cloud' }),
+      software: `gatehouse/${VERSION}`,
+      commands: {
+        unlock: (doorId, ms) => this.actions.unlockDoor(doorId, ms, 'cloud'),
+        setMode: (doorId, mode) => this.actions.setDoorMode(doorId, mode, 'cloud'),
+      },
+      // Cloud writes use this process's connection, so store.watch does not see them.
+      onChangesApplied: (kinds) => {
+        if (kinds.has('door')) void this.#doors?.reload(store.doors.list());
+        this.bus.emit('storeChanged');
+      },
+    });
+    await this.#cloud.start();
+
+    // 6. Changes made by other processes (the CLI) reach the running parts within ~200 ms.
     this.#unwatch = store.watch(200, (events) => {
       this.#onStoredEvents(events);
       bus.emit('storeChanged');
@@ -189,6 +210,8 @@ export class Hub {
     this.#unwatch?.();
     this.#unwatch = null;
     this.bus.removeAll(this);
+    await this.#cloud?.stop();
+    this.#cloud = null;
     await this.#http?.stop();
     await this.#broker?.stop();
     await this.#detachReaders();
@@ -212,6 +235,7 @@ export class Hub {
       mqtt: this.#broker?.addresses() ?? {},
       http: this.#http?.ports() ?? {},
       devicesOnline: this.#broker?.onlineDevices().length ?? 0,
+      cloud: this.#cloud?.status() ?? { state: 'stopped' },
       doors: this.#doors?.status() ?? [],
     };
   }

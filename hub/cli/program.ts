@@ -236,7 +236,7 @@ export function buildProgram(
     .description('show the running hub: listeners, doors and their state')
     .action(async () => {
       const { config, json } = ctx();
-      const res = await callHub(config.dataDir, 'GET', '/health');
+      const res = await callHub(config.dataDir, 'GET', '/status');
       print(json, res.body, () => {
         const b = res.body as {
           version?: string;
@@ -247,6 +247,13 @@ export function buildProgram(
         };
         io.out(`hub ${b.version ?? ''} up ${b.uptimeS ?? '?'} s`);
         io.out(`mqtt: ${JSON.stringify(b.mqtt)}  http: ${JSON.stringify(b.http)}`);
+        const cloud = (res.body as { cloud?: Record<string, unknown> }).cloud;
+        if (cloud) {
+          io.out(
+            `cloud: ${cloud.state}${cloud.connected ? ` since ${cloud.since}` : ''}, backlog ${cloud.backlog ?? 0} events` +
+              (cloud.lastError ? `, last error: ${cloud.lastError}` : ''),
+          );
+        }
         table(b.doors ?? [], io);
       });
     });

@@ -6,6 +6,7 @@ import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import Value from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { parseCloudConfig } from '../cloud/config.js';
 import { type Config, ConfigSchema } from './schema.js';
 
 export class ConfigError extends Error {
@@ -130,6 +131,13 @@ export function resolveConfig(input: unknown, source = 'input'): Config {
   if (keypad && typeof keypad.lockSeconds === 'number' && typeof keypad.maxLockSeconds === 'number') {
     if (keypad.maxLockSeconds < keypad.lockSeconds) {
       problems.push('keypad.maxLockSeconds: must be at least keypad.lockSeconds');
+    }
+  }
+  if (problems.length === 0) {
+    try {
+      parseCloudConfig(value.cloud); // cross-field rules: hubId and a token when enabled, cert with key
+    } catch (err) {
+      problems.push((err as Error).message.replace(/^invalid cloud config: /, ''));
     }
   }
   if (problems.length > 0) throw new ConfigError(source, problems);

@@ -1,6 +1,7 @@
 // The one config schema: defaults, validation and docs/configuration.md all come from here.
 import Type, { type Static } from 'typebox';
 import { HardwareSectionSchema } from '../../adapters/config.js';
+import { CloudConfigSchema } from '../cloud/config.js';
 
 const Port = (def: number, description: string) =>
   Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
@@ -152,6 +153,11 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    cloud: Type.Object(CloudConfigSchema.properties, {
+      additionalProperties: false,
+      default: {},
+      description: "The property manager's cloud mirror over gRPC (see docs/cloud-protocol.md).",
+    }),
     hardware: Type.Object(HardwareSectionSchema.properties, {
       additionalProperties: false,
       default: {},

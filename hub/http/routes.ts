@@ -27,7 +27,13 @@ function actionError(err: unknown): never {
 export async function registerApiRoutes(api: FastifyInstance, deps: HttpDeps): Promise<void> {
   const { store, actions } = deps;
 
-  api.get('/health', async () => ({ status: 'ok', ...deps.status() }));
+  // Public and minimal (load balancers, systemd checks); the details need a login.
+  api.get('/health', async () => {
+    const { version, uptimeS } = deps.status();
+    return { status: 'ok', version, uptimeS };
+  });
+
+  api.get('/status', { config: { roles: ANY } }, async () => ({ status: 'ok', ...deps.status() }));
 
   // First-run setup: creates the first admin, and only while no staff user exists.
   api.post(

@@ -51,8 +51,8 @@ describe('HTTP API', () => {
     const health = await call('GET', '/health');
     expect(health.status).toBe(200);
     expect(health.json.status).toBe('ok');
-    expect((health.json.doors as Array<{ doorId: string }>).map((d) => d.doorId)).toEqual(['sim-front']);
-    for (const url of ['/doors', '/people', '/events', '/users']) {
+    expect(health.json.doors).toBeUndefined(); // details only behind a login
+    for (const url of ['/status', '/doors', '/people', '/events', '/users']) {
       expect((await call('GET', url)).status).toBe(401);
     }
     expect((await call('GET', '/doors', undefined, 'forged-token')).status).toBe(401);
@@ -127,6 +127,13 @@ describe('HTTP API', () => {
     const events = await call('GET', '/events?limit=20', undefined, installer);
     const types = (events.json.events as Array<{ type: string }>).map((e) => e.type);
     expect(types).toContain('admin.door.unlocked');
+  });
+
+  it('shows staff the live status of every door', async () => {
+    const token = await login('alice', 'correct horse battery');
+    const status = await call('GET', '/status', undefined, token);
+    expect((status.json.doors as Array<{ doorId: string }>).map((d) => d.doorId)).toEqual(['sim-front']);
+    expect(status.json.cloud).toMatchObject({ state: 'disabled' });
   });
 
   it('logs out: the token stops working', async () => {

@@ -1,0 +1,589 @@
+// The development cloud: speaks hub/cloud/gatehouse-cloud.proto, stores what hubs send in its own
+// SQLite file, and pushes changes and commands. For development and tests, not for production.
+// Run: `node dist/deploy/dev-cloud/server.js --help` (see deploy/dev-cloud/README.md).
+import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { type Logger, pino } from 'pino';
+import { parseChange } from '../../hub/cloud/changes.js';
+import {
+  AUTH_HEADER,
+  type CloudMessage,
+  checkHubMessage,
+  describeProblems,
+  type HubMessage,
+  loadHubLink,
+  type WireChange,
+  type WireEvent,
+} from '../../hub/cloud/proto.js';
+import { eventHash } from '../../hub/store/events.js';
+import { DevCloudStore, type StoredCloudEvent } from './store.js';
+
+export interface DevCloudTls {
+  certPem: string;
+  keyPem: string;
+  /** When set, hubs must present a client certificate signed by this CA whose CN is the hub id. */
+  clientCaPem?: string;
+}
+
+/** Fault injection for tests and demos. */
+export interface DevCloudFaults {
+  /** Stop reading from hubs (they see HTTP/2 flow control, then their ack timeout). */
+  stopReading: boolean;
+  /** Store events but never acknowledge them. */
+  dropAcks: boolean;
+}
+
+export interface DevCloudOptions {
+  /** SQLite file (':memory:' for throwaway). */
+  dbFile: string;
+  /** gRPC listen address, default 127.0.0.1:50051 (port 0 = any free port). */
+  listen?: string;
+  /** TLS material; required unless `insecure` is true. */
+  tls?: DevCloudTls;
+  /** Plaintext gRPC, for tests on loopback only. */
+  insecure?: boolean;
+  logger?: Logger;
+  /** Changes per message when catching a hub up. */
+  pageSize?: number;
+  /** How long sendCommand waits for the hub's result. */
+  commandTimeoutMs?: number;
+}
+
+export interface HubSummary {
+  id: string;
+  connected: boolean;
+  lastSeenAt: number | null;
+  storedSeq: number;
+  eventCount: number;
+  latestChange: number;
+  appliedChange: number;
+  rejections: number;
+}
+
+export interface CommandOutcome {
+  ok: boolean;
+  error: string;
+}
+
+type Duplex = grpc.ServerDuplexStream<unknown, CloudMessage>;
+
+interface HubSession {
+  hubId: string;
+  call: Duplex;
+  /** Highest change number written to this session. */
+  sentChange: number;
+  closed: boolean;
+}
+
+const SERVICE_VERSION = 1;
+
+export class DevCloud {
+  readonly store: DevCloudStore;
+  readonly faults: DevCloudFaults = { stopReading: false, dropAcks: false };
+  /** Events received again after they were stored (at-least-once delivery; not stored twice). */
+  duplicatesIgnored = 0;
+  readonly #options: DevCloudOptions;
+  readonly #log: Logger;
+  readonly #sessions = new Map<string, HubSession>();
+  readonly #pendingCommands = new Map<string, (outcome: CommandOutcome) => void>();
+  #server: grpc.Server | undefined;
+  #port = 0;
+
+  constructor(options: DevCloudOptions) {
+    if (!options.tls && !options.insecure)
+      throw new Error('dev cloud: give TLS material or set insecure for tests');
+    this.#options = options;
+    this.#log = (options.logger ?? pino({ enabled: false })).child({ part: 'dev-cloud' });
+    this.store = new DevCloudStore(options.dbFile);
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  async start(): Promise<{ port: number }> {
+    const { service } = loadHubLink();
+    const server = new grpc.Server({
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_ping_interval_without_data_ms': 1000,
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    });
+    server.addService(service, { Connect: (call: Duplex) => this.#onConnect(call) });
+    const tls = this.#options.tls;
+    const credentials = tls
+      ? grpc.ServerCredentials.createSsl(
+          tls.clientCaPem ? Buffer.from(tls.clientCaPem) : null,
+          [{ private_key: Buffer.from(tls.keyPem), cert_chain: Buffer.from(tls.certPem) }],
+          Boolean(tls.clientCaPem),
+        )
+      : grpc.ServerCredentials.createInsecure();
+    this.#port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(this.#options.listen ?? '127.0.0.1:50051', credentials, (err, port) =>
+        err ? reject(err) : resolve(port),
+      );
+    });
+    this.#server = server;
+    this.#log.info({ port: this.#port, tls: Boolean(tls) }, 'dev cloud listening');
+    return { port: this.#port };
+  }
+
+  async stop(): Promise<void> {
+    for (const session of this.#sessions.values()) this.#close(session);
+    this.#sessions.clear();
+    for (const resolve of this.#pendingCommands.values()) resolve({ ok: false, error: 'cloud stopping' });
+    this.#pendingCommands.clear();
+    const server = this.#server;
+    this.#server = undefined;
+    if (server) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    this.store.close();
+  }
+
+  // ------------------------------------------------------------------ admin API (used by HTTP and tests)
+
+  addHub(id: string, token?: string): string {
+    if (!/^[A-Za-z0-9._-]{1,128}$/.test(id)) throw new Error('hub id must be 1-128 of [A-Za-z0-9._-]');
+    return this.store.addHub(id, token);
+  }
+
+  hubs(): HubSummary[] {
+    return this.store.hubIds().map((id) => ({
+      id,
+      connected: this.#sessions.has(id),
+      lastSeenAt: this.store.lastSeenAt(id),
+      storedSeq: this.store.storedSeq(id),
+      eventCount: this.store.eventCount(id),
+      latestChange: this.store.latestChange(id),
+      appliedChange: this.store.appliedChange(id),
+      rejections: this.store.rejections(id).length,
+    }));
+  }
+
+  isConnected(hubId: string): boolean {
+    return this.#sessions.has(hubId);
+  }
+
+  events(hubId: string, afterSeq = 0, limit = 100, type?: string): StoredCloudEvent[] {
+    return this.store.events(hubId, afterSeq, limit, type);
+  }
+
+  /** Validates (with the hub's own rules), stores and pushes one change. Returns its change number. */
+  pushChange(
+    hubId: string,
+    change: { kind: string; op: 'upsert' | 'delete'; id: string; data?: Record<string, unknown> },
+  ): number {
+    if (!this.store.hasHub(hubId)) throw new Error(`unknown hub '${hubId}'`);
+    const dataJson = change.op === 'delete' ? '{}' : JSON.stringify(change.data ?? {});
+    const parsed = parseChange({
+      change_no: 1,
+      based_on_seq: 0,
+      kind: change.kind,
+      op: change.op,
+      id: change.id,
+      data_json: dataJson,
+      ts: Date.now(),
+    });
+    if (!parsed.ok) throw new Error(parsed.reason);
+    const changeNo = this.store.appendChange(hubId, {
+      kind: change.kind,
+      op: change.op,
+      id: change.id,
+      data: dataJson,
+    });
+    const session = this.#sessions.get(hubId);
+    if (session) this.#sendChanges(session);
+    return changeNo;
+  }
+
+  /** Creates or updates a person, keeping fields not given. */
+  upsertPerson(hubId: string, id: string, fields: Record<string, unknown>): number {
+    const current = this.store.record(hubId, 'person', id) ?? {};
+    return this.pushChange(hubId, { kind: 'person', op: 'upsert', id, data: { ...current, ...fields } });
+  }
+
+  upsertCredential(hubId: string, id: string, fields: Record<string, unknown>): number {
+    const current = this.store.record(hubId, 'credential', id) ?? {};
+    return this.pushChange(hubId, { kind: 'credential', op: 'upsert', id, data: { ...current, ...fields } });
+  }
+
+  suspend(hubId: string, personId: string, suspended = true): number {
+    this.#mustHave(hubId, 'person', personId);
+    return this.upsertPerson(hubId, personId, { suspended });
+  }
+
+  revoke(hubId: string, credentialId: string): number {
+    this.#mustHave(hubId, 'credential', credentialId);
+    return this.upsertCredential(hubId, credentialId, { revoked: true });
+  }
+
+  /** "Log out everywhere": mobile keys issued under the old epoch stop working. */
+  bumpKeyEpoch(hubId: string, personId: string): number {
+    const current = this.#mustHave(hubId, 'person', personId);
+    const epoch = typeof current['keyEpoch'] === 'number' ? current['keyEpoch'] : 0;
+    return this.upsertPerson(hubId, personId, { keyEpoch: epoch + 1 });
+  }
+
+  /** Sends a command and waits for the hub's answer. */
+  sendCommand(
+    hubId: string,
+    command: {
+      kind: 'unlock' | 'set_mode' | string;
+      doorId: string;
+      ms?: number;
+      mode?: string;
+      ttlMs?: number;
+    },
+  ): Promise<CommandOutcome> {
+    const session = this.#sessions.get(hubId);
+    if (!session) return Promise.resolve({ ok: false, error: 'hub not connected' });
+    const commandId = randomUUID();
+    const ms = command.ms ?? 0;
+    const mode = command.mode ?? '';
+    this.store.recordCommand(hubId, { commandId, kind: command.kind, doorId: command.doorId, ms, mode });
+    return new Promise<CommandOutcome>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pendingCommands.delete(commandId);
+        resolve({ ok: false, error: 'no answer from the hub' });
+      }, this.#options.commandTimeoutMs ?? 10_000);
+      this.#pendingCommands.set(commandId, (outcome) => {
+        clearTimeout(timer);
+        resolve(outcome);
+      });
+      this.#write(session, {
+        body: 'command',
+        command: {
+          command_id: commandId,
+          kind: command.kind,
+          door_id: command.doorId,
+          ms,
+          mode,
+          expires_at: Date.now() + (command.ttlMs ?? 30_000),
+        },
+      });
+    });
+  }
+
+  /** Writes any object as a CloudMessage (fault injection: malformed or hostile messages). */
+  sendRaw(hubId: string, message: Record<string, unknown>): boolean {
+    const session = this.#sessions.get(hubId);
+    if (!session) return false;
+    return this.#write(session, message as CloudMessage);
+  }
+
+  /** Drops a hub's stream (it reconnects with back-off). */
+  disconnect(hubId: string): void {
+    const session = this.#sessions.get(hubId);
+    if (session) this.#close(session);
+  }
+
+  #mustHave(hubId: string, kind: string, id: string): Record<string, unknown> {
+    const record = this.store.record(hubId, kind, id);
+    if (!record) throw new Error(`unknown ${kind} '${id}' for hub '${hubId}'`);
+    return record;
+  }
+
+  // ------------------------------------------------------------------ the stream
+
+  #onConnect(call: Duplex): void {
+    const token = String(call.metadata.get(AUTH_HEADER)[0] ?? '').replace(/^Bearer\s+/i, '');
+    let session: HubSession | undefined;
+    const helloTimer = setTimeout(() => {
+      if (!session) this.#fail(call, grpc.status.DEADLINE_EXCEEDED, 'bad_hello', 'no hello within 10 s');
+    }, 10_000);
+    call.on('error', (err) => this.#log.debug({ err: err.message }, 'hub stream error'));
+    call.on('end', () => {
+      clearTimeout(helloTimer);
+      if (session) this.#close(session);
+      else call.end();
+    });
+    call.on('cancelled', () => {
+      clearTimeout(helloTimer);
+      if (session) this.#close(session);
+    });
+    call.on('data', (raw: unknown) => {
+      if (!checkHubMessage.Check(raw)) {
+        this.#log.warn(
+          { problems: describeProblems(checkHubMessage.Errors(raw)) },
+          'malformed hub message ignored',
+        );
+        return;
+      }
+      if (!session) {
+        clearTimeout(helloTimer);
+        session = this.#hello(call, raw, token);
+        return;
+      }
+      if (this.faults.stopReading) {
+        call.pause();
+        return;
+      }
+      try {
+        this.#handle(session, raw);
+      } catch (err) {
+        this.#log.error({ err: (err as Error).message }, 'dev cloud failed to handle a message');
+        this.#fail(call, grpc.status.INTERNAL, 'internal', (err as Error).message);
+      }
+    });
+  }
+
+  #hello(call: Duplex, message: HubMessage, token: string): HubSession | undefined {
+    if (message.body !== 'hello') {
+      this.#fail(call, grpc.status.FAILED_PRECONDITION, 'bad_hello', 'first message must be hello');
+      return undefined;
+    }
+    const hello = message.hello;
+    if (!this.#authenticated(call, hello.hub_id, token)) {
+      this.#log.warn({ hubId: hello.hub_id }, 'hub refused: bad credentials');
+      this.#fail(call, grpc.status.UNAUTHENTICATED, 'unauthenticated', 'unknown hub or wrong token');
+      return undefined;
+    }
+    if (hello.protocol_version !== SERVICE_VERSION) {
+      this.#fail(
+        call,
+        grpc.status.FAILED_PRECONDITION,
+        'bad_hello',
+        `protocol ${hello.protocol_version} not supported`,
+      );
+      return undefined;
+    }
+    const previous = this.#sessions.get(hello.hub_id);
+    if (previous) this.#close(previous); // newest stream wins
+    const session: HubSession = { hubId: hello.hub_id, call, sentChange: hello.last_change, closed: false };
+    this.#sessions.set(hello.hub_id, session);
+    this.store.touch(hello.hub_id);
+    const storedSeq = this.store.storedSeq(hello.hub_id);
+    const latestChange = this.store.latestChange(hello.hub_id);
+    this.#log.info(
+      {
+        hubId: hello.hub_id,
+        storedSeq,
+        hubLastSeq: hello.last_seq,
+        hubChange: hello.last_change,
+        latestChange,
+      },
+      'hub connected',
+    );
+    this.#write(session, {
+      body: 'welcome',
+      welcome: { stored_seq: storedSeq, latest_change: latestChange, server_time: Date.now() },
+    });
+    if (hello.last_change === 0 && this.store.records(hello.hub_id).length > 0) this.#sendSnapshot(session);
+    else if (hello.last_change > latestChange) {
+      this.#log.warn(
+        { hubId: hello.hub_id },
+        'hub has applied changes this cloud does not have (cloud database reset?)',
+      );
+    } else this.#sendChanges(session);
+    return session;
+  }
+
+  #authenticated(call: Duplex, hubId: string, token: string): boolean {
+    if (this.#options.tls?.clientCaPem) {
+      // mTLS: the certificate's CN must name the hub (the TLS layer already checked the CA).
+      const cert = call.getAuthContext()?.sslPeerCertificate;
+      const cn = cert?.subject?.CN;
+      if (cn !== hubId || !this.store.hasHub(hubId)) return false;
+      return token === '' || this.store.checkToken(hubId, token);
+    }
+    return token.length > 0 && this.store.checkToken(hubId, token);
+  }
+
+  #handle(session: HubSession, message: HubMessage): void {
+    this.store.touch(session.hubId);
+    switch (message.body) {
+      case 'hello':
+        this.#log.warn({ hubId: session.hubId }, 'second hello ignored');
+        return;
+      case 'events':
+        this.#storeEvents(session, message.events.events);
+        return;
+      case 'change_ack':
+        this.store.setAppliedChange(session.hubId, message.change_ack.applied_through);
+        for (const rejection of message.change_ack.rejected) {
+          this.store.addRejection(session.hubId, rejection.change_no, rejection.reason);
+          this.#log.warn({ hubId: session.hubId, ...rejection }, 'hub rejected a change');
+        }
+        return;
+      case 'changes_request':
+        session.sentChange = message.changes_request.after_change;
+        this.#sendChanges(session);
+        return;
+      case 'command_result': {
+        const result = message.command_result;
+        this.store.commandResult(result.command_id, result.ok, result.error);
+        this.#pendingCommands.get(result.command_id)?.({ ok: result.ok, error: result.error });
+        this.#pendingCommands.delete(result.command_id);
+        return;
+      }
+      case 'ping':
+        this.#write(session, { body: 'pong', pong: { ts: message.ping.ts } });
+        return;
+    }
+  }
+
+  /** Stores a batch exactly once, in order, checking the hash chain; acks the contiguous end. */
+  #storeEvents(session: HubSession, events: WireEvent[]): void {
+    const hubId = session.hubId;
+    let problem: { code: string; message: string } | null = null;
+    let duplicates = 0;
+    const stored = this.store.db.transaction(() => {
+      let last = this.store.storedSeq(hubId);
+      let prevHash = last > 0 ? this.store.hashAt(hubId, last) : null;
+      for (const wire of events) {
+        if (wire.seq <= last) {
+          duplicates++;
+          continue;
+        }
+        if (wire.seq !== last + 1) {
+          problem = { code: 'gap', message: `expected seq ${last + 1}, got ${wire.seq}` };
+          break;
+        }
+        if (prevHash !== null && wire.prev_hash !== prevHash) {
+          problem = { code: 'hash_mismatch', message: `seq ${wire.seq} does not link to seq ${last}` };
+          break;
+        }
+        let data: Record<string, unknown>;
+        try {
+          data = JSON.parse(wire.data_json) as Record<string, unknown>;
+        } catch {
+          problem = { code: 'bad_event', message: `seq ${wire.seq}: data_json is not JSON` };
+          break;
+        }
+        const event = {
+          seq: wire.seq,
+          ts: wire.ts,
+          type: wire.type,
+          doorId: wire.door_id || null,
+          personId: wire.person_id || null,
+          credentialId: wire.credential_id || null,
+          data,
+          prevHash: wire.prev_hash,
+          hash: wire.hash,
+        };
+        if (eventHash(wire.prev_hash, event) !== wire.hash) {
+          problem = { code: 'hash_mismatch', message: `seq ${wire.seq}: hash does not match its content` };
+          break;
+        }
+        this.store.insertEvent(hubId, event);
+        last = wire.seq;
+        prevHash = wire.hash;
+      }
+      return last;
+    })();
+    this.duplicatesIgnored += duplicates;
+    if (duplicates > 0) this.#log.debug({ hubId, duplicates }, 'duplicate events ignored');
+    if (!this.faults.dropAcks) this.#write(session, { body: 'event_ack', event_ack: { seq: stored } });
+    if (problem) {
+      const { code, message } = problem as { code: string; message: string };
+      this.#log.error({ hubId, code, message }, 'event batch refused');
+      this.#fail(session.call, grpc.status.FAILED_PRECONDITION, code, message);
+      this.#close(session);
+    }
+  }
+
+  #sendChanges(session: HubSession): void {
+    const pageSize = this.#options.pageSize ?? 500;
+    for (;;) {
+      const rows = this.store.changesAfter(session.hubId, session.sentChange, pageSize);
+      if (rows.length === 0) return;
+      const changes: WireChange[] = rows.map((row) => ({
+        change_no: row.change_no,
+        based_on_seq: row.based_on_seq,
+        kind: row.kind,
+        op: row.op,
+        id: row.id,
+        data_json: row.data,
+        ts: row.ts,
+      }));
+      if (
+        !this.#write(session, {
+          body: 'changes',
+          changes: { changes, snapshot_begin: false, snapshot_end: false },
+        })
+      ) {
+        return;
+      }
+      session.sentChange = rows[rows.length - 1]!.change_no;
+    }
+  }
+
+  #sendSnapshot(session: HubSession): void {
+    const pageSize = this.#options.pageSize ?? 500;
+    const latest = this.store.latestChange(session.hubId);
+    const basedOn = this.store.storedSeq(session.hubId);
+    const records = this.store.records(session.hubId);
+    this.#log.info({ hubId: session.hubId, records: records.length, latest }, 'sending snapshot');
+    for (let start = 0; start < records.length; start += pageSize) {
+      const page = records.slice(start, start + pageSize);
+      const changes: WireChange[] = page.map((record) => ({
+        change_no: latest,
+        based_on_seq: basedOn,
+        kind: record.kind,
+        op: 'upsert',
+        id: record.id,
+        data_json: record.data,
+        ts: Date.now(),
+      }));
+      this.#write(session, {
+        body: 'changes',
+        changes: { changes, snapshot_begin: start === 0, snapshot_end: start + pageSize >= records.length },
+      });
+    }
+    session.sentChange = latest;
+  }
+
+  #write(session: HubSession, message: CloudMessage): boolean {
+    if (session.closed) return false;
+    try {
+      session.call.write(message);
+      return true;
+    } catch (err) {
+      this.#log.warn({ hubId: session.hubId, err: (err as Error).message }, 'write to hub failed');
+      this.#close(session);
+      return false;
+    }
+  }
+
+  #fail(call: Duplex, code: grpc.status, errorCode: string, message: string): void {
+    try {
+      call.write({ body: 'error', error: { code: errorCode, message } });
+    } catch {
+      // the stream is already gone
+    }
+    call.emit('error', { code, details: `${errorCode}: ${message}` });
+  }
+
+  #close(session: HubSession): void {
+    if (session.closed) return;
+    session.closed = true;
+    if (this.#sessions.get(session.hubId) === session) this.#sessions.delete(session.hubId);
+    try {
+      session.call.end();
+    } catch {
+      // already closed
+    }
+    this.#log.info({ hubId: session.hubId }, 'hub disconnected');
+  }
+}
+
+// `node dist/deploy/dev-cloud/server.js ...` runs the command-line entry point.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // Not awaited: main.js imports this module, which must finish evaluating first.
+  void import('./main.js')
+    .then(({ main }) => main(process.argv))
+    .catch((err: unknown) => {
+      console.error(`dev cloud: ${(err as Error).message}`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,201 @@
+// Cloud → hub changes: the record shapes the hub accepts (one schema per kind) and the conflict
+// rule "deny wins". Pure functions, no I/O; the mirror feeds them the local state.
+import Type, { type Static, type TSchema } from 'typebox';
+import { Compile, type Validator } from 'typebox/compile';
+import { Value } from 'typebox/value';
+import { WEEKDAYS } from '../domain.js';
+import type { LocalDenyState, ResolvedChange } from './port.js';
+import { CHANGE_KINDS, type ChangeKind, type WireChange } from './proto.js';
+
+const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' });
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const EpochMs = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const Time = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$' });
+
+export const PersonDataSchema = Type.Object({
+  name: Name,
+  kind: Type.Union([Type.Literal('resident'), Type.Literal('staff'), Type.Literal('guest')], {
+    default: 'resident',
+  }),
+  unitId: Type.Union([Id, Type.Null()], { default: null }),
+  suspended: Type.Boolean({ default: false }),
+  keyEpoch: Type.Integer({ minimum: 0, default: 0 }),
+  /** Access groups the person belongs to (replaces the current list); absent = unchanged. */
+  groupIds: Type.Optional(Type.Array(Id, { maxItems: 1000 })),
+});
+export type PersonData = Static<typeof PersonDataSchema>;
+
+export const UnitDataSchema = Type.Object({ name: Name });
+
+export const CredentialDataSchema = Type.Object({
+  personId: Id,
+  kind: Type.Union([Type.Literal('card'), Type.Literal('pin'), Type.Literal('mobile')]),
+  /** Card UID (hex), PIN digits or mobile key id. A secret: hashed by the store, never logged. */
+  value: Type.String({ minLength: 1, maxLength: 200 }),
+  label: Type.Optional(Type.String({ maxLength: 200 })),
+  validFrom: Type.Union([EpochMs, Type.Null()], { default: null }),
+  validUntil: Type.Union([EpochMs, Type.Null()], { default: null }),
+  revoked: Type.Boolean({ default: false }),
+});
+export type CredentialData = Static<typeof CredentialDataSchema>;
+
+export const GroupDataSchema = Type.Object({
+  name: Name,
+  scheduleId: Type.Union([Id, Type.Null()], { default: null }),
+  doorIds: Type.Array(Id, { default: [], maxItems: 10000 }),
+  /** Members (replaces the current list); absent = unchanged. */
+  memberIds: Type.Optional(Type.Array(Id, { maxItems: 100000 })),
+});
+
+export const ScheduleDataSchema = Type.Object({
+  name: Name,
+  intervals: Type.Array(
+    Type.Object({
+      day: Type.Union([...WEEKDAYS, 'hol'].map((day) => Type.Literal(day))),
+      from: Time,
+      to: Time,
+    }),
+    { maxItems: 500 },
+  ),
+});
+
+export const DoorDataSchema = Type.Object({
+  name: Name,
+  transport: Type.Optional(Type.Union([Type.Literal('mqtt'), Type.Literal('wired'), Type.Literal('sim')])),
+  failMode: Type.Optional(Type.Union([Type.Literal('secure'), Type.Literal('safe')])),
+  unlockMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 60000 })),
+  heldOpenMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3600000 })),
+});
+
+export const HolidayDataSchema = Type.Object({ name: Name });
+
+const DATA_SCHEMAS: Record<ChangeKind, TSchema> = {
+  person: PersonDataSchema,
+  unit: UnitDataSchema,
+  credential: CredentialDataSchema,
+  group: GroupDataSchema,
+  schedule: ScheduleDataSchema,
+  door: DoorDataSchema,
+  holiday: HolidayDataSchema,
+};
+
+const validators = new Map<ChangeKind, Validator>(
+  CHANGE_KINDS.map((kind) => [kind, Compile(DATA_SCHEMAS[kind])] as const),
+);
+
+const HOLIDAY_ID = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
+const RECORD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export interface ParsedChange {
+  changeNo: number;
+  basedOnSeq: number;
+  kind: ChangeKind;
+  op: 'upsert' | 'delete';
+  id: string;
+  data: Record<string, unknown>;
+  /** Field names the hub does not know; ignored (the cloud may be newer), logged once per change. */
+  ignoredFields: string[];
+}
+
+export type ParseResult = { ok: true; change: ParsedChange } | { ok: false; reason: string };
+
+/** Checks one change from the wire. Never throws. */
+export function parseChange(wire: WireChange): ParseResult {
+  if (!(CHANGE_KINDS as readonly string[]).includes(wire.kind)) {
+    return { ok: false, reason: `unknown change kind '${printable(wire.kind)}'` };
+  }
+  const kind = wire.kind as ChangeKind;
+  if (wire.op !== 'upsert' && wire.op !== 'delete') {
+    return { ok: false, reason: `unknown change op '${printable(wire.op)}'` };
+  }
+  const idPattern = kind === 'holiday' ? HOLIDAY_ID : RECORD_ID;
+  if (!idPattern.test(wire.id)) return { ok: false, reason: `invalid ${kind} id '${printable(wire.id)}'` };
+  const base = { changeNo: wire.change_no, basedOnSeq: wire.based_on_seq, kind, id: wire.id };
+  if (wire.op === 'delete')
+    return { ok: true, change: { ...base, op: 'delete', data: {}, ignoredFields: [] } };
+
+  let raw: unknown;
+  try {
+    raw = JSON.parse(wire.data_json);
+  } catch {
+    return { ok: false, reason: `${kind} ${wire.id}: data_json is not valid JSON` };
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { ok: false, reason: `${kind} ${wire.id}: data_json must be a JSON object` };
+  }
+  const schema = DATA_SCHEMAS[kind];
+  const withDefaults = Value.Default(schema, raw) as Record<string, unknown>;
+  const validator = validators.get(kind)!;
+  if (!validator.Check(withDefaults)) {
+    const problems = validator
+      .Errors(withDefaults)
+      .slice(0, 3)
+      .map((e) => `${e.instancePath || '/'} ${e.message}`);
+    return { ok: false, reason: `${kind} ${wire.id}: ${problems.join('; ')}` };
+  }
+  const known = new Set(Object.keys((schema as { properties?: object }).properties ?? {}));
+  const ignoredFields = Object.keys(withDefaults).filter((key) => !known.has(key));
+  const data = Value.Clean(schema, withDefaults) as Record<string, unknown>;
+  return { ok: true, change: { ...base, op: 'upsert', data, ignoredFields } };
+}
+
+function printable(value: string): string {
+  const clean = value.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
+}
+
+export interface Resolution {
+  /** What to write; null = skip the change (it would undo a newer local deny). */
+  write: ResolvedChange | null;
+  /** Why the cloud's version was changed or skipped; audited as a cloud.conflict event. */
+  conflict: string | null;
+}
+
+/**
+ * Deny wins. A cloud change was made knowing the hub's events up to `basedOnSeq`. When the hub
+ * suspended, revoked or deleted the record locally after that (`localDenySeq > basedOnSeq`), the
+ * cloud did not know, so its change may not lift the deny:
+ * - person upsert: stays suspended; key epoch is the larger of both; other fields apply;
+ * - credential upsert: stays revoked; other fields apply;
+ * - upsert of a record deleted locally: skipped.
+ * Denies from the cloud (suspend, revoke, delete, epoch bump) always apply. A change made after the
+ * cloud saw the local deny is the manager's informed decision and applies as sent.
+ */
+export function resolveChange(
+  change: ParsedChange,
+  local: LocalDenyState | null,
+  localDenySeq: number | null,
+): Resolution {
+  if (change.op === 'delete')
+    return { write: { kind: change.kind, op: 'delete', id: change.id }, conflict: null };
+  const staleCloud = localDenySeq !== null && localDenySeq > change.basedOnSeq;
+  const data = { ...change.data };
+  let conflict: string | null = null;
+
+  if (change.kind === 'person') {
+    if (staleCloud && local === null) {
+      return {
+        write: null,
+        conflict: `person deleted on the hub (event ${localDenySeq}) after the cloud's view`,
+      };
+    }
+    if (staleCloud && local?.denied && data['suspended'] === false) {
+      data['suspended'] = true;
+      conflict = `person stays suspended: suspended on the hub (event ${localDenySeq}) after the cloud's view`;
+    }
+    const localEpoch = local?.keyEpoch ?? 0;
+    if (typeof data['keyEpoch'] === 'number' && data['keyEpoch'] < localEpoch) data['keyEpoch'] = localEpoch;
+  } else if (change.kind === 'credential') {
+    if (staleCloud && local === null) {
+      return {
+        write: null,
+        conflict: `credential deleted on the hub (event ${localDenySeq}) after the cloud's view`,
+      };
+    }
+    if (staleCloud && local?.denied && data['revoked'] === false) {
+      data['revoked'] = true;
+      conflict = `credential stays revoked: revoked on the hub (event ${localDenySeq}) after the cloud's view`;
+    }
+  }
+  return { write: { kind: change.kind, op: 'upsert', id: change.id, data }, conflict };
+}

@@ -1,0 +1,65 @@
+// What the cloud mirror needs from the store. hub/cloud/store-port.ts implements it over the real
+// Store; every method is synchronous and short so no transaction is ever held across an await.
+import type { Database } from 'better-sqlite3';
+import type { HubEvent, NewEvent } from '../domain.js';
+import type { ChangeKind } from './proto.js';
+
+/** A record kind whose "deny" state (suspended person, revoked credential) the conflict rule protects. */
+export type DenyKind = 'person' | 'credential';
+
+export interface DenyTarget {
+  kind: DenyKind;
+  id: string;
+}
+
+/** The deny-relevant part of a local record, read just before a cloud change is applied. */
+export interface LocalDenyState {
+  /** Person suspended / credential revoked right now. */
+  denied: boolean;
+  /** Person key epoch (persons only); epochs never go down. */
+  keyEpoch?: number;
+}
+
+/** A cloud change after schema validation and conflict resolution, ready to write. */
+export type ResolvedChange =
+  | { kind: ChangeKind; op: 'upsert'; id: string; data: Record<string, unknown> }
+  | { kind: ChangeKind; op: 'delete'; id: string };
+
+export interface CloudPort {
+  /** The store's connection; the mirror keeps its cursors in its own `cloud_*` tables there. */
+  readonly db: Database;
+  /** Newest durable event seq (0 when the log is empty). */
+  lastSeq(): number;
+  /** Durable events with seq > afterSeq, oldest first, at most `limit`. */
+  eventsAfter(afterSeq: number, limit: number): HubEvent[];
+  /** Called after new events are durable. Returns an unsubscribe function. */
+  onEventStored(listener: () => void): () => void;
+  /** Is this stored event a suspension, revocation or deletion (something a cloud grant must not undo)? */
+  denyTarget(event: HubEvent): DenyTarget | null;
+  /** Current deny state of a person or credential, null when it does not exist. */
+  denyState(target: DenyTarget): LocalDenyState | null;
+  /** Writes one change (inside the mirror's transaction); throws ChangeRefusedError to refuse it. */
+  write(change: ResolvedChange): void;
+  /** Appends an event inside the current transaction (cloud.* audit events). */
+  appendEvent(event: NewEvent): void;
+  /** Runs fn in one durable (synchronous=FULL) transaction; nested calls become savepoints. */
+  transaction<T>(fn: () => T): T;
+}
+
+/**
+ * Thrown by CloudPort.write for a change the store refuses (invalid, missing reference, conflict).
+ * The mirror rejects that one change and moves on. Any other error (disk, busy database) aborts the
+ * batch without acking it, so the cloud sends it again.
+ */
+export class ChangeRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ChangeRefusedError';
+  }
+}
+
+/** Requests from the cloud. The lead wires these to the door manager, through the same policy as local ones. */
+export interface CloudCommandHandler {
+  unlock(doorId: string, ms: number): void | Promise<void>;
+  setMode(doorId: string, mode: 'normal' | 'lockdown' | 'unlocked'): void | Promise<void>;
+}

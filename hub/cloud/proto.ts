@@ -1,0 +1,169 @@
+// Loads gatehouse-cloud.proto at runtime (no codegen) and describes its messages as TypeScript types
+// plus TypeBox schemas, so each side validates what it receives before acting on it.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import Type, { type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+
+export const PROTOCOL_VERSION = 1;
+export const PROTO_FILE_NAME = 'gatehouse-cloud.proto';
+
+/** The .proto sits next to this file in the source tree; from dist/ it is found in the source tree. */
+export function protoPath(): string {
+  const candidates = [
+    new URL(`./${PROTO_FILE_NAME}`, import.meta.url),
+    new URL(`../../../hub/cloud/${PROTO_FILE_NAME}`, import.meta.url),
+  ].map((url) => fileURLToPath(url));
+  const found = candidates.find((file) => existsSync(file));
+  if (!found) throw new Error(`cannot find ${PROTO_FILE_NAME}; looked in ${candidates.join(', ')}`);
+  return found;
+}
+
+export type HubLinkClient = grpc.Client & {
+  Connect(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<HubMessage, unknown>;
+};
+type HubLinkClientConstructor = new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: grpc.ChannelOptions,
+) => HubLinkClient;
+
+export interface HubLinkDefinition {
+  Client: HubLinkClientConstructor;
+  service: grpc.ServiceDefinition;
+}
+
+let cached: HubLinkDefinition | undefined;
+
+export function loadHubLink(): HubLinkDefinition {
+  if (cached) return cached;
+  const definition = protoLoader.loadSync(protoPath(), {
+    keepCase: true,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+    gatehouse: { cloud: { v1: { HubLink: HubLinkClientConstructor & { service: grpc.ServiceDefinition } } } };
+  };
+  const HubLink = loaded.gatehouse.cloud.v1.HubLink;
+  cached = { Client: HubLink, service: HubLink.service };
+  return cached;
+}
+
+// ------------------------------------------------------------------ message shapes
+
+const U64 = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const I64 = Type.Integer({ minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER });
+const ShortText = Type.String({ maxLength: 256 });
+
+export const WireEventSchema = Type.Object({
+  seq: U64,
+  ts: I64,
+  type: Type.String({ minLength: 1, maxLength: 128 }),
+  door_id: ShortText,
+  person_id: ShortText,
+  credential_id: ShortText,
+  data_json: Type.String({ maxLength: 65536 }),
+  prev_hash: Type.String({ maxLength: 128 }),
+  hash: Type.String({ minLength: 1, maxLength: 128 }),
+});
+export type WireEvent = Static<typeof WireEventSchema>;
+
+export const HelloSchema = Type.Object({
+  hub_id: Type.String({ minLength: 1, maxLength: 128 }),
+  protocol_version: Type.Integer({ minimum: 0 }),
+  last_change: U64,
+  acked_seq: U64,
+  last_seq: U64,
+  software: ShortText,
+});
+export type Hello = Static<typeof HelloSchema>;
+
+export const ChangeAckSchema = Type.Object({
+  applied_through: U64,
+  rejected: Type.Array(Type.Object({ change_no: U64, reason: Type.String({ maxLength: 1024 }) })),
+});
+export type ChangeAck = Static<typeof ChangeAckSchema>;
+
+export const CommandResultSchema = Type.Object({
+  command_id: Type.String({ maxLength: 128 }),
+  ok: Type.Boolean(),
+  error: Type.String({ maxLength: 1024 }),
+});
+export type CommandResult = Static<typeof CommandResultSchema>;
+
+export const HubMessageSchema = Type.Union([
+  Type.Object({ body: Type.Literal('hello'), hello: HelloSchema }),
+  Type.Object({ body: Type.Literal('events'), events: Type.Object({ events: Type.Array(WireEventSchema) }) }),
+  Type.Object({ body: Type.Literal('change_ack'), change_ack: ChangeAckSchema }),
+  Type.Object({ body: Type.Literal('command_result'), command_result: CommandResultSchema }),
+  Type.Object({ body: Type.Literal('ping'), ping: Type.Object({ ts: I64 }) }),
+  Type.Object({ body: Type.Literal('changes_request'), changes_request: Type.Object({ after_change: U64 }) }),
+]);
+export type HubMessage = Static<typeof HubMessageSchema>;
+
+export const CHANGE_KINDS = ['person', 'unit', 'credential', 'group', 'schedule', 'door', 'holiday'] as const;
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
+
+/** The envelope of a change. `kind` and `op` stay open strings here: unknown ones are rejected per change. */
+export const WireChangeSchema = Type.Object({
+  change_no: U64,
+  based_on_seq: U64,
+  kind: Type.String({ maxLength: 64 }),
+  op: Type.String({ maxLength: 64 }),
+  id: Type.String({ maxLength: 256 }),
+  data_json: Type.String({ maxLength: 262144 }),
+  ts: I64,
+});
+export type WireChange = Static<typeof WireChangeSchema>;
+
+export const CommandSchema = Type.Object({
+  command_id: Type.String({ minLength: 1, maxLength: 128 }),
+  kind: Type.String({ maxLength: 64 }),
+  door_id: Type.String({ maxLength: 256 }),
+  ms: Type.Integer({ minimum: 0, maximum: 4294967295 }),
+  mode: Type.String({ maxLength: 64 }),
+  expires_at: I64,
+});
+export type Command = Static<typeof CommandSchema>;
+
+export const CloudMessageSchema = Type.Union([
+  Type.Object({
+    body: Type.Literal('welcome'),
+    welcome: Type.Object({ stored_seq: U64, latest_change: U64, server_time: I64 }),
+  }),
+  Type.Object({ body: Type.Literal('event_ack'), event_ack: Type.Object({ seq: U64 }) }),
+  Type.Object({
+    body: Type.Literal('changes'),
+    changes: Type.Object({
+      changes: Type.Array(WireChangeSchema, { maxItems: 10000 }),
+      snapshot_begin: Type.Boolean(),
+      snapshot_end: Type.Boolean(),
+    }),
+  }),
+  Type.Object({ body: Type.Literal('command'), command: CommandSchema }),
+  Type.Object({ body: Type.Literal('pong'), pong: Type.Object({ ts: I64 }) }),
+  Type.Object({
+    body: Type.Literal('error'),
+    error: Type.Object({ code: Type.String({ maxLength: 128 }), message: Type.String({ maxLength: 4096 }) }),
+  }),
+]);
+export type CloudMessage = Static<typeof CloudMessageSchema>;
+
+export const checkHubMessage = Compile(HubMessageSchema);
+export const checkCloudMessage = Compile(CloudMessageSchema);
+
+/** First few validation problems as one line, for logs and error replies. */
+export function describeProblems(errors: ReadonlyArray<{ instancePath: string; message: string }>): string {
+  return errors
+    .slice(0, 3)
+    .map((e) => `${e.instancePath || '/'} ${e.message}`)
+    .join('; ');
+}
+
+export const AUTH_HEADER = 'authorization';
+export const HUB_ID_HEADER = 'x-gatehouse-hub-id';
