@@ -88,6 +88,9 @@ export class Hub {
     // 1. Store: everything a decision needs is local.
     this.#opened = openHubStore(config.dataDir, { now: this.#now });
     const store = this.#opened.store;
+    // Decisions reach this journal before their answer; a crash leaves the tail to replay here.
+    const recovered = store.events.useJournal(path.join(config.dataDir, 'events.journal'));
+    if (recovered > 0) logger.warn({ recovered }, 'recovered decisions from the journal after an unclean stop');
     // Own changes (this process) and other processes' (the CLI, via watch below) take the same path.
     store.events.onStored((events) => this.#onStoredEvents(events));
     this.#ensureSimulatedDoor(store);
@@ -154,7 +157,7 @@ export class Hub {
     }
     // Integrations hear about decisions and door states after the door has its answer.
     const bridge = (payload: Record<string, unknown>) =>
-      setImmediate(() => void this.#broker?.publishBridgeEvent(payload));
+      setImmediate(() => setImmediate(() => void this.#broker?.publishBridgeEvent(payload)));
     bus.on(this, 'decided', (p, d) =>
       bridge({ type: 'decision', door: p.doorId, kind: p.kind, granted: d.granted, reason: d.reason }),
     );

@@ -66,9 +66,16 @@ export class EventBus {
     this.#emitter.setMaxListeners(100);
   }
 
-  on<K extends keyof BusEvents>(owner: object, event: K, listener: Listener<K>): void {
+  /** `first`: run before listeners registered earlier (e.g. the answer to a door before side effects). */
+  on<K extends keyof BusEvents>(
+    owner: object,
+    event: K,
+    listener: Listener<K>,
+    options: { first?: boolean } = {},
+  ): void {
     const wrapped = listener as unknown as (...args: unknown[]) => void;
-    this.#emitter.on(event, wrapped);
+    if (options.first) this.#emitter.prependListener(event, wrapped);
+    else this.#emitter.on(event, wrapped);
     const list = this.#owners.get(owner) ?? [];
     list.push([event, wrapped]);
     this.#owners.set(owner, list);

@@ -30,7 +30,21 @@ export class DecisionService {
     this.#now = options.now ?? Date.now;
   }
 
+  // Doors and holidays change rarely and are read on every decision: cached, and dropped whenever the
+  // store reports a change to them (this process at once; the CLI within the store watch interval).
+  #doors: Map<string, Door> | null = null;
+  #holidays: Set<string> | null = null;
+
   async start(): Promise<void> {
+    const { bus } = this.#o;
+    bus.on(this, 'event', (e) => {
+      if (e.type.startsWith('admin.door.')) this.#doors = null;
+      else if (e.type.startsWith('admin.holiday.')) this.#holidays = null;
+    });
+    bus.on(this, 'storeChanged', () => {
+      this.#doors = null;
+      this.#holidays = null;
+    });
     this.#o.bus.on(this, 'presented', (p) => {
       try {
         this.decide(p);
@@ -53,7 +67,8 @@ export class DecisionService {
     // Lockout is per keypad. A LAN device names its own readers, so a compromised device could invent a
     // new reader id per guess: for MQTT the device itself is the keypad; wired reader ids come from config.
     const keypadKey = p.deviceId ? `${p.doorId}/device:${p.deviceId}` : `${p.doorId}/${p.readerId}`;
-    const door = store.doors.get(p.doorId);
+    this.#doors ??= new Map(store.doors.list().map((d) => [d.id, d]));
+    const door = this.#doors.get(p.doorId);
     const checked = validatePresentationValue(p.kind, p.value);
 
     let decision: Decision;
@@ -67,8 +82,8 @@ export class DecisionService {
 
     if (p.kind === 'keypad' && door) this.#countKeypad(decision, p, keypadKey, now);
 
-    // Committed (crash-safe) before the answer leaves; the fsync follows in the background.
-    const event = store.events.appendCommitted({
+    // Crash-safe (journal or WAL) before the answer leaves; SQLite and the fsync follow right after.
+    store.events.appendCommitted({
       type: 'decision',
       doorId: door ? door.id : null,
       personId: decision.personId ?? null,
@@ -87,10 +102,11 @@ export class DecisionService {
     });
     // Every decision is in the event log already; the log line is for debugging only (spare the SD card).
     logger.debug(
-      { seq: event.seq, door: p.doorId, kind: p.kind, granted: decision.granted, reason: decision.reason },
+      { door: p.doorId, kind: p.kind, granted: decision.granted, reason: decision.reason },
       'decision',
     );
     this.#o.bus.emit('decided', p, decision);
+    store.events.flushSoon();
     return decision;
   }
 
@@ -108,7 +124,7 @@ export class DecisionService {
       kind: p.kind,
       match,
       grants,
-      holidays: store.holidays.dates(),
+      holidays: (this.#holidays ??= store.holidays.dates()),
       keypadLocked,
     });
   }

@@ -90,6 +90,11 @@ type LoginResult =
 interface Verdict {
   /** Runs after the PUBACK was written, before routing. */
   act?: () => void;
+  /**
+   * Run `act` as soon as the message is authorised, right after the PUBACK is queued, instead of
+   * waiting for the PUBACK write to complete: a door's answer should not wait an I/O round.
+   */
+  early?: boolean;
   /** Route to subscribers (and store if retained). */
   route: boolean;
 }
@@ -209,7 +214,10 @@ export class MqttBroker {
       this.#log.error({ err: error }, 'broker error'),
     );
 
-    this.#bus.on(this, 'decided', (presentation, decision) => this.#publishDecision(presentation, decision));
+    // The device that asked hears the answer before anything else reacts to the decision.
+    this.#bus.on(this, 'decided', (presentation, decision) => this.#publishDecision(presentation, decision), {
+      first: true,
+    });
     this.#bus.on(this, 'lockCommand', (command) => this.#publishLockCommand(command));
 
     await this.#publish(this.#topics.bridgeState(), { state: 'online' }, true);
@@ -496,11 +504,16 @@ export class MqttBroker {
         return;
       }
       // No identity: e.g. a stored last will of a client that is gone; nobody vouches for it.
-      aedes.verdicts.set(
-        packet,
-        client && identity ? this.#judge(client, identity, packet) : { route: false },
-      );
-      callback(null);
+      const verdict: Verdict = client && identity ? this.#judge(client, identity, packet) : { route: false };
+      aedes.verdicts.set(packet, verdict.early ? { route: verdict.route } : verdict);
+      callback(null); // aedes queues the PUBACK synchronously here
+      if (verdict.early) {
+        try {
+          verdict.act?.();
+        } catch (error) {
+          aedes.onActionError(error);
+        }
+      }
     } catch (error) {
       this.#log.error({ err: error, topic: packet.topic }, 'authorizePublish failed');
       if (aedes) aedes.verdicts.set(packet, { route: false });
@@ -532,6 +545,7 @@ export class MqttBroker {
       // Credentials carry PINs and card UIDs: handled by the hub, never routed to subscribers.
       return {
         route: false,
+        early: true,
         act: () => {
           this.#log.debug({ device: identity.id, door: doorId, kind, requestId: id }, 'credential presented');
           this.#emit('presented', {

@@ -114,6 +114,12 @@ describe('the hub process', () => {
     device.end(true);
     expect(answered.size).toBeGreaterThanOrEqual(60);
 
+    // The next start recovers whatever the kill left between the answer and the database.
+    const restarted = await spawnHub(dir);
+    procs.push(restarted);
+    restarted.child.kill('SIGTERM');
+    expect(await restarted.exited).toBe(0);
+
     const db = new Database(path.join(dir, 'gatehouse.db'), { readonly: true });
     const stored = new Set(
       (

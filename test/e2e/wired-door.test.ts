@@ -63,8 +63,10 @@ describe('a door wired to the hub', () => {
   });
 
   it('unlocks for a known NFC card for the pulse, then relocks', async () => {
+    const before = decisions().length;
     hw.presentCard('04a2b3c4d5e6f7', { readerId: 'garage-nfc' });
     await until('relay energised', () => hw.lockEnergised());
+    await until('decision recorded', () => decisions().length > before);
     expect(decisions()[0]).toMatchObject({ personId: 'ada', data: { granted: true, reader: 'garage-nfc' } });
     await until('relay released after the pulse', () => !hw.lockEnergised(), 3000);
   });
@@ -72,7 +74,7 @@ describe('a door wired to the hub', () => {
   it('keeps the lock shut for an unknown card', async () => {
     const before = decisions().length;
     hw.presentCard('DEADBEEF', { readerId: 'garage-nfc' });
-    await until('decision recorded', () => decisions().length > before);
+    await until('decision recorded', () => decisions().length > before && decisions()[0]!.data.reason !== 'granted');
     expect(decisions()[0]!.data).toMatchObject({ granted: false, reason: 'unknown_credential' });
     expect(hw.lockEnergised()).toBe(false);
   });
