@@ -232,7 +232,10 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 3000));
     report.idleRssMiB = rssMiB(hub.child.pid!);
     // Anonymous memory is the hub's own; file-backed pages (node binary, native modules) are shared and reclaimable.
-    report.idleRssBreakdownMiB = { anon: rssMiB(hub.child.pid!, 'RssAnon'), file: rssMiB(hub.child.pid!, 'RssFile') };
+    report.idleRssBreakdownMiB = {
+      anon: rssMiB(hub.child.pid!, 'RssAnon'),
+      file: rssMiB(hub.child.pid!, 'RssFile'),
+    };
 
     const count = RATE * SECONDS;
     log(`baseline: bare aedes publish→echo, ${count} at ${RATE}/s`);

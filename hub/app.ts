@@ -90,7 +90,8 @@ export class Hub {
     const store = this.#opened.store;
     // Decisions reach this journal before their answer; a crash leaves the tail to replay here.
     const recovered = store.events.useJournal(path.join(config.dataDir, 'events.journal'));
-    if (recovered > 0) logger.warn({ recovered }, 'recovered decisions from the journal after an unclean stop');
+    if (recovered > 0)
+      logger.warn({ recovered }, 'recovered decisions from the journal after an unclean stop');
     // Own changes (this process) and other processes' (the CLI, via watch below) take the same path.
     store.events.onStored((events) => this.#onStoredEvents(events));
     this.#ensureSimulatedDoor(store);

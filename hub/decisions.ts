@@ -124,9 +124,14 @@ export class DecisionService {
       kind: p.kind,
       match,
       grants,
-      holidays: (this.#holidays ??= store.holidays.dates()),
+      holidays: this.#holidayDates(),
       keypadLocked,
     });
+  }
+
+  #holidayDates(): Set<string> {
+    this.#holidays ??= this.#o.store.holidays.dates();
+    return this.#holidays;
   }
 
   #countKeypad(decision: Decision, p: Presentation, keypadKey: string, now: number): void {

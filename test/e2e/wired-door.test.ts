@@ -74,7 +74,10 @@ describe('a door wired to the hub', () => {
   it('keeps the lock shut for an unknown card', async () => {
     const before = decisions().length;
     hw.presentCard('DEADBEEF', { readerId: 'garage-nfc' });
-    await until('decision recorded', () => decisions().length > before && decisions()[0]!.data.reason !== 'granted');
+    await until(
+      'decision recorded',
+      () => decisions().length > before && decisions()[0]!.data.reason !== 'granted',
+    );
     expect(decisions()[0]!.data).toMatchObject({ granted: false, reason: 'unknown_credential' });
     expect(hw.lockEnergised()).toBe(false);
   });
