@@ -17,6 +17,8 @@ const ECHO = path.join(here, 'echo-broker.js');
 const SUITES: Array<[string, () => Promise<Record<string, unknown>>]> = [
   ['hardware', async () => (await import('./hardware.js')).benchHardware()],
   ['cloud', async () => (await import('./cloud.js')).benchCloud()],
+  ['offline', async () => (await import('./offline.js')).benchOffline()],
+  ['mobile', async () => (await import('./mobile.js')).benchMobile()],
 ];
 
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);

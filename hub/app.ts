@@ -4,7 +4,6 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { attachToBus, createWiredDoors, resolveDriver, type WiredDoorHardware } from '../adapters/factory.js';
-import { KeypadLockout } from './access/index.js';
 import { HubActions } from './actions.js';
 import { MqttBroker } from './broker/index.js';
 import { type BusEvents, EventBus } from './bus.js';
@@ -15,8 +14,17 @@ import type { Config } from './config/index.js';
 import { DecisionService } from './decisions.js';
 import type { Door, HubEvent } from './domain.js';
 import { DoorManager, SimDoor, WiredDoorIo } from './doors/index.js';
+import { DoorSync, registerDoorSyncRoutes } from './doorsync/index.js';
 import { HttpServer } from './http/server.js';
 import { type Logger, silentLogger } from './logger.js';
+import {
+  IssuerKey,
+  MobileAccess,
+  MobileVerifier,
+  registerMobileRoutes,
+  trustedIssuers,
+} from './mobile/index.js';
+import { createOffline, type OfflineParts } from './offline/index.js';
 import { type OpenedStore, openHubStore } from './open-store.js';
 import { ensureCertificates } from './pki/certificates.js';
 import type { Store } from './store/store.js';
@@ -42,6 +50,9 @@ export class Hub {
   #opened: OpenedStore | null = null;
   #doors: DoorManager | null = null;
   #decisions: DecisionService | null = null;
+  #mobile: MobileAccess | null = null;
+  #offline: OfflineParts | null = null;
+  #doorSync: DoorSync | null = null;
   #broker: MqttBroker | null = null;
   #http: HttpServer | null = null;
   #actions: HubActions | null = null;
@@ -110,21 +121,58 @@ export class Hub {
     this.#actions = new HubActions(store, this.#doors, logger.child({ part: 'actions' }));
 
     // 3. The access path.
-    const lockout = new KeypadLockout({
-      maxFailures: config.keypad.maxFailures,
-      windowMs: config.keypad.windowSeconds * 1000,
-      baseLockMs: config.keypad.lockSeconds * 1000,
-      maxLockMs: config.keypad.maxLockSeconds * 1000,
+    // Offline doorcodes, the keypad daily failure cap and the trusted clock (docs/offline-codes.md).
+    const offline = createOffline({
+      store,
+      dataDir: config.dataDir,
+      timeZone: config.timeZone,
+      config: config.offline,
+      keypadPolicy: {
+        maxFailures: config.keypad.maxFailures,
+        windowMs: config.keypad.windowSeconds * 1000,
+        baseLockMs: config.keypad.lockSeconds * 1000,
+        maxLockMs: config.keypad.maxLockSeconds * 1000,
+      },
+      logger,
+      systemNow: this.#now,
     });
+    this.#offline = offline;
+    await offline.clock.start();
+    await offline.codes.start();
     this.#decisions = new DecisionService({
       store,
       bus,
-      lockout,
+      lockout: offline.lockout,
       timeZone: config.timeZone,
-      now: this.#now,
+      now: () => offline.clock.nowMs(),
+      offlineCodes: offline.codes,
       logger: logger.child({ part: 'access' }),
     });
     await this.#decisions.start();
+    // Mobile keys: verified offline by challenge–response (docs/mobile-keys.md).
+    const issuer = IssuerKey.loadOrCreate(config.dataDir);
+    const publishToDoor = (
+      doorId: string,
+      channel: 'challenge' | 'sync/snapshot' | 'sync/delta',
+      payload: object,
+      retain: boolean,
+    ) =>
+      this.#broker
+        ? this.#broker.publishToDoor(doorId, channel, payload, retain)
+        : Promise.reject(new Error('broker is not running'));
+    this.#mobile = new MobileAccess({
+      store,
+      bus,
+      verifier: new MobileVerifier({
+        store,
+        issuers: trustedIssuers(issuer, config.mobile.cloudIssuerPublicKey),
+        timeZone: config.timeZone,
+        now: () => offline.clock.nowMs(),
+      }),
+      publishToDoor,
+      logger: logger.child({ part: 'mobile' }),
+    });
+    await this.#mobile.start();
     await this.#attachReaders(store);
 
     // 4. Network: broker, then web server.
@@ -159,6 +207,20 @@ export class Hub {
     // Integrations hear about decisions and door states after the door has its answer.
     const bridge = (payload: Record<string, unknown>) =>
       setImmediate(() => setImmediate(() => void this.#broker?.publishBridgeEvent(payload)));
+    // Door-side sync: signed copies for LAN door controllers (docs/mqtt.md §8).
+    this.#doorSync = new DoorSync({
+      store,
+      bus,
+      signingKey: issuer.privateKey,
+      publish: publishToDoor,
+      pinKey: this.#opened.keys.subkey('pin'),
+      timeZone: config.timeZone,
+      now: this.#now,
+      logger: logger.child({ part: 'doorsync' }),
+    });
+    await this.#doorSync.start();
+    const mobile = this.#mobile;
+    const doorSync = this.#doorSync;
     bus.on(this, 'decided', (p, d) =>
       bridge({ type: 'decision', door: p.doorId, kind: p.kind, granted: d.granted, reason: d.reason }),
     );
@@ -173,6 +235,10 @@ export class Hub {
         status: () => this.status(),
         sim: this.#simControl(),
         sessionHours: config.http.sessionHours,
+        routes: [
+          (api) => registerMobileRoutes(api, { mobile, store, issuer }),
+          (api) => registerDoorSyncRoutes(api, { doorSync }),
+        ],
         logger: logger.child({ part: 'http' }),
       },
       {
@@ -219,7 +285,12 @@ export class Hub {
     await this.#http?.stop();
     await this.#broker?.stop();
     await this.#detachReaders();
+    await this.#doorSync?.stop();
+    await this.#mobile?.stop();
     await this.#decisions?.stop();
+    await this.#offline?.codes.stop();
+    await this.#offline?.clock.stop();
+    this.#offline = null;
     await this.#doors?.stop();
     for (const hw of this.#wired.values()) await hw.close().catch(() => undefined);
     this.#wired.clear();
@@ -228,6 +299,8 @@ export class Hub {
     this.#http = null;
     this.#broker = null;
     this.#decisions = null;
+    this.#mobile = null;
+    this.#doorSync = null;
     this.#doors = null;
     this.#opened = null;
   }
@@ -240,6 +313,7 @@ export class Hub {
       http: this.#http?.ports() ?? {},
       devicesOnline: this.#broker?.onlineDevices().length ?? 0,
       cloud: this.#cloud?.status() ?? { state: 'stopped' },
+      clock: this.#offline?.clock.status() ?? null,
       doors: this.#doors?.status() ?? [],
     };
   }

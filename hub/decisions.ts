@@ -6,6 +6,12 @@ import type { CredentialKind, Door } from './domain.js';
 import { type Logger, maskCard } from './logger.js';
 import type { Store } from './store/store.js';
 
+/** Offline doorcodes (issue #5, hub/offline/OfflineCodes): tried for keypad entries that matched no PIN. */
+export interface OfflineCodeVerifier {
+  verify(doorId: string, digits: string, now: number): Decision | null;
+  notePinLength?(credentialId: string, digits: number): void;
+}
+
 export interface DecisionServiceOptions {
   store: Store;
   bus: EventBus;
@@ -13,6 +19,8 @@ export interface DecisionServiceOptions {
   timeZone: string;
   now?: () => number;
   logger: Logger;
+  /** Offline daily / temporary doorcodes (issue #5); without it only personal PINs open keypads. */
+  offlineCodes?: OfflineCodeVerifier;
 }
 
 const LOOKUP_KIND: Record<Presentation['kind'], CredentialKind> = {
@@ -46,6 +54,8 @@ export class DecisionService {
       this.#holidays = null;
     });
     this.#o.bus.on(this, 'presented', (p) => {
+      // Mobile keys are verified by challenge–response in hub/mobile (MobileAccess answers them).
+      if (p.kind === 'mobile') return;
       try {
         this.decide(p);
       } catch (err) {
@@ -117,7 +127,7 @@ export class DecisionService {
     // Mobile keys are verified by challenge-response (issue 5); a bare value never matches.
     const match = lookupKind === 'mobile' || keypadLocked ? null : store.credentials.find(lookupKind, value);
     const grants = match ? store.access.grantsFor(match.person.id, door.id) : [];
-    return decide({
+    const decision = decide({
       now,
       timeZone: this.#o.timeZone,
       door: { id: door.id, mode: door.mode, unlockMs: door.unlockMs },
@@ -127,6 +137,24 @@ export class DecisionService {
       holidays: this.#holidayDates(),
       keypadLocked,
     });
+    // --- offline doorcodes (issue #5, hub/offline/) ---
+    const offline = this.#o.offlineCodes;
+    if (offline && p.kind === 'keypad') {
+      // unknown_credential is only reached when the door is not in lockdown and the keypad not locked out.
+      if (decision.reason === 'unknown_credential') {
+        const verdict = offline.verify(door.id, value, now);
+        if (verdict) {
+          const refs = { personId: verdict.personId ?? null, credentialId: verdict.credentialId ?? null };
+          return verdict.granted
+            ? { granted: true, reason: 'granted', unlockMs: door.unlockMs, ...refs }
+            : { granted: false, reason: verdict.reason, ...refs };
+        }
+      } else if (decision.granted && decision.credentialId) {
+        offline.notePinLength?.(decision.credentialId, value.length); // for the guessing figure
+      }
+    }
+    // --- end offline doorcodes ---
+    return decision;
   }
 
   #holidayDates(): Set<string> {

@@ -39,14 +39,22 @@ export function canPublish(baseTopic: string, identity: DeviceIdentity, topic: s
   }
 
   switch (parsed.area) {
-    case 'door':
-      if (parsed.channel !== 'credential' && parsed.channel !== 'state' && parsed.channel !== 'event') {
+    case 'door': {
+      // Issue #5: of the sync topics a device publishes only its ack (docs/mqtt.md §8.2).
+      const isSyncAck = parsed.channel === 'sync' && parsed.rest.length === 1 && parsed.rest[0] === 'ack';
+      if (
+        parsed.channel !== 'credential' &&
+        parsed.channel !== 'state' &&
+        parsed.channel !== 'event' &&
+        !isSyncAck
+      ) {
         return deny(`only the hub publishes to '${shorten(topic)}'`);
       }
       if (!servedDoors(identity).includes(parsed.doorId)) {
         return deny(`door '${parsed.doorId}' is not served by device '${identity.id}'`);
       }
       return ALLOWED;
+    }
     case 'device':
       if (parsed.channel !== 'availability') return deny(`only the hub publishes to '${shorten(topic)}'`);
       if (parsed.deviceId !== identity.id) {

@@ -25,6 +25,7 @@ import {
   parseCredential,
   parseEvent,
   parseState,
+  parseSyncAck,
   parseTopic,
   type SetMessage,
   salvageRequestId,
@@ -310,6 +311,24 @@ export class MqttBroker {
     return count;
   }
 
+  /**
+   * Issue #5: publishes a hub message on `door/{door}/{channel}`: mobile key challenges and door sync
+   * (docs/mqtt.md §8). Rejects when the door id cannot be a topic level or the broker is stopped.
+   */
+  publishToDoor(
+    doorId: string,
+    channel: 'challenge' | 'sync/snapshot' | 'sync/delta',
+    payload: object,
+    retain: boolean,
+  ): Promise<void> {
+    if (!isTopicSafeId(doorId))
+      return Promise.reject(new Error(`door id '${doorId.slice(0, 64)}' cannot be a topic level`));
+    if (channel !== 'challenge' && channel !== 'sync/snapshot' && channel !== 'sync/delta') {
+      return Promise.reject(new Error(`'${String(channel)}' is not a hub door channel`));
+    }
+    return this.#publish(`${this.#baseTopic}/door/${doorId}/${channel}`, payload, retain);
+  }
+
   /** Publishes on `bridge/event` for integrations. Keep it PII-minimised: no names, no card values. */
   async publishBridgeEvent(payload: Record<string, unknown>): Promise<void> {
     // Never rejects: callers fire and forget, and a stopped broker must not become an unhandled rejection.
@@ -570,6 +589,21 @@ export class MqttBroker {
       packet.retain = false; // events are moments, not state
       const { type, ...data } = event.value;
       return { route: true, act: () => this.#emit('doorInput', { doorId: parsed.doorId, type, data }) };
+    }
+    // Issue #5: door sync ack → bus doorInput 'sync_ack' (DoorSync tracks the applied version).
+    if (parsed?.area === 'door' && parsed.channel === 'sync' && parsed.rest.join('/') === 'ack') {
+      const ack = parseSyncAck(payload, this.#maxPayloadBytes);
+      if (!ack.ok) return this.#refuse(identity, topic, ack.error);
+      const doorId = parsed.doorId;
+      return {
+        route: false,
+        act: () =>
+          this.#emit('doorInput', {
+            doorId,
+            type: 'sync_ack',
+            data: { version: ack.value.version, deviceId: identity.id },
+          }),
+      };
     }
     if (parsed?.area === 'device' && parsed.channel === 'availability') {
       const availability = parseAvailability(payload);

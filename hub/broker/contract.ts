@@ -6,7 +6,7 @@ import { Compile } from 'typebox/compile';
 export const CONTRACT_VERSION = 1;
 
 /** Channels a door has; the first three come from devices, the rest from the hub. */
-export type DoorChannel = 'credential' | 'state' | 'event' | 'decision' | 'set' | 'sync';
+export type DoorChannel = 'credential' | 'state' | 'event' | 'decision' | 'set' | 'sync' | 'challenge';
 export type DeviceChannel = 'availability' | 'error';
 
 export type ParsedTopic =
@@ -22,6 +22,7 @@ const DOOR_CHANNELS: ReadonlySet<string> = new Set([
   'decision',
   'set',
   'sync',
+  'challenge', // issue #5: mobile key challenges, hub → device (docs/mqtt.md §8)
 ]);
 
 /**
@@ -67,6 +68,9 @@ export function topics(baseTopic: string) {
     doorDecision: (doorId: string) => `${baseTopic}/door/${doorId}/decision`,
     doorSet: (doorId: string) => `${baseTopic}/door/${doorId}/set`,
     doorSync: (doorId: string) => `${baseTopic}/door/${doorId}/sync/#`,
+    // Issue #5: mobile key challenges and door-side sync (docs/mqtt.md §8).
+    doorChallenge: (doorId: string) => `${baseTopic}/door/${doorId}/challenge`,
+    doorSyncAck: (doorId: string) => `${baseTopic}/door/${doorId}/sync/ack`,
     doorAll: (doorId: string) => `${baseTopic}/door/${doorId}/#`,
     deviceAvailability: (deviceId: string) => `${baseTopic}/device/${deviceId}/availability`,
     deviceError: (deviceId: string) => `${baseTopic}/device/${deviceId}/error`,
@@ -116,7 +120,15 @@ export const BridgeRequestPayload = Type.Object(
 );
 export type BridgeRequestPayload = Static<typeof BridgeRequestPayload> & Record<string, unknown>;
 
+/** Issue #5: a door device acknowledges the door sync version it applied (docs/mqtt.md §8.2). */
+export const SyncAckPayload = Type.Object(
+  { version: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }) },
+  { additionalProperties: false },
+);
+export type SyncAckPayload = Static<typeof SyncAckPayload>;
+
 const credentialValidator = Compile(CredentialPayload);
+const syncAckValidator = Compile(SyncAckPayload);
 const stateValidator = Compile(StatePayload);
 const eventValidator = Compile(EventPayload);
 const bridgeRequestValidator = Compile(BridgeRequestPayload);
@@ -275,6 +287,12 @@ export function parseAvailability(payload: Buffer | string): ParseResult<'online
   const text = (typeof payload === 'string' ? payload : payload.toString('utf8')).trim();
   if (text === 'online' || text === 'offline') return { ok: true, value: text };
   return { ok: false, error: "invalid availability: payload must be the text 'online' or 'offline'" };
+}
+
+export function parseSyncAck(payload: Buffer | string, maxBytes: number): ParseResult<SyncAckPayload> {
+  const json = readJson(payload, maxBytes);
+  if (!json.ok) return json;
+  return validate<SyncAckPayload>(syncAckValidator, json.value, 'sync ack');
 }
 
 export function parseBridgeRequest(

@@ -27,5 +27,6 @@ export {
   parseTopic,
   type SetMessage,
   type StatePayload,
+  type SyncAckPayload,
   topics,
 } from './contract.js';

@@ -1,6 +1,7 @@
 // `npx gatehouse …`: every command opens the same SQLite store the running hub uses. Changes are
 // durable when the command returns, and the running hub picks them up within a second (store watch).
 
+import { chmodSync, copyFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { registerHardwareCommands } from '../../adapters/cli.js';
@@ -11,11 +12,25 @@ import { type OpenedStore, openHubStore } from '../open-store.js';
 import { backupDatabase, restoreDatabase } from '../store/backup.js';
 import { DB_FILE_NAME } from '../store/db.js';
 import type { Store } from '../store/store.js';
+import { registerCodeCommands } from './codes.js';
 import { callHub } from './hub-client.js';
 import { readPassword } from './password.js';
+import { registerPhoneCommands } from './phone.js';
 import { formatTime, parseTimeArg } from './time.js';
 
 export class UsageError extends Error {}
+
+/** Secrets that live beside the database and belong in every backup (hub.key is handled by backupDatabase). */
+const EXTRA_KEYS = ['code.key', 'mobile-issuer.key'];
+
+function copyKeys(dataDir: string, target: (name: string) => string): void {
+  for (const name of EXTRA_KEYS) {
+    const source = path.join(dataDir, name);
+    if (!existsSync(source)) continue;
+    copyFileSync(source, target(name));
+    chmodSync(target(name), 0o600);
+  }
+}
 
 /** The running hub said no (e.g. unlock during lockdown). */
 export class HubRefusedError extends Error {
@@ -704,12 +719,14 @@ export function buildProgram(
   // --- backup / restore
   program
     .command('backup <file>')
-    .description('online backup of the database (safe while the hub runs); copies hub.key beside it')
+    .description('online backup of the database (safe while the hub runs); copies the hub keys beside it')
     .action((file: string) =>
       withStore(async (_store, config, _json, opened) => {
         await backupDatabase(opened.db, file, { hubKeyFile: path.join(config.dataDir, 'hub.key') });
+        copyKeys(config.dataDir, (name) => `${file}.${name}`);
         io.out(
-          `backup written to ${file} (and ${file}.key: keep both, the key is needed to restore PINs and secrets)`,
+          `backup written to ${file}, with ${file}.key, ${file}.code.key and ${file}.mobile-issuer.key: ` +
+            'keep them together; the keys are needed to restore PINs, device secrets, doorcodes and mobile keys',
         );
       }),
     );
@@ -725,6 +742,11 @@ export function buildProgram(
       if (running)
         throw new HubRefusedError('the hub is running: stop it first (sudo systemctl stop gatehouse)');
       await restoreDatabase(file, path.join(config.dataDir, DB_FILE_NAME));
+      // The keys beside the backup (PIN/secret HMAC key, code secret, mobile issuer) go back too.
+      if (existsSync(`${file}.key`)) copyFileSync(`${file}.key`, path.join(config.dataDir, 'hub.key'));
+      for (const name of EXTRA_KEYS) {
+        if (existsSync(`${file}.${name}`)) copyFileSync(`${file}.${name}`, path.join(config.dataDir, name));
+      }
       io.out(`restored ${file}; start the hub again`);
     });
 
@@ -739,6 +761,21 @@ export function buildProgram(
   registerHardwareCommands(program, async () => {
     const { config } = ctx();
     return { hardware: config.hardware };
+  });
+
+  registerCodeCommands(program, {
+    io,
+    withStore,
+    offlineConfig: (c) => c.offline,
+    usageError: (m) => new UsageError(m),
+  });
+
+  registerPhoneCommands(program, {
+    io,
+    settings: () => {
+      const { config, json } = ctx();
+      return { dataDir: config.dataDir, timeZone: config.timeZone, json };
+    },
   });
 
   return program;

@@ -2,6 +2,7 @@
 import Type, { type Static } from 'typebox';
 import { HardwareSectionSchema } from '../../adapters/config.js';
 import { CloudConfigSchema } from '../cloud/config.js';
+import { OfflineConfigSchema } from '../offline/config.js';
 
 const Port = (def: number, description: string) =>
   Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
@@ -158,6 +159,21 @@ export const ConfigSchema = Type.Object(
       default: {},
       description: "The property manager's cloud mirror over gRPC (see docs/cloud-protocol.md).",
     }),
+    offline: Type.Object(OfflineConfigSchema.properties, {
+      additionalProperties: false,
+      default: {},
+      description: 'Offline doorcodes, keypad daily failure cap and trusted time (docs/offline-codes.md).',
+    }),
+    mobile: Type.Object(
+      {
+        cloudIssuerPublicKey: Type.Union([Type.String({ minLength: 43 }), Type.Null()], {
+          default: null,
+          description:
+            "The cloud's Ed25519 public key (base64url or PEM) for mobile keys it issues; keys the hub issues are always trusted.",
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     hardware: Type.Object(HardwareSectionSchema.properties, {
       additionalProperties: false,
       default: {},

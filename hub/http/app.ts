@@ -42,6 +42,8 @@ export interface HttpDeps {
    * directory, so its requests act as the built-in admin 'local'. Used by the CLI.
    */
   localAdmin?: boolean;
+  /** Routes of other parts (mobile keys, door sync), registered under /api/v1 with the same auth. */
+  routes?: Array<(api: FastifyInstance) => Promise<void>>;
   logger: Logger;
 }
 
@@ -90,7 +92,8 @@ export async function buildHttpApp(
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
   await app.register(cookie);
-  await app.register(rateLimit, { global: false });
+  // Requests on the control socket have no IP address; they share one bucket.
+  await app.register(rateLimit, { global: false, keyGenerator: (request) => request.ip || 'local-socket' });
 
   app.decorateRequest('staff', null);
   app.addHook('onRequest', async (request, reply) => {
@@ -121,6 +124,12 @@ export async function buildHttpApp(
     (_request: FastifyRequest, reply: FastifyReply) => reply.code(404).send({ error: 'not found' }),
   );
 
-  await app.register(async (api) => registerApiRoutes(api, deps), { prefix: '/api/v1' });
+  await app.register(
+    async (api) => {
+      await registerApiRoutes(api, deps);
+      for (const register of deps.routes ?? []) await register(api);
+    },
+    { prefix: '/api/v1' },
+  );
   return app;
 }

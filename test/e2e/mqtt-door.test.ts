@@ -103,8 +103,11 @@ describe('a door controller on MQTT', () => {
     const set = new Promise<{ lock: string; ms?: number }>((resolve) => {
       const onMessage = (topic: string, payload: Buffer) => {
         if (topic !== 'gatehouse/door/garage/set') return;
+        const set = JSON.parse(payload.toString()) as { lock: string; ms?: number };
+        // A device seen for the first time on a door is first told the current state ("lock").
+        if (set.lock !== 'unlock') return;
         reader.off('message', onMessage);
-        resolve(JSON.parse(payload.toString()));
+        resolve(set);
       };
       reader.on('message', onMessage);
     });

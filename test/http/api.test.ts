@@ -5,6 +5,7 @@ import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/app.js';
+import { callHub } from '../../hub/cli/hub-client.js';
 import { removeDir, startHub, tempDataDir } from '../helpers/hub.js';
 
 let dir: string;
@@ -140,6 +141,16 @@ describe('HTTP API', () => {
     const token = await login('alice', 'correct horse battery');
     expect((await call('DELETE', '/session', undefined, token)).status).toBe(200);
     expect((await call('GET', '/me', undefined, token)).status).toBe(401);
+  });
+
+  it('serves the CLI on the owner-only control socket, as the local admin', async () => {
+    const { statSync } = await import('node:fs');
+    expect(statSync(path.join(dir, 'hub.sock')).mode & 0o777).toBe(0o600);
+    const status = await callHub(dir, 'GET', '/status');
+    expect(status.status).toBe(200);
+    // Rate-limited routes work there too (no client address on a unix socket).
+    const login = await callHub(dir, 'POST', '/session', { username: 'nobody', password: 'wrong password' });
+    expect(login.status).toBe(401);
   });
 
   it('serves the same API over HTTPS with the hub CA', async () => {

@@ -1,0 +1,91 @@
+// The per-hub code secret: <dataDir>/code.key, 32 random bytes as hex, mode 0600. The cloud gets a
+// copy over the mirror so it can issue codes while the hub is unreachable; staff see it only
+// through `gatehouse code secret export`. Kept apart from hub.key so it can be rotated alone.
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { syncDir } from '../store/keys.js';
+
+export const CODE_KEY_FILE_NAME = 'code.key';
+const KEY_TEXT = /^[0-9a-f]{64}$/;
+
+export class CodeSecret {
+  readonly #key: Buffer;
+  readonly file: string;
+
+  constructor(key: Buffer, file: string) {
+    if (key.length !== 32) throw new Error('code secret must be 32 bytes');
+    this.#key = Buffer.from(key);
+    this.file = file;
+  }
+
+  /** Reads <dataDir>/code.key, creating it atomically on first use (never overwrites another's). */
+  static loadOrCreate(dataDir: string, logger?: Logger): CodeSecret {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const file = join(dataDir, CODE_KEY_FILE_NAME);
+    const existing = read(file, logger);
+    if (existing) return new CodeSecret(existing, file);
+    const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const fd = openSync(tmp, 'wx', 0o600);
+    try {
+      writeSync(fd, `${randomBytes(32).toString('hex')}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(tmp, file);
+      syncDir(dataDir);
+      logger?.info({ file }, 'created a new offline code secret');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      unlinkSync(tmp);
+    }
+    const key = read(file, logger);
+    if (!key) throw new Error(`code secret ${file} could not be created`);
+    return new CodeSecret(key, file);
+  }
+
+  /** The raw secret, for the code functions. Never log it. */
+  bytes(): Buffer {
+    return Buffer.from(this.#key);
+  }
+
+  /** Hex form for the cloud mirror and the explicit CLI export. Never log it. */
+  exportHex(): string {
+    return this.#key.toString('hex');
+  }
+}
+
+function read(file: string, logger?: Logger): Buffer | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  if (!KEY_TEXT.test(text)) {
+    throw new Error(
+      `code secret ${file} is damaged (expected 64 hex characters); restore it from the backup`,
+    );
+  }
+  if ((statSync(file).mode & 0o077) !== 0) {
+    logger?.warn({ file }, 'code secret was readable by other users; setting mode 0600');
+    chmodSync(file, 0o600);
+  }
+  return Buffer.from(text, 'hex');
+}
