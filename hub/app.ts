@@ -252,7 +252,15 @@ export class Hub {
     // 5. The cloud mirror: events up, changes down. Nothing on the access path waits for it.
     this.#cloud = new CloudMirror({
       config: config.cloud,
-      port: new StoreCloudPort(store),
+      // cloud-offline: doorcode revocations from the cloud go to the durable denylist (OfflineCodes.revoke,
+      // the per-serial step of applyRevocations, keeping the cloud's reason); the cloud's clock
+      // confirms trusted time when it agrees with ours (docs/cloud-protocol.md).
+      port: new StoreCloudPort(store, {
+        revokeOfflineCode: (serial, reason) =>
+          !offline.codes.revoke(serial, { actor: 'cloud', ...(reason === null ? {} : { reason }) })
+            .alreadyRevoked,
+      }),
+      onCloudTime: (cloudMs) => void offline.clock.confirm('cloud', cloudMs),
       logger: logger.child({ part: 'cloud' }),
       software: `gatehouse/${VERSION}`,
       commands: {

@@ -148,6 +148,12 @@ export class DevCloudAdmin {
         return reply({ changeNo: cloud.upsertCredential(hubId, recordId, body) }, 201);
       if (action === 'revoke') return reply({ changeNo: cloud.revoke(hubId, recordId) });
     }
+    if (collection === 'codes' && recordId !== undefined && action === 'revoke') {
+      const reason = body['reason'];
+      if (reason !== undefined && typeof reason !== 'string')
+        throw new HttpError(400, 'reason must be a string');
+      return reply({ changeNo: cloud.revokeCode(hubId, recordId, reason) }, 201);
+    }
     if (collection === 'commands' && recordId === undefined) {
       const outcome = await cloud.sendCommand(hubId, {
         kind: String(body['kind'] ?? ''),

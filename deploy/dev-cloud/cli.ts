@@ -104,6 +104,15 @@ export function buildCli(): Command {
       call(ctx(), 'POST', `${hubPath(hubId)}/credentials/${encodeURIComponent(id)}/revoke`, {}),
     );
   program
+    .command('revoke-code <hubId> <serial>')
+    .description('revoke an offline doorcode by its serial (oc-xxxxxxxxxxxx, see `gatehouse code list`)')
+    .option('--reason <text>', 'why (kept in the hub audit log)')
+    .action((hubId: string, serial: string, o: { reason?: string }) =>
+      call(ctx(), 'POST', `${hubPath(hubId)}/codes/${encodeURIComponent(serial)}/revoke`, {
+        ...(o.reason !== undefined ? { reason: o.reason } : {}),
+      }),
+    );
+  program
     .command('suspend <hubId> <personId>')
     .description('suspend a person (all their credentials stop working)')
     .action((hubId: string, id: string) =>
@@ -124,7 +133,7 @@ export function buildCli(): Command {
   program
     .command('change <hubId> <kind> <op> <id> [json]')
     .description(
-      'push any change (kind: person|unit|credential|group|schedule|door|holiday; op: upsert|delete)',
+      'push any change (kind: person|unit|credential|group|schedule|door|holiday|code_revocation; op: upsert|delete)',
     )
     .action((hubId: string, kind: string, op: string, id: string, json?: string) =>
       call(ctx(), 'POST', `${hubPath(hubId)}/changes`, { kind, op, id, data: json ? JSON.parse(json) : {} }),

@@ -227,6 +227,16 @@ export class DevCloud {
     return this.upsertCredential(hubId, credentialId, { revoked: true });
   }
 
+  /** Denylists an offline doorcode on the hub (serial as shown by `gatehouse code list`). */
+  revokeCode(hubId: string, serial: string, reason?: string): number {
+    return this.pushChange(hubId, {
+      kind: 'code_revocation',
+      op: 'upsert',
+      id: serial,
+      data: reason === undefined ? { serial } : { serial, reason },
+    });
+  }
+
   /** "Log out everywhere": mobile keys issued under the old epoch stop working. */
   bumpKeyEpoch(hubId: string, personId: string): number {
     const current = this.#mustHave(hubId, 'person', personId);
@@ -427,7 +437,7 @@ export class DevCloud {
         return;
       }
       case 'ping':
-        this.#write(session, { body: 'pong', pong: { ts: message.ping.ts } });
+        this.#write(session, { body: 'pong', pong: { ts: message.ping.ts, server_time: Date.now() } });
         return;
     }
   }

@@ -99,7 +99,16 @@ export interface RecordRow {
 }
 
 /** Snapshot order: what others refer to comes first. */
-export const SNAPSHOT_ORDER = ['unit', 'schedule', 'door', 'holiday', 'group', 'person', 'credential'];
+export const SNAPSHOT_ORDER = [
+  'unit',
+  'schedule',
+  'door',
+  'holiday',
+  'group',
+  'person',
+  'credential',
+  'code_revocation',
+];
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');

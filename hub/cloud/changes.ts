@@ -69,6 +69,16 @@ export const DoorDataSchema = Type.Object({
 
 export const HolidayDataSchema = Type.Object({ name: Name });
 
+/** Offline doorcode serial, as printed by `gatehouse code list` (hub/offline/codes.ts). */
+const CODE_SERIAL = /^oc-[a-z2-7]{12}$/;
+
+/** Denylists an offline doorcode on the hub. `serial` repeats the change id (checked to match). */
+export const CodeRevocationDataSchema = Type.Object({
+  serial: Type.String({ pattern: CODE_SERIAL.source }),
+  reason: Type.Optional(Type.String({ maxLength: 200 })),
+});
+export type CodeRevocationData = Static<typeof CodeRevocationDataSchema>;
+
 const DATA_SCHEMAS: Record<ChangeKind, TSchema> = {
   person: PersonDataSchema,
   unit: UnitDataSchema,
@@ -77,6 +87,7 @@ const DATA_SCHEMAS: Record<ChangeKind, TSchema> = {
   schedule: ScheduleDataSchema,
   door: DoorDataSchema,
   holiday: HolidayDataSchema,
+  code_revocation: CodeRevocationDataSchema,
 };
 
 const validators = new Map<ChangeKind, Validator>(
@@ -108,8 +119,12 @@ export function parseChange(wire: WireChange): ParseResult {
   if (wire.op !== 'upsert' && wire.op !== 'delete') {
     return { ok: false, reason: `unknown change op '${printable(wire.op)}'` };
   }
-  const idPattern = kind === 'holiday' ? HOLIDAY_ID : RECORD_ID;
+  const idPattern = kind === 'holiday' ? HOLIDAY_ID : kind === 'code_revocation' ? CODE_SERIAL : RECORD_ID;
   if (!idPattern.test(wire.id)) return { ok: false, reason: `invalid ${kind} id '${printable(wire.id)}'` };
+  if (kind === 'code_revocation' && wire.op === 'delete') {
+    // A revoked doorcode stays revoked: the hub has no "un-revoke", locally or from the cloud.
+    return { ok: false, reason: `code_revocation ${wire.id}: a revocation cannot be deleted` };
+  }
   const base = { changeNo: wire.change_no, basedOnSeq: wire.based_on_seq, kind, id: wire.id };
   if (wire.op === 'delete')
     return { ok: true, change: { ...base, op: 'delete', data: {}, ignoredFields: [] } };
@@ -136,6 +151,9 @@ export function parseChange(wire: WireChange): ParseResult {
   const known = new Set(Object.keys((schema as { properties?: object }).properties ?? {}));
   const ignoredFields = Object.keys(withDefaults).filter((key) => !known.has(key));
   const data = Value.Clean(schema, withDefaults) as Record<string, unknown>;
+  if (kind === 'code_revocation' && data['serial'] !== wire.id) {
+    return { ok: false, reason: `code_revocation ${wire.id}: data.serial does not match the change id` };
+  }
   return { ok: true, change: { ...base, op: 'upsert', data, ignoredFields } };
 }
 

@@ -74,6 +74,12 @@ export interface CloudMirrorOptions {
    * reload doors and emit bus `storeChanged`.
    */
   onChangesApplied?: (kinds: ReadonlySet<ChangeKind>) => void;
+  /**
+   * Called with the cloud's clock (epoch ms) from each Welcome and Pong. The hub passes it to
+   * TrustedClock.confirm('cloud', cloudMs), which checks it against its own clock; the mirror never
+   * sets any clock itself.
+   */
+  onCloudTime?: (cloudMs: number) => void;
   now?: () => number;
   random?: () => number;
 }
@@ -120,6 +126,7 @@ export class CloudMirror {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #onChangesApplied: ((kinds: ReadonlySet<ChangeKind>) => void) | undefined;
+  readonly #onCloudTime: ((cloudMs: number) => void) | undefined;
   #state: MirrorState | undefined;
   #session: Session | undefined;
   #sessionCounter = 0;
@@ -147,6 +154,7 @@ export class CloudMirror {
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
     this.#onChangesApplied = options.onChangesApplied;
+    this.#onCloudTime = options.onCloudTime;
     this.#status = this.#initialStatus();
   }
 
@@ -641,7 +649,10 @@ export class CloudMirror {
     switch (message.body) {
       case 'welcome':
         if (session.welcomed) this.#log.warn('duplicate welcome from the cloud ignored');
-        else this.#onWelcome(session, message.welcome);
+        else {
+          this.#onWelcome(session, message.welcome);
+          this.#cloudTime(message.welcome.server_time);
+        }
         return;
       case 'event_ack':
         this.#onEventAck(session, message.event_ack.seq);
@@ -653,6 +664,7 @@ export class CloudMirror {
         await this.#onCommand(session, message.command);
         return;
       case 'pong':
+        this.#cloudTime(message.pong.server_time ?? 0);
         return;
       case 'error':
         this.#status.lastError = `cloud: ${message.error.code}: ${message.error.message}`;
@@ -661,6 +673,16 @@ export class CloudMirror {
           'cloud reported an error',
         );
         return;
+    }
+  }
+
+  /** Hands the cloud's clock to the hub (0 or less = the cloud did not send it). */
+  #cloudTime(cloudMs: number): void {
+    if (!this.#onCloudTime || cloudMs <= 0) return;
+    try {
+      this.#onCloudTime(cloudMs);
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message }, 'onCloudTime listener failed');
     }
   }
 

@@ -58,6 +58,13 @@ export class ChangeRefusedError extends Error {
   }
 }
 
+/**
+ * Denylists one offline doorcode serial durably (the hub wires OfflineCodes here). Called inside the
+ * mirror's transaction; returns false when the serial was already revoked. Throw ChangeRefusedError
+ * (or any error the port maps to it) to refuse the change.
+ */
+export type OfflineCodeRevoker = (serial: string, reason: string | null) => boolean;
+
 /** Requests from the cloud. The lead wires these to the door manager, through the same policy as local ones. */
 export interface CloudCommandHandler {
   unlock(doorId: string, ms: number): void | Promise<void>;

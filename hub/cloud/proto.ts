@@ -106,7 +106,16 @@ export const HubMessageSchema = Type.Union([
 ]);
 export type HubMessage = Static<typeof HubMessageSchema>;
 
-export const CHANGE_KINDS = ['person', 'unit', 'credential', 'group', 'schedule', 'door', 'holiday'] as const;
+export const CHANGE_KINDS = [
+  'person',
+  'unit',
+  'credential',
+  'group',
+  'schedule',
+  'door',
+  'holiday',
+  'code_revocation',
+] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 /** The envelope of a change. `kind` and `op` stay open strings here: unknown ones are rejected per change. */
@@ -146,7 +155,11 @@ export const CloudMessageSchema = Type.Union([
     }),
   }),
   Type.Object({ body: Type.Literal('command'), command: CommandSchema }),
-  Type.Object({ body: Type.Literal('pong'), pong: Type.Object({ ts: I64 }) }),
+  Type.Object({
+    body: Type.Literal('pong'),
+    // server_time is optional so an older cloud (or a hand-made message) still passes.
+    pong: Type.Object({ ts: I64, server_time: Type.Optional(I64) }),
+  }),
   Type.Object({
     body: Type.Literal('error'),
     error: Type.Object({ code: Type.String({ maxLength: 128 }), message: Type.String({ maxLength: 4096 }) }),

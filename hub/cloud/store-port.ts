@@ -1,14 +1,16 @@
 // CloudPort over the real Store. Cloud writes go through `store.as('cloud')`, so their audit
 // events carry actor 'cloud' and are never mistaken for local denies.
 import type { HubEvent, NewEvent, ScheduleInterval } from '../domain.js';
+import { OfflineCodeError } from '../offline/offline-codes.js';
 import { StoreError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
-import type { CredentialData, PersonData } from './changes.js';
+import type { CodeRevocationData, CredentialData, PersonData } from './changes.js';
 import {
   ChangeRefusedError,
   type CloudPort,
   type DenyTarget,
   type LocalDenyState,
+  type OfflineCodeRevoker,
   type ResolvedChange,
 } from './port.js';
 
@@ -18,15 +20,22 @@ export const CLOUD_ACTOR = 'cloud';
 const PERSON_DENIES = new Set(['admin.person.suspended', 'admin.person.removed']);
 const CREDENTIAL_DENIES = new Set(['admin.credential.revoked']);
 
+export interface StoreCloudPortOptions {
+  /** Applies `code_revocation` changes; without it the hub refuses them (no offline doorcodes here). */
+  revokeOfflineCode?: OfflineCodeRevoker;
+}
+
 export class StoreCloudPort implements CloudPort {
   readonly db: Store['db'];
   readonly #store: Store;
   readonly #cloud: Store;
+  readonly #revokeOfflineCode: OfflineCodeRevoker | undefined;
 
-  constructor(store: Store) {
+  constructor(store: Store, options: StoreCloudPortOptions = {}) {
     this.#store = store;
     this.#cloud = store.as(CLOUD_ACTOR);
     this.db = store.db;
+    this.#revokeOfflineCode = options.revokeOfflineCode;
   }
 
   lastSeq(): number {
@@ -73,7 +82,8 @@ export class StoreCloudPort implements CloudPort {
     try {
       this.#write(change);
     } catch (err) {
-      if (err instanceof StoreError) throw new ChangeRefusedError(err.message);
+      if (err instanceof StoreError || err instanceof OfflineCodeError)
+        throw new ChangeRefusedError(err.message);
       throw err;
     }
   }
@@ -156,6 +166,13 @@ export class StoreCloudPort implements CloudPort {
       case 'holiday':
         store.holidays.add(id, data['name'] as string);
         return;
+      case 'code_revocation': {
+        if (!this.#revokeOfflineCode)
+          throw new ChangeRefusedError('this hub does not take offline doorcode revocations');
+        const revocation = data as CodeRevocationData;
+        this.#revokeOfflineCode(revocation.serial, revocation.reason ?? null);
+        return;
+      }
     }
   }
 
@@ -187,6 +204,9 @@ export class StoreCloudPort implements CloudPort {
       case 'holiday':
         if (store.holidays.list().some((holiday) => holiday.date === id)) store.holidays.remove(id);
         return;
+      case 'code_revocation':
+        // parseChange refuses these; a revoked doorcode is never un-revoked.
+        throw new ChangeRefusedError('a doorcode revocation cannot be deleted');
     }
   }
 

@@ -96,6 +96,25 @@ describe('development cloud', () => {
     expect(hubs).toEqual([expect.objectContaining({ id: 'hub-9', connected: false, latestChange: 5 })]);
   });
 
+  it('the CLI revokes an offline doorcode by serial; the admin API refuses a malformed serial', async () => {
+    await runCli('add-hub', 'hub-9');
+    const serial = 'oc-abcdefgh2345';
+    expect(await runCli('revoke-code', 'hub-9', serial, '--reason', 'lost')).toEqual({ changeNo: 1 });
+    const changes = (await runCli('changes', 'hub-9')) as Array<{
+      kind: string;
+      op: string;
+      id: string;
+      data: string;
+    }>;
+    expect(changes).toEqual([expect.objectContaining({ kind: 'code_revocation', op: 'upsert', id: serial })]);
+    expect(JSON.parse(changes[0]!.data)).toEqual({ serial, reason: 'lost' });
+
+    const response = await fetch(`${adminUrl}/hubs/hub-9/codes/oc-1234/revoke`, { method: 'POST' });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toBe("invalid code_revocation id 'oc-1234'");
+    expect(cloud.store.latestChange('hub-9')).toBe(1);
+  });
+
   it('refuses a change the hub would refuse, with the reason', async () => {
     cloud.addHub('hub-9');
     const response = await fetch(`${adminUrl}/hubs/hub-9/changes`, {
