@@ -3,6 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import { attachToBus, createWiredDoors, resolveDriver, type WiredDoorHardware } from '../adapters/factory.js';
 import { HubActions } from './actions.js';
 import { MqttBroker } from './broker/index.js';
@@ -208,17 +209,19 @@ export class Hub {
     const bridge = (payload: Record<string, unknown>) =>
       setImmediate(() => setImmediate(() => void this.#broker?.publishBridgeEvent(payload)));
     // Door-side sync: signed copies for LAN door controllers (docs/mqtt.md §8).
-    this.#doorSync = new DoorSync({
-      store,
-      bus,
-      signingKey: issuer.privateKey,
-      publish: publishToDoor,
-      pinKey: this.#opened.keys.subkey('pin'),
-      timeZone: config.timeZone,
-      now: this.#now,
-      logger: logger.child({ part: 'doorsync' }),
-    });
-    await this.#doorSync.start();
+    this.#doorSync = !config.doorSync.enabled
+      ? null
+      : new DoorSync({
+          store,
+          bus,
+          signingKey: issuer.privateKey,
+          publish: publishToDoor,
+          pinKey: this.#opened.keys.subkey('pin'),
+          timeZone: config.timeZone,
+          now: this.#now,
+          logger: logger.child({ part: 'doorsync' }),
+        });
+    await this.#doorSync?.start();
     const mobile = this.#mobile;
     const doorSync = this.#doorSync;
     bus.on(this, 'decided', (p, d) =>
@@ -237,7 +240,7 @@ export class Hub {
         sessionHours: config.http.sessionHours,
         routes: [
           (api) => registerMobileRoutes(api, { mobile, store, issuer }),
-          (api) => registerDoorSyncRoutes(api, { doorSync }),
+          ...(doorSync ? [(api: FastifyInstance) => registerDoorSyncRoutes(api, { doorSync })] : []),
         ],
         logger: logger.child({ part: 'http' }),
       },

@@ -164,6 +164,16 @@ export const ConfigSchema = Type.Object(
       default: {},
       description: 'Offline doorcodes, keypad daily failure cap and trusted time (docs/offline-codes.md).',
     }),
+    doorSync: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: false,
+          description:
+            'Publish signed credential copies to LAN door controllers that keep deciding without the hub (docs/mqtt.md §8). Off by default: a copy puts card UIDs and PIN hashes on the controller, and the hub keeps every door copy in memory (about 2.5 KB per credential per door).',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     mobile: Type.Object(
       {
         cloudIssuerPublicKey: Type.Union([Type.String({ minLength: 43 }), Type.Null()], {

@@ -29,7 +29,7 @@ function fromCli<T>(fn: (store: ReturnType<typeof openHubStore>['store']) => T):
 
 beforeEach(async () => {
   dataDir = tempDataDir();
-  hub = await startHub(dataDir);
+  hub = await startHub(dataDir, { doorSync: { enabled: true } });
   const { store } = hub;
   store.doors.add({ id: 'front', name: 'Front', transport: 'mqtt' });
   store.people.add({ id: 'anna', name: 'Anna', kind: 'resident' });
