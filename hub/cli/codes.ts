@@ -12,6 +12,7 @@ import { formatOdds } from '../offline/risk.js';
 import { CodeSecret } from '../offline/secret.js';
 import type { OpenedStore } from '../open-store.js';
 import type { Store } from '../store/store.js';
+import { printTable } from './table.js';
 import { formatTime, parseTimeArg } from './time.js';
 
 export interface CodeCommandDeps {
@@ -163,7 +164,7 @@ export function registerCodeCommands(program: Command, deps: CodeCommandDeps): v
         const list = codes.list({ includeExpired: o.all === true });
         const revoked = codes.revocations();
         print(json, { codes: list, revoked }, () => {
-          table(
+          printTable(
             list.map((c) => ({
               serial: c.serial,
               type: c.type,
@@ -202,7 +203,7 @@ export function registerCodeCommands(program: Command, deps: CodeCommandDeps): v
         const limit = offlineOf(config).maxDailyGuessProbability;
         const reports = doors.map((id) => codes.guessRisk(id));
         print(json, reports, () => {
-          table(
+          printTable(
             reports.map((r) => ({
               door: r.doorId,
               'per-day': r.perDay.toExponential(2),
@@ -259,7 +260,7 @@ export function registerCodeCommands(program: Command, deps: CodeCommandDeps): v
       deps.withStore((store, config, json) => {
         const list = listDisabledKeypads(store.db);
         print(json, list, () =>
-          table(
+          printTable(
             list.map((k) => ({
               keypad: k.keypad,
               since: formatTime(k.since, config.timeZone),
@@ -269,23 +270,5 @@ export function registerCodeCommands(program: Command, deps: CodeCommandDeps): v
           ),
         );
       }),
-    );
-}
-
-function table(rows: Array<Record<string, unknown>>, io: { out: (line: string) => void }): void {
-  if (rows.length === 0) {
-    io.out('(none)');
-    return;
-  }
-  const keys = Object.keys(rows[0]!);
-  const cell = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
-  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => cell(r[k]).length)));
-  io.out(keys.map((k, i) => k.toUpperCase().padEnd(widths[i]!)).join('  '));
-  for (const r of rows)
-    io.out(
-      keys
-        .map((k, i) => cell(r[k]).padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
     );
 }

@@ -16,6 +16,7 @@ import { registerCodeCommands } from './codes.js';
 import { callHub } from './hub-client.js';
 import { readPassword } from './password.js';
 import { registerPhoneCommands } from './phone.js';
+import { printTable } from './table.js';
 import { formatTime, parseTimeArg } from './time.js';
 
 export class UsageError extends Error {}
@@ -49,24 +50,6 @@ const defaultIO: CliIO = {
   err: (line) => process.stderr.write(`${line}\n`),
   readSecret: readPassword,
 };
-
-function table(rows: Array<Record<string, unknown>>, io: CliIO): void {
-  if (rows.length === 0) {
-    io.out('(none)');
-    return;
-  }
-  const keys = Object.keys(rows[0]!);
-  const cell = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
-  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => cell(r[k]).length)));
-  io.out(keys.map((k, i) => k.toUpperCase().padEnd(widths[i]!)).join('  '));
-  for (const r of rows)
-    io.out(
-      keys
-        .map((k, i) => cell(r[k]).padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    );
-}
 
 const DAY_RANGE = [...WEEKDAYS.slice(1), WEEKDAYS[0]]; // mon..sun, for "mon-fri"
 
@@ -194,7 +177,7 @@ export function buildProgram(
       withStore((store, _c, json) => {
         const doors = store.doors.list();
         print(json, doors, () =>
-          table(
+          printTable(
             doors.map((d) => ({
               id: d.id,
               name: d.name,
@@ -269,7 +252,7 @@ export function buildProgram(
               (cloud.lastError ? `, last error: ${cloud.lastError}` : ''),
           );
         }
-        table(b.doors ?? [], io);
+        printTable(b.doors ?? [], io);
       });
     });
 
@@ -333,7 +316,7 @@ export function buildProgram(
       withStore((store, _c, json) => {
         const devices = store.devices.list();
         print(json, devices, () =>
-          table(
+          printTable(
             devices.map((d) => ({ id: d.id, role: d.role, doors: d.doors.join(',') })),
             io,
           ),
@@ -374,7 +357,7 @@ export function buildProgram(
       withStore((store, _c, json) => {
         const people = store.people.list();
         print(json, people, () =>
-          table(
+          printTable(
             people.map((p) => ({
               id: p.id,
               name: p.name,
@@ -444,7 +427,7 @@ export function buildProgram(
       withStore((store, config, json) => {
         const list = o.person ? store.credentials.listForPerson(o.person) : store.credentials.list();
         print(json, list, () =>
-          table(
+          printTable(
             list.map((c) => ({
               id: c.id,
               person: c.personId,
@@ -491,7 +474,7 @@ export function buildProgram(
       withStore((store, _c, json) => {
         const groups = store.groups.list();
         print(json, groups, () =>
-          table(
+          printTable(
             groups.map((g) => ({
               id: g.id,
               name: g.name,
@@ -574,7 +557,7 @@ export function buildProgram(
       withStore((store, _c, json) => {
         const list = store.schedules.list();
         print(json, list, () =>
-          table(
+          printTable(
             list.map((s) => ({
               id: s.id,
               name: s.name,
@@ -614,7 +597,7 @@ export function buildProgram(
       withStore((store, _c, json) => {
         const list = store.holidays.list();
         print(json, list, () =>
-          table(
+          printTable(
             list.map((h) => ({ date: h.date, name: h.name })),
             io,
           ),
@@ -657,7 +640,7 @@ export function buildProgram(
       withStore((store, _c, json) => {
         const list = store.users.list();
         print(json, list, () =>
-          table(
+          printTable(
             list.map((u) => ({ username: u.username, role: u.role })),
             io,
           ),
@@ -685,7 +668,7 @@ export function buildProgram(
       withStore((store, config, json) => {
         const list = store.events.list({ limit: o.limit, ...(o.type ? { type: o.type } : {}) });
         print(json, list, () =>
-          table(
+          printTable(
             list.map((e) => ({
               seq: e.seq,
               time: formatTime(e.ts, config.timeZone),

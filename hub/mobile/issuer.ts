@@ -7,19 +7,9 @@ import {
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
-import {
-  chmodSync,
-  closeSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { createSecretFileOnce } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import {
   encodeCertificate,
@@ -65,21 +55,7 @@ export class IssuerKey {
     if (existing) return new IssuerKey(HUB_ISSUER, existing, file);
     const { privateKey } = generateKeyPairSync('ed25519');
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
-    const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const fd = openSync(tmp, 'wx', 0o600);
-    try {
-      writeSync(fd, pem);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    try {
-      linkSync(tmp, file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    } finally {
-      unlinkSync(tmp);
-    }
+    createSecretFileOnce(file, pem);
     const key = readKey(file);
     if (!key) throw new Error(`issuer key ${file} could not be created`);
     return new IssuerKey(HUB_ISSUER, key, file);

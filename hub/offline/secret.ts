@@ -2,21 +2,10 @@
 // copy over the mirror so it can issue codes while the hub is unreachable; staff see it only
 // through `gatehouse code secret export`. Kept apart from hub.key so it can be rotated alone.
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  closeSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { syncDir } from '../store/keys.js';
+import { createSecretFileOnce } from '../store/keys.js';
 
 export const CODE_KEY_FILE_NAME = 'code.key';
 const KEY_TEXT = /^[0-9a-f]{64}$/;
@@ -37,22 +26,8 @@ export class CodeSecret {
     const file = join(dataDir, CODE_KEY_FILE_NAME);
     const existing = read(file, logger);
     if (existing) return new CodeSecret(existing, file);
-    const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const fd = openSync(tmp, 'wx', 0o600);
-    try {
-      writeSync(fd, `${randomBytes(32).toString('hex')}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    try {
-      linkSync(tmp, file);
-      syncDir(dataDir);
+    if (createSecretFileOnce(file, `${randomBytes(32).toString('hex')}\n`)) {
       logger?.info({ file }, 'created a new offline code secret');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    } finally {
-      unlinkSync(tmp);
     }
     const key = read(file, logger);
     if (!key) throw new Error(`code secret ${file} could not be created`);

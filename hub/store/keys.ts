@@ -13,7 +13,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 
 export const KEY_FILE_NAME = 'hub.key';
@@ -43,23 +43,8 @@ export class HubKeys {
     const existing = HubKeys.#read(file, logger);
     if (existing) return new HubKeys(existing, file);
 
-    const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const fd = openSync(tmp, 'wx', 0o600);
-    try {
-      writeSync(fd, `${randomBytes(KEY_BYTES).toString('hex')}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    try {
-      linkSync(tmp, file);
-      syncDir(dataDir);
+    if (createSecretFileOnce(file, `${randomBytes(KEY_BYTES).toString('hex')}\n`)) {
       logger?.info({ file }, 'created a new hub key');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      // Another process created it first: use theirs.
-    } finally {
-      unlinkSync(tmp);
     }
     const key = HubKeys.#read(file, logger);
     if (!key) throw new Error(`hub key ${file} could not be created`);
@@ -97,6 +82,32 @@ export class HubKeys {
   /** Hex HMAC-SHA256 of `value` under the purpose's subkey (e.g. 'pin', 'device', 'session'). */
   hmac(purpose: string, value: string): string {
     return createHmac('sha256', this.subkey(purpose)).update(value).digest('hex');
+  }
+}
+
+/**
+ * Creates `file` (mode 0600) with `content` unless it exists. Writes a temp file and hard-links it into
+ * place: atomic, and never overwrites a secret another process created at the same moment.
+ * Returns true when this call created it.
+ */
+export function createSecretFileOnce(file: string, content: string): boolean {
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(tmp, file);
+    syncDir(dirname(file));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return false; // another process created it first: theirs wins
+  } finally {
+    unlinkSync(tmp);
   }
 }
 
