@@ -202,7 +202,8 @@ describe('a door controller on MQTT', () => {
     sub.stdout.on('data', (d: Buffer) => {
       out += d.toString();
     });
-    const subExit = new Promise<number | null>((resolve) => sub.on('exit', resolve));
+    // 'close', not 'exit': the exit can be reported before the last stdout data is read.
+    const subExit = new Promise<number | null>((resolve) => sub.on('close', resolve));
     await new Promise((r) => setTimeout(r, 500)); // let the subscription land
     const pub = spawn('mosquitto_pub', [
       ...auth,
