@@ -24,6 +24,8 @@ const SUITES: Array<[string, () => Promise<Record<string, unknown>>]> = [
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
 const RATE = 200; // presentations per second
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+/** Keep in step with package.json `start`, deploy/systemd/gatehouse.service and deploy/docker/Dockerfile. */
+const DEPLOYED_NODE_FLAGS = ['--max-semi-space-size=4'];
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 function log(message: string): void {
@@ -87,8 +89,12 @@ async function startHub(
   dataDir: string,
 ): Promise<{ child: ChildProcess; port: number; coldStartMs: number }> {
   const started = performance.now();
-  // BENCH_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the hub under load.
-  const nodeArgs = (process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // The hub runs with the flags it is deployed with (package.json start, systemd unit, Dockerfile);
+  // BENCH_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds flags, e.g. to profile under load.
+  const nodeArgs = [
+    ...DEPLOYED_NODE_FLAGS,
+    ...(process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  ];
   const child = spawn(process.execPath, [...nodeArgs, MAIN, 'start'], {
     env: {
       ...process.env,
