@@ -345,21 +345,7 @@ export class OfflineCodes {
           actor,
           this.#nowMs(),
         );
-      store.events.insertInTransaction({
-        type: 'admin.code.issued',
-        doorId: null,
-        personId,
-        credentialId: issued.serial,
-        data: {
-          serial: issued.serial,
-          type: spec.type,
-          scope: spec.scope,
-          from: issued.window.start,
-          until: issued.window.end,
-          actor,
-          ...(label ? { label } : {}),
-        },
-      });
+      this.#auditIssued(issued, spec, personId, actor, label);
       return {
         digits: issued.digits,
         serial: issued.serial,
@@ -441,21 +427,7 @@ export class OfflineCodes {
             this.#nowMs(),
           ).changes > 0;
       if (inserted) {
-        this.#o.store.events.insertInTransaction({
-          type: 'admin.code.issued',
-          doorId: null,
-          personId,
-          credentialId: issued.serial,
-          data: {
-            serial: issued.serial,
-            type: spec.type,
-            scope: spec.scope,
-            from: issued.window.start,
-            until: issued.window.end,
-            actor,
-            ...(label ? { label } : {}),
-          },
-        });
+        this.#auditIssued(issued, spec, personId, actor, label);
       }
       return { serial: issued.serial, learned: inserted };
     });
@@ -710,6 +682,31 @@ export class OfflineCodes {
   }
 
   /** A remembered code is usable now (its record says so; MAC was checked when it was recorded). */
+  /** The audit event for a code the hub issued or learned about (inside the caller's transaction). */
+  #auditIssued(
+    issued: IssuedCode,
+    spec: CodeSpec,
+    personId: string | null,
+    actor: string,
+    label: string | null,
+  ): void {
+    this.#o.store.events.insertInTransaction({
+      type: 'admin.code.issued',
+      doorId: null,
+      personId,
+      credentialId: issued.serial,
+      data: {
+        serial: issued.serial,
+        type: spec.type,
+        scope: spec.scope,
+        from: issued.window.start,
+        until: issued.window.end,
+        actor,
+        ...(label ? { label } : {}),
+      },
+    });
+  }
+
   #knownCovers(row: KnownRow, now: number): boolean {
     if (row.type === 'daily') {
       const grace = this.#o.config.graceMinutes * 60_000;
