@@ -9,6 +9,8 @@ const ADMIN: StaffRole[] = ['admin'];
 const STAFF: StaffRole[] = ['admin', 'staff'];
 const ANY: StaffRole[] = ['admin', 'staff', 'installer'];
 
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
 const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' });
 const IdParams = Type.Object({ id: Id });
 const Login = Type.Object(
@@ -40,6 +42,13 @@ export async function registerApiRoutes(api: FastifyInstance, deps: HttpDeps): P
     '/setup',
     { schema: { body: Login }, config: { rateLimit: { max: 5, timeWindow: '1 minute' } } },
     async (request, reply) => {
+      // Only from the hub itself (plain HTTP on 127.0.0.1 or the control socket): on a fresh install,
+      // someone else on the LAN must not get to create the first administrator.
+      if (!deps.localAdmin && !LOOPBACK.has(request.ip)) {
+        return reply.code(403).send({
+          error: 'first-run setup is only allowed on the hub itself (or use `npx gatehouse user add`)',
+        });
+      }
       if (store.users.list().length > 0) return reply.code(409).send({ error: 'setup is already done' });
       const { username, password } = request.body as { username: string; password: string };
       const user = await store.users.add(username, password, 'admin');

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/app.js';
 import { callHub } from '../../hub/cli/hub-client.js';
+import { buildHttpApp } from '../../hub/http/app.js';
+import { silentLogger } from '../../hub/logger.js';
 import { removeDir, startHub, tempDataDir } from '../helpers/hub.js';
 
 let dir: string;
@@ -70,6 +72,27 @@ describe('HTTP API', () => {
     expect((await call('POST', '/session', { username: 'alice', password: 'wrong password!' })).status).toBe(
       401,
     );
+  });
+
+  it('refuses first-run setup from another machine on the LAN', async () => {
+    const app = await buildHttpApp({
+      store: hub.store,
+      bus: hub.bus,
+      actions: hub.actions,
+      status: () => hub.status(),
+      sessionHours: 1,
+      secure: true,
+      logger: silentLogger(),
+    });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/setup',
+      remoteAddress: '192.168.1.50',
+      payload: { username: 'mallory', password: 'a long enough password' },
+    });
+    await app.close();
+    expect(res.statusCode).toBe(403);
+    expect(hub.store.users.list().map((u) => u.username)).not.toContain('mallory');
   });
 
   it('refuses malformed bodies with a clear 400', async () => {
