@@ -1,10 +1,10 @@
 // `gatehouse hw ...`: check wired door hardware before going live (docs/hardware-testing.md).
 // Every command builds the door's hardware from the same config the hub uses, so what works here works there.
 import type { Command } from 'commander';
+import { maskCard } from '../hub/logger.js';
 import { HardwareConfigError, parseHardwareSettings, parseWiredDoors, type WiredDoorDef } from './config.js';
 import { createDoorHardware, isSimDoorHardware, resolveDriver, type WiredDoorHardware } from './factory.js';
 import { DEFAULT_SYSFS_ROOT, listChips, PI_GPIO_LABELS } from './gpio/sysfs.js';
-import { maskCard } from './mask.js';
 import { BUILTIN_FORMATS, decodeCard, decodeKey, resolveFormats } from './wiegand/formats.js';
 
 export interface HardwareCliIo {

@@ -1,7 +1,7 @@
 // A PN532 NFC reader (HSU) as a CardReader: polls for ISO14443A cards, reports each card once per presentation,
 // re-initialises on a stall, reopens the port after an unplug, and reports health.
 import type { Logger } from 'pino';
-import { maskCard } from '../mask.js';
+import { maskCard } from '../../hub/logger.js';
 import type { CardReader, ReaderHealth } from '../types.js';
 import { Pn532Client, Pn532Error } from './client.js';
 import { openSerialPort, type SerialLink, type SerialOpener } from './serial.js';

@@ -1,9 +1,9 @@
 // Wiegand readers and keypads on a D0/D1 line pair. One link per pair; a reader and a keypad in the same housing
 // share it: 4/8-bit bursts are keys, longer frames are cards.
 import type { Logger } from 'pino';
+import { maskCard } from '../../hub/logger.js';
 import type { Level, RawInputLine } from '../gpio/lines.js';
 import { nowUs } from '../gpio/lines.js';
-import { maskCard } from '../mask.js';
 import type { CardReader, Keypad, ReaderHealth } from '../types.js';
 import { type FrameResult, WiegandFrameAssembler } from './decoder.js';
 import { decodeCard, decodeKey, type WiegandFormat } from './formats.js';
