@@ -344,6 +344,13 @@ export async function registerApiRoutes(
     const token = request.sessionToken;
     const owner = {};
     const res = reply.raw;
+    let keepAlive: NodeJS.Timeout | undefined;
+    let release: (() => void) | null = null;
+    const cleanup = () => {
+      clearInterval(keepAlive);
+      deps.bus.removeAll(owner);
+      release?.();
+    };
     const opened = guards.streams.open({
       session: token ?? 'local',
       userId: staff.id,
@@ -352,27 +359,29 @@ export async function registerApiRoutes(
         const user = store.users.sessionUser(token);
         return user !== null && user.id === staff.id && ANY.includes(user.role);
       },
-      end: () => res.end(),
+      // Stop listening first: the bus event that ended the session must not be written after the end.
+      end: () => {
+        cleanup();
+        res.end();
+      },
     });
     if ('refused' in opened) return reply.code(429).send({ error: opened.refused });
+    release = opened.release;
     reply.hijack();
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
       connection: 'keep-alive',
     });
-    const send = (type: string, data: unknown) =>
-      res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    const write = (text: string) => {
+      if (!res.writableEnded) res.write(text);
+    };
+    const send = (type: string, data: unknown) => write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
     deps.bus.on(owner, 'event', (e) => send('event', e));
     deps.bus.on(owner, 'doorStatus', (s) => send('door', s));
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    const cleanup = () => {
-      clearInterval(keepAlive);
-      deps.bus.removeAll(owner);
-      opened.release();
-    };
+    keepAlive = setInterval(() => write(': keep-alive\n\n'), 15_000);
     res.on('close', cleanup);
-    res.on('finish', cleanup);
+    res.on('error', cleanup); // a dead client is not a hub error
     send('hello', { status: deps.status() });
   });
 }
