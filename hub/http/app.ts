@@ -11,6 +11,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { HubActions } from '../actions.js';
+import { Summarizer } from '../budget.js';
 import type { Decision, EventBus } from '../bus.js';
 import type { StaffRole } from '../domain.js';
 import type { Logger } from '../logger.js';
@@ -64,16 +65,24 @@ export interface HttpGuards {
   login: LoginLimiter;
   /** The first-run setup token; null when none is active (setup over the network is then refused). */
   setupToken: SetupToken | null;
+  /** Refused setups and slowed-down logins are logged a few times a minute per key, then summarised. */
+  refusals: Summarizer;
 }
 
 export function createGuards(
   limits: { streams?: StreamLimits; login?: LoginLimits } = {},
   setupToken: SetupToken | null = null,
+  logger?: Logger,
 ): HttpGuards {
   return {
     streams: new StreamRegistry(limits.streams ?? DEFAULT_STREAM_LIMITS),
     login: new LoginLimiter(limits.login ?? DEFAULT_LOGIN_LIMITS),
     setupToken,
+    refusals: new Summarizer({
+      perWindow: 5,
+      onSuppressed: ({ key, suppressed }) =>
+        logger?.warn({ key, suppressed }, `…and ${suppressed} more ${key} in the last minute`),
+    }),
   };
 }
 
@@ -142,7 +151,7 @@ export async function buildHttpApp(
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
-  const guards = deps.guards ?? createGuards();
+  const guards = deps.guards ?? createGuards({}, null, deps.logger);
 
   await app.register(cookie);
   // Requests on the control socket have no IP address; they share one bucket.

@@ -64,7 +64,9 @@ export async function registerApiRoutes(
         setupToken?: string;
       };
       if (!deps.localAdmin && !guards.setupToken?.matches(setupToken)) {
-        request.log.warn({ ip: request.ip }, 'first-run setup refused: missing or wrong setup token');
+        if (guards.refusals.allow('refused setups')) {
+          request.log.warn({ ip: request.ip }, 'first-run setup refused: missing or wrong setup token');
+        }
         return reply.code(403).send({
           error:
             'first-run setup needs the setup token printed in the hub log at start (also in the file ' +
@@ -93,6 +95,9 @@ export async function registerApiRoutes(
       if (!deps.localAdmin) {
         const waitS = guards.login.admit(username, address);
         if (waitS !== null) {
+          if (guards.refusals.allow(`slowed logins for ${username.toLowerCase()}`)) {
+            request.log.warn({ username, ip: address }, 'login attempts for this user are being slowed down');
+          }
           reply.header('retry-after', String(waitS));
           return reply
             .code(429)

@@ -23,6 +23,7 @@ export class HttpServer {
   #apps: Array<{ app: FastifyInstance; kind: 'http' | 'https' | 'socket' }> = [];
   #ports: { http?: number; https?: number } = {};
   #guards: HttpGuards | null = null;
+  #flushTimer: NodeJS.Timeout | null = null;
 
   constructor(deps: Omit<HttpDeps, 'secure'>, options: HttpServerOptions) {
     this.#deps = deps;
@@ -44,8 +45,10 @@ export class HttpServer {
         ...(this.#options.login ? { login: this.#options.login } : {}),
       },
       setup?.token ?? null,
+      logger,
     );
     this.#guards = guards;
+    this.#flushTimer = setInterval(() => guards.refusals.flush(), 60_000).unref();
     // A staff user added, removed, disabled or re-roled (here or by the CLI): streams re-check their
     // sessions now, and the setup token goes once anyone exists.
     bus.on(this, 'event', (e) => {
@@ -95,7 +98,9 @@ export class HttpServer {
 
   async stop(): Promise<void> {
     this.#deps.bus.removeAll(this);
+    if (this.#flushTimer) clearInterval(this.#flushTimer);
     this.#guards?.streams.stop();
+    this.#guards?.refusals.flush(true);
     await Promise.all(this.#apps.map(({ app }) => app.close()));
     this.#apps = [];
   }
