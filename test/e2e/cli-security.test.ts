@@ -117,3 +117,18 @@ describe('gatehouse user remove while the user watches the live stream', () => {
     }
   });
 });
+
+describe('gatehouse sim code without the code on the command line', () => {
+  it('reads the code from stdin and types it on the simulated keypad', async () => {
+    const hub = await startHub(dir, { simulation: { door: 'sim-front' } });
+    try {
+      const typed = await cli(dir, ['sim', 'code', 'sim-front'], '482913\n');
+      expect(typed.code).toBe(0);
+      expect(typed.stdout).toMatch(/^DENIED \(/);
+      const events = hub.store.events.list({ limit: 5, type: 'decision' });
+      expect(events.some((e) => e.doorId === 'sim-front')).toBe(true);
+    } finally {
+      await hub.stop();
+    }
+  });
+});
