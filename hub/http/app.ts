@@ -126,7 +126,9 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 function crossSiteRefusal(request: FastifyRequest): string | null {
   const site = request.headers['sec-fetch-site'];
   if (site !== undefined) {
-    return site === 'same-origin' ? null : `cross-site request refused (Sec-Fetch-Site: ${site})`;
+    return site === 'same-origin'
+      ? null
+      : `cross-site request refused (Sec-Fetch-Site: ${site.slice(0, 20)})`;
   }
   const origin = request.headers.origin;
   if (origin === undefined) {
