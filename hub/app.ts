@@ -248,6 +248,9 @@ export class Hub {
         http: config.http.http,
         https: { ...config.http.https, keyPem: certs.serverKeyPem, certPem: certs.serverCertPem },
         socketPath: path.join(config.dataDir, SOCKET_NAME),
+        dataDir: config.dataDir,
+        streams: config.http.streams,
+        login: config.http.login,
       },
     );
     await this.#http.start();

@@ -8,6 +8,7 @@ import { registerHardwareCommands } from '../../adapters/cli.js';
 import { type Config, ConfigError, loadConfig } from '../config/index.js';
 import type { ScheduleDay, ScheduleInterval } from '../domain.js';
 import { WEEKDAYS } from '../domain.js';
+import { removeSetupTokenFile } from '../http/setup-token.js';
 import { type OpenedStore, openHubStore } from '../open-store.js';
 import { backupDatabase, restoreDatabase } from '../store/backup.js';
 import { DB_FILE_NAME } from '../store/db.js';
@@ -78,6 +79,29 @@ export function parseIntervalArg(text: string): ScheduleInterval[] {
     }
   }
   return [...days].map((day) => ({ day, from, to }));
+}
+
+/** Config keys whose values are secrets: `token`, `secret`, `password`… and camelCase `…Token` etc. */
+const SECRET_KEY = /(token|secret|password|passphrase|privatekey)$/i;
+
+/** The config with every secret value replaced, for printing (`gatehouse config`). */
+export function redactSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, v]) => [
+      key,
+      SECRET_KEY.test(key) && typeof v === 'string' && v !== '' ? '[redacted]' : redactSecrets(v),
+    ]),
+  );
+}
+
+/** Why a secret given as an argument is refused, and how to give it instead. */
+function secretOnArgv(what: string, example: string): UsageError {
+  return new UsageError(
+    `a ${what} on the command line is visible to every user of this machine (ps, shell history): ` +
+      `leave the value out and type it when asked, or pipe it in, e.g. ${example}`,
+  );
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -258,10 +282,14 @@ export function buildProgram(
 
   // --- simulated doors (rehearse a building without hardware)
   const sim = program.command('sim').description('drive a simulated door in the running hub');
+  // A simulation tool for test buildings: the value may stay on the command line (docs/cli.md); leave it
+  // out to type it without echo or pipe it in, e.g. to try a real PIN on a simulated door.
   const simAction = (name: string, description: string, withValue: boolean) => {
-    const cmd = sim.command(withValue ? `${name} <door> <value>` : `${name} <door>`).description(description);
-    cmd.action(async (doorId: string, value?: string) => {
+    const cmd = sim.command(withValue ? `${name} <door> [value]` : `${name} <door>`).description(description);
+    cmd.action(async (doorId: string, given?: string) => {
       const { config } = ctx();
+      let value = given;
+      if (withValue && value === undefined) value = (await io.readSecret(`${name} for ${doorId}: `)).trim();
       const res = await callHub(
         config.dataDir,
         'POST',
@@ -401,23 +429,43 @@ export function buildProgram(
     .command('add <person>')
     .description('give a person a card or a PIN')
     .option('--card <hex>', 'card UID or Wiegand payload in hex (e.g. 04:A2:2B:1C or 04A22B1C)')
-    .option('--pin <digits>', 'PIN, 4-12 digits (6 or more recommended)')
+    .option('--pin', 'a PIN (4-12 digits, 6+ recommended): asked for without echo, or read from stdin')
+    .option('--pin-stdin', 'read the PIN from the first line of stdin (for scripts)')
     .option('--from <date>', 'valid from (YYYY-MM-DD[THH:MM] building time, or ISO with offset)')
     .option('--until <date>', 'valid until (exclusive)')
-    .action((personId: string, o: { card?: string; pin?: string; from?: string; until?: string }) =>
-      withStore((store, config, json) => {
-        if ((o.card === undefined) === (o.pin === undefined))
-          throw new UsageError('give exactly one of --card or --pin');
-        const window = {
-          validFrom: o.from ? parseTimeArg(o.from, config.timeZone) : null,
-          validUntil: o.until ? parseTimeArg(o.until, config.timeZone) : null,
-        };
-        const c =
-          o.card !== undefined
-            ? store.credentials.addCard(personId, o.card, window)
-            : store.credentials.addPin(personId, o.pin!, window);
-        print(json, c, () => io.out(`credential '${c.id}' added for '${personId}' (${c.label})`));
-      }),
+    .argument('[pin-on-argv]', 'refused: a PIN on the command line shows in `ps`')
+    .action(
+      (
+        personId: string,
+        pinOnArgv: string | undefined,
+        o: { card?: string; pin?: boolean; pinStdin?: boolean; from?: string; until?: string },
+      ) =>
+        withStore(async (store, config, json) => {
+          if (pinOnArgv !== undefined) {
+            throw secretOnArgv(
+              'PIN',
+              `\`npx gatehouse credential add ${personId} --pin\` (asks), or ` +
+                `\`printf '%s\\n' "$PIN" | npx gatehouse credential add ${personId} --pin-stdin\``,
+            );
+          }
+          const wantsPin = o.pin === true || o.pinStdin === true;
+          if ((o.card === undefined) === !wantsPin)
+            throw new UsageError('give exactly one of --card or --pin');
+          const window = {
+            validFrom: o.from ? parseTimeArg(o.from, config.timeZone) : null,
+            validUntil: o.until ? parseTimeArg(o.until, config.timeZone) : null,
+          };
+          let pin = '';
+          if (wantsPin) {
+            pin = (await io.readSecret(`PIN for ${personId}: `)).trim();
+            if (pin === '') throw new UsageError('no PIN given (empty input)');
+          }
+          const c =
+            o.card !== undefined
+              ? store.credentials.addCard(personId, o.card, window)
+              : store.credentials.addPin(personId, pin, window);
+          print(json, c, () => io.out(`credential '${c.id}' added for '${personId}' (${c.label})`));
+        }),
     );
   credential
     .command('list')
@@ -627,9 +675,11 @@ export function buildProgram(
         .makeOptionMandatory(),
     )
     .action((username: string, o: { role: 'admin' | 'staff' | 'installer' }) =>
-      withStore(async (store) => {
+      withStore(async (store, config) => {
         const password = await io.readSecret(`Password for ${username}: `);
         const u = await store.users.add(username, password, o.role);
+        // A staff user exists now: the first-run setup token is of no more use.
+        removeSetupTokenFile(config.dataDir);
         io.out(`user '${u.username}' added (${u.role})`);
       }),
     );
@@ -735,10 +785,10 @@ export function buildProgram(
 
   program
     .command('config')
-    .description('check the config and print it with defaults filled in')
+    .description('check the config and print it with defaults filled in (secrets shown as [redacted])')
     .action(() => {
       const { config } = ctx();
-      io.out(JSON.stringify(config, null, 2));
+      io.out(JSON.stringify(redactSecrets(config), null, 2));
     });
 
   registerHardwareCommands(program, async () => {
@@ -770,6 +820,13 @@ export async function runCli(
   io: CliIO = defaultIO,
   startHub?: (configFile?: string) => Promise<void>,
 ): Promise<number> {
+  // `--pin=1234` would otherwise only get commander's "unknown option".
+  if (argv.some((a) => /^--pin(-stdin)?=/.test(a))) {
+    io.err(
+      `error: ${secretOnArgv('PIN', '`printf \'%s\\n\' "$PIN" | npx gatehouse credential add <person> --pin-stdin`').message}`,
+    );
+    return 2;
+  }
   const program = buildProgram(io, startHub);
   program.exitOverride();
   program.configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });

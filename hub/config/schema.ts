@@ -2,6 +2,7 @@
 import Type, { type Static } from 'typebox';
 import { HardwareSectionSchema } from '../../adapters/config.js';
 import { CloudConfigSchema } from '../cloud/config.js';
+import { LoginLimitsSchema, StreamLimitsSchema } from '../http/limits.js';
 import { OfflineConfigSchema } from '../offline/config.js';
 
 const Port = (def: number, description: string) =>
@@ -79,6 +80,16 @@ export const ConfigSchema = Type.Object(
           maximum: 720,
           default: 12,
           description: 'How long a staff login lasts.',
+        }),
+        streams: Type.Object(StreamLimitsSchema.properties, {
+          additionalProperties: false,
+          default: {},
+          description: 'Live event streams (docs/http-api.md).',
+        }),
+        login: Type.Object(LoginLimitsSchema.properties, {
+          additionalProperties: false,
+          default: {},
+          description: 'Login attempts per username (docs/http-api.md).',
         }),
       },
       { additionalProperties: false, default: {} },

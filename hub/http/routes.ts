@@ -3,13 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { ActionError } from '../actions.js';
 import type { StaffRole } from '../domain.js';
-import { type HttpDeps, SESSION_COOKIE } from './app.js';
+import { type HttpDeps, type HttpGuards, SESSION_COOKIE } from './app.js';
 
 const ADMIN: StaffRole[] = ['admin'];
 const STAFF: StaffRole[] = ['admin', 'staff'];
 const ANY: StaffRole[] = ['admin', 'staff', 'installer'];
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' });
 const IdParams = Type.Object({ id: Id });
@@ -20,13 +18,25 @@ const Login = Type.Object(
   },
   { additionalProperties: false },
 );
+const Setup = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 64 }),
+    password: Type.String({ minLength: 1, maxLength: 256 }),
+    setupToken: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
 
 function actionError(err: unknown): never {
   if (err instanceof ActionError) throw Object.assign(new Error(err.message), { statusCode: err.statusCode });
   throw err;
 }
 
-export async function registerApiRoutes(api: FastifyInstance, deps: HttpDeps): Promise<void> {
+export async function registerApiRoutes(
+  api: FastifyInstance,
+  deps: HttpDeps,
+  guards: HttpGuards,
+): Promise<void> {
   const { store, actions } = deps;
 
   // Public and minimal (load balancers, systemd checks); the details need a login.
@@ -37,21 +47,41 @@ export async function registerApiRoutes(api: FastifyInstance, deps: HttpDeps): P
 
   api.get('/status', { config: { roles: ANY } }, async () => ({ status: 'ok', ...deps.status() }));
 
-  // First-run setup: creates the first admin, and only while no staff user exists.
+  // First-run setup: creates the first admin, only while no staff user exists, and only with the setup
+  // token from the hub's log or data directory (the control socket needs none: it owns the data dir).
   api.post(
     '/setup',
-    { schema: { body: Login }, config: { rateLimit: { max: 5, timeWindow: '1 minute' } } },
+    { schema: { body: Setup }, config: { rateLimit: { max: 5, timeWindow: '1 minute' } } },
     async (request, reply) => {
-      // Only from the hub itself (plain HTTP on 127.0.0.1 or the control socket): on a fresh install,
-      // someone else on the LAN must not get to create the first administrator.
-      if (!deps.localAdmin && !LOOPBACK.has(request.ip)) {
+      const done = () => {
+        guards.setupToken?.retire();
+        return reply.code(409).send({ error: 'setup is already done: log in instead' });
+      };
+      if (store.users.count() > 0) return done();
+      const { username, password, setupToken } = request.body as {
+        username: string;
+        password: string;
+        setupToken?: string;
+      };
+      if (!deps.localAdmin && !guards.setupToken?.matches(setupToken)) {
+        if (guards.refusals.allow('refused setups')) {
+          request.log.warn({ ip: request.ip }, 'first-run setup refused: missing or wrong setup token');
+        }
         return reply.code(403).send({
-          error: 'first-run setup is only allowed on the hub itself (or use `npx gatehouse user add`)',
+          error:
+            'first-run setup needs the setup token printed in the hub log at start (also in the file ' +
+            "'setup-token' in the data directory), or use `npx gatehouse user add <name> --role admin` on the hub",
         });
       }
-      if (store.users.list().length > 0) return reply.code(409).send({ error: 'setup is already done' });
-      const { username, password } = request.body as { username: string; password: string };
-      const user = await store.users.add(username, password, 'admin');
+      let user: { id: string; username: string; role: string };
+      try {
+        user = await store.users.addFirstAdmin(username, password);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'conflict') return done();
+        throw err;
+      }
+      guards.setupToken?.retire();
+      request.log.info({ username: user.username }, 'first-run setup done: first admin created');
       return reply.code(201).send({ user: { id: user.id, username: user.username, role: user.role } });
     },
   );
@@ -61,8 +91,22 @@ export async function registerApiRoutes(api: FastifyInstance, deps: HttpDeps): P
     { schema: { body: Login }, config: { rateLimit: { max: 10, timeWindow: '1 minute' } } },
     async (request, reply) => {
       const { username, password } = request.body as { username: string; password: string };
+      const address = request.ip || 'local-socket';
+      if (!deps.localAdmin) {
+        const waitS = guards.login.admit(username, address);
+        if (waitS !== null) {
+          if (guards.refusals.allow(`slowed logins for ${username.toLowerCase()}`)) {
+            request.log.warn({ username, ip: address }, 'login attempts for this user are being slowed down');
+          }
+          reply.header('retry-after', String(waitS));
+          return reply
+            .code(429)
+            .send({ error: `too many login attempts for this user; try again in ${waitS} s` });
+        }
+      }
       const user = await store.users.verify(username, password);
       if (!user) return reply.code(401).send({ error: 'wrong username or password' });
+      guards.login.succeeded(username, address);
       const ttlMs = deps.sessionHours * 3_600_000;
       const token = store.users.createSession(user.id, ttlMs);
       reply.setCookie(SESSION_COOKIE, token, {
@@ -77,9 +121,11 @@ export async function registerApiRoutes(api: FastifyInstance, deps: HttpDeps): P
   );
 
   api.delete('/session', { config: { roles: ANY } }, async (request, reply) => {
-    const header = request.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : request.cookies[SESSION_COOKIE];
-    if (token) store.users.deleteSession(token);
+    const token = request.sessionToken;
+    if (token) {
+      store.users.deleteSession(token);
+      guards.streams.endSession(token);
+    }
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return { ok: true };
   });
@@ -295,25 +341,52 @@ export async function registerApiRoutes(api: FastifyInstance, deps: HttpDeps): P
     },
   );
 
-  // Live updates: server-sent events of every stored event and door status change.
+  // Live updates: server-sent events of every stored event and door status change. A stream lives as long
+  // as its session (guards.streams ends it at logout, expiry or when its user is removed) and is capped
+  // per session, per user and in total.
   api.get('/stream', { config: { roles: ANY } }, async (request, reply) => {
-    reply.hijack();
+    const staff = request.staff!;
+    const token = request.sessionToken;
+    const owner = {};
     const res = reply.raw;
+    let keepAlive: NodeJS.Timeout | undefined;
+    let release: (() => void) | null = null;
+    const cleanup = () => {
+      clearInterval(keepAlive);
+      deps.bus.removeAll(owner);
+      release?.();
+    };
+    const opened = guards.streams.open({
+      session: token ?? 'local',
+      userId: staff.id,
+      alive: () => {
+        if (token === null) return true; // control socket: whoever holds it owns the hub
+        const user = store.users.sessionUser(token);
+        return user !== null && user.id === staff.id && ANY.includes(user.role);
+      },
+      // Stop listening first: the bus event that ended the session must not be written after the end.
+      end: () => {
+        cleanup();
+        res.end();
+      },
+    });
+    if ('refused' in opened) return reply.code(429).send({ error: opened.refused });
+    release = opened.release;
+    reply.hijack();
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
       connection: 'keep-alive',
     });
-    const owner = {};
-    const send = (type: string, data: unknown) =>
-      res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    const write = (text: string) => {
+      if (!res.writableEnded) res.write(text);
+    };
+    const send = (type: string, data: unknown) => write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
     deps.bus.on(owner, 'event', (e) => send('event', e));
     deps.bus.on(owner, 'doorStatus', (s) => send('door', s));
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    request.raw.on('close', () => {
-      clearInterval(keepAlive);
-      deps.bus.removeAll(owner);
-    });
+    keepAlive = setInterval(() => write(': keep-alive\n\n'), 15_000);
+    res.on('close', cleanup);
+    res.on('error', cleanup); // a dead client is not a hub error
     send('hello', { status: deps.status() });
   });
 }

@@ -1,13 +1,20 @@
 // The web server part: plain HTTP on 127.0.0.1 for local tools, HTTPS for the LAN, same routes on both.
 import { chmodSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { buildHttpApp, type HttpDeps } from './app.js';
+import { buildHttpApp, createGuards, type HttpDeps, type HttpGuards } from './app.js';
+import type { LoginLimits, StreamLimits } from './limits.js';
+import { SetupToken } from './setup-token.js';
 
 export interface HttpServerOptions {
   http: { enabled: boolean; host: string; port: number };
   https: { enabled: boolean; host: string; port: number; keyPem: string; certPem: string };
   /** Unix socket for the CLI (e.g. data/hub.sock), or null. */
   socketPath: string | null;
+  /** Where the first-run setup token file lives; null: no token, setup only over the control socket. */
+  dataDir?: string | null;
+  streams?: StreamLimits;
+  login?: LoginLimits;
 }
 
 export class HttpServer {
@@ -15,6 +22,8 @@ export class HttpServer {
   readonly #options: HttpServerOptions;
   #apps: Array<{ app: FastifyInstance; kind: 'http' | 'https' | 'socket' }> = [];
   #ports: { http?: number; https?: number } = {};
+  #guards: HttpGuards | null = null;
+  #flushTimer: NodeJS.Timeout | null = null;
 
   constructor(deps: Omit<HttpDeps, 'secure'>, options: HttpServerOptions) {
     this.#deps = deps;
@@ -22,15 +31,41 @@ export class HttpServer {
   }
 
   async start(): Promise<void> {
-    const { http, https } = this.#options;
+    const { http, https, dataDir } = this.#options;
+    const { store, bus, logger } = this.#deps;
+    let setup: { token: SetupToken; value: string } | null = null;
+    if (dataDir) {
+      const token = new SetupToken(dataDir);
+      if (store.users.count() === 0) setup = { token, value: token.ensure() };
+      else token.retire(); // a leftover from before `gatehouse user add`
+    }
+    const guards = createGuards(
+      {
+        ...(this.#options.streams ? { streams: this.#options.streams } : {}),
+        ...(this.#options.login ? { login: this.#options.login } : {}),
+      },
+      setup?.token ?? null,
+      logger,
+    );
+    this.#guards = guards;
+    this.#flushTimer = setInterval(() => guards.refusals.flush(), 60_000).unref();
+    // A staff user added, removed, disabled or re-roled (here or by the CLI): streams re-check their
+    // sessions now, and the setup token goes once anyone exists.
+    bus.on(this, 'event', (e) => {
+      if (!e.type.startsWith('admin.user.')) return;
+      guards.streams.recheck();
+      if (guards.setupToken?.active && store.users.count() > 0) guards.setupToken.retire();
+    });
+
+    const deps = { ...this.#deps, guards };
     if (http.enabled) {
-      const app = await buildHttpApp({ ...this.#deps, secure: false });
+      const app = await buildHttpApp({ ...deps, secure: false });
       await app.listen({ host: http.host, port: http.port });
       this.#ports.http = portOf(app);
       this.#apps.push({ app, kind: 'http' });
     }
     if (https.enabled) {
-      const app = await buildHttpApp({ ...this.#deps, secure: true }, https);
+      const app = await buildHttpApp({ ...deps, secure: true }, https);
       await app.listen({ host: https.host, port: https.port });
       this.#ports.https = portOf(app);
       this.#apps.push({ app, kind: 'https' });
@@ -39,10 +74,21 @@ export class HttpServer {
     if (socketPath) {
       // A stale socket from a crash would make listen fail; nothing else lives at this path.
       rmSync(socketPath, { force: true });
-      const app = await buildHttpApp({ ...this.#deps, secure: false, localAdmin: true });
+      const app = await buildHttpApp({ ...deps, secure: false, localAdmin: true });
       await app.listen({ path: socketPath });
       chmodSync(socketPath, 0o600);
       this.#apps.push({ app, kind: 'socket' });
+    }
+    if (setup) {
+      // One line an installer can copy from the console or `journalctl -u gatehouse`.
+      const url = https.enabled
+        ? `https://${publicHost(https.host)}:${this.#ports.https}`
+        : `http://${publicHost(http.host)}:${this.#ports.http}`;
+      logger.warn(
+        { setupTokenFile: setup.token.file },
+        `First-run setup: no staff user yet. Run \`npx gatehouse user add <name> --role admin\` on the hub, ` +
+          `or POST ${url}/api/v1/setup with setup token ${setup.value} (also in ${setup.token.file}); see docs/http-api.md`,
+      );
     }
   }
 
@@ -51,9 +97,19 @@ export class HttpServer {
   }
 
   async stop(): Promise<void> {
+    this.#deps.bus.removeAll(this);
+    if (this.#flushTimer) clearInterval(this.#flushTimer);
+    this.#guards?.streams.stop();
+    this.#guards?.refusals.flush(true);
     await Promise.all(this.#apps.map(({ app }) => app.close()));
     this.#apps = [];
   }
+}
+
+/** The address to show an installer: a wildcard bind means "this machine's name". */
+function publicHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return hostname();
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 function portOf(app: FastifyInstance): number {

@@ -126,6 +126,28 @@ export class UsersRepo {
     });
   }
 
+  /**
+   * First-run setup: creates `username` as admin only if no staff user exists, checked and inserted in
+   * one write transaction (BEGIN IMMEDIATE), so parallel setups, or a setup racing `gatehouse user add`
+   * in another process, create exactly one admin. The others get a 'conflict' StoreError.
+   */
+  async addFirstAdmin(username: string, password: string): Promise<StaffUser> {
+    const name = checkUsername(username);
+    if (this.count() > 0) throw new StoreError('conflict', 'setup is already done');
+    const hash = await hashPassword(checkPasswordInput(password));
+    return this.#ctx.write(() => {
+      if (this.count() > 0) throw new StoreError('conflict', 'setup is already done');
+      const id = generateId('su');
+      this.#ctx
+        .stmt(
+          'INSERT INTO staff_users (id, username, password_hash, role, disabled, created_at) VALUES (?, ?, ?, ?, 0, ?)',
+        )
+        .run(id, name, hash, 'admin', this.#ctx.now());
+      this.#audit('admin.user.added', {}, { userId: id, username: name, role: 'admin', setup: true });
+      return this.#mustGet(id);
+    });
+  }
+
   /** The user if the password is right and the account is enabled, else null. */
   async verify(username: string, password: string): Promise<AuthenticatedUser | null> {
     if (
