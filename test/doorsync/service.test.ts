@@ -26,6 +26,7 @@ function startSync(options: { pins?: boolean; now?: () => number } = {}): DoorSy
       sent.push({ doorId, channel, payload: JSON.stringify(message), retain });
     },
     pinKey: options.pins === false ? null : b.opened.keys.subkey('pin'),
+    cardKey: b.opened.keys.subkey('card'),
     timeZone: 'Europe/Berlin',
     debounceMs: 5,
     ...(options.now ? { now: options.now } : {}),
