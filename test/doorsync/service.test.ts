@@ -85,11 +85,13 @@ describe('door sync', () => {
     expect(lobby.copy.size).toBe(0); // nobody is granted the lobby
   });
 
-  it('never puts a raw PIN, a name or a person id in what it sends', () => {
+  it('never puts a raw PIN, a card UID, a name or a person id in what it sends', () => {
     const all = sent
       .map((m) => Buffer.from(JSON.parse(m.payload).body, 'base64url').toString('utf8'))
       .join('\n');
     expect(all).not.toContain('424242');
+    expect(all.toUpperCase()).not.toContain('04A1B2C3'); // cards travel as HMACs under the card key
+    expect(all).toMatch(/"cardKey":"[A-Za-z0-9_-]{43}"/);
     expect(all).not.toContain('Anna');
     expect(all).not.toContain('anna');
   });
