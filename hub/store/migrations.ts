@@ -167,8 +167,13 @@ function hashCardLookups(db: Database, keys: HubKeys | undefined): void {
   }>;
   if (rows.length === 0) return;
   if (!keys) throw new StoreError('unsupported', 'migration 2 (hashing card UIDs) needs the hub key');
+  // Rebuilding the two lookup indexes once is much faster than updating them row by row.
+  db.exec('DROP INDEX credentials_active_lookup; DROP INDEX credentials_kind_lookup;');
   const update = db.prepare('UPDATE credentials SET lookup = ? WHERE rowid = ?');
   for (const row of rows) update.run(keys.hmac(CARD_HASH_PURPOSE, row.lookup), row.rowid);
+  db.exec(`
+    CREATE UNIQUE INDEX credentials_active_lookup ON credentials (kind, lookup) WHERE revoked_at IS NULL;
+    CREATE INDEX credentials_kind_lookup ON credentials (kind, lookup);`);
 }
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
