@@ -7,7 +7,7 @@ import { type Config, ConfigError, loadConfig } from '../config/index.js';
 import type { ScheduleDay, ScheduleInterval } from '../domain.js';
 import { WEEKDAYS } from '../domain.js';
 import { type OpenedStore, openHubStore } from '../open-store.js';
-import { createBackup, restoreBackup } from '../store/backup.js';
+import { createBackup, inspectBackup, restoreBackup } from '../store/backup.js';
 import { DB_FILE_NAME } from '../store/db.js';
 import type { Store } from '../store/store.js';
 import { registerCodeCommands } from './codes.js';
@@ -712,10 +712,21 @@ export function buildProgram(
     .command('restore <file>')
     .description('replace the database and keys with an encrypted backup (stop the hub first)')
     .option('--passphrase-file <path>', passphraseHelp)
+    .option('--check', 'only check the file and the passphrase; change nothing (allowed while the hub runs)')
     .addOption(noArgvPassphrase)
-    .action(async (file: string, o: PassphraseOptions) => {
+    .action(async (file: string, o: PassphraseOptions & { check?: boolean }) => {
       const { config, json } = ctx();
       const passphrase = await readBackupPassphrase(o, io, false);
+      if (o.check) {
+        const checked = await inspectBackup({ file, passphrase });
+        print(json, checked, () =>
+          io.out(
+            `backup OK: hub ${checked.manifest.hubId} as of ${checked.manifest.createdAt}, ` +
+              `${checked.manifest.events} events, ${checked.files.length} files; every byte verified`,
+          ),
+        );
+        return;
+      }
       const running = await callHub(config.dataDir, 'GET', '/health').then(
         () => true,
         () => false,

@@ -426,9 +426,10 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
     const manifestBytes = Buffer.from(JSON.stringify(manifest), 'utf8');
     await writer.write(entryHeader(MANIFEST, manifestBytes.length, 0o600));
     await writer.write(manifestBytes);
-    const files = [DB_FILE_NAME, ...keyFilesOf(options.dataDir).map((f) => f.name)];
+    const keyFiles = keyFilesOf(options.dataDir);
+    const files = [DB_FILE_NAME, ...keyFiles.map((f) => f.name)];
     await writeEntryFromFile(writer, DB_FILE_NAME, snapshot);
-    for (const file of keyFilesOf(options.dataDir)) await writeEntryFromFile(writer, file.name, file.path);
+    for (const file of keyFiles) await writeEntryFromFile(writer, file.name, file.path);
     const end = Buffer.alloc(5);
     end.writeUInt32BE(files.length + 1, 1); // type 0, then the entry count (manifest included)
     await writer.write(end);

@@ -140,6 +140,9 @@ describe('gatehouse backup / restore (compiled CLI)', () => {
       expect(bytes.includes(Buffer.from(readFileSync(path.join(oldDir, key), 'utf8').trim()))).toBe(false);
     }
 
+    // The file can be checked while the hub runs (nothing changes); a restore is refused.
+    const check = await cli(oldDir, ['restore', file, '--check'], `${PASS}\n`);
+    expect(check.stdout).toMatch(/^backup OK: hub hub_[0-9a-f]+ as of .*every byte verified/);
     // Restore refuses while the hub runs, and changes nothing.
     const running = await cli(oldDir, ['restore', file], `${PASS}\n`);
     expect(running.code).toBe(1);

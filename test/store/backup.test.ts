@@ -1,6 +1,6 @@
 // Encrypted backups on real files: one file, every key inside, nothing readable without the
 // passphrase, and a restore that changes nothing until the whole file has been verified.
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, scryptSync } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -283,5 +283,162 @@ describe('encrypted backup and restore', () => {
     for (const [name, hash] of Object.entries(wanted)) expect(now[name], name).toBe(hash);
     expect(readdirSync(dataDir).filter((n) => n.startsWith('.restore'))).toEqual([]);
     expect(existsSync(join(dataDir, 'restore-previous-test', 'gatehouse.db'))).toBe(true);
+  });
+});
+
+// An independent reader and writer of the format exactly as docs/data.md describes it: proves the
+// document is byte-exact, and builds hostile archives the real writer never would.
+describe('the documented file format', () => {
+  let dataDir: string;
+  let work: string;
+  beforeEach(() => {
+    dataDir = tempDataDir();
+    work = tempDataDir();
+  });
+  afterEach(() => {
+    removeDir(dataDir);
+    removeDir(work);
+  });
+
+  const S = 65536;
+  function keysFor(passphrase: string, header: Buffer): { enc: Buffer; check: Buffer } {
+    const key = scryptSync(Buffer.from(passphrase.normalize('NFC')), header.subarray(20, 36), 64, {
+      N: 2 ** header[10]!,
+      r: header[11]!,
+      p: header[12]!,
+      maxmem: 512 * 1024 * 1024,
+    });
+    return { enc: key.subarray(0, 32), check: key.subarray(32) };
+  }
+  function decode(file: Buffer, passphrase: string): Array<{ name: string; mode: number; data: Buffer }> {
+    const header = file.subarray(0, 60);
+    const { enc } = keysFor(passphrase, header);
+    const plain: Buffer[] = [];
+    for (let i = 0, at = 60; at < file.length; i++) {
+      const size = Math.min(S + 16, file.length - at);
+      const last = at + size === file.length;
+      const nonce = Buffer.concat([header.subarray(36, 44), Buffer.from([0, 0, 0, 0])]);
+      nonce.writeUInt32BE(i, 8);
+      const d = createDecipheriv('aes-256-gcm', enc, nonce);
+      d.setAAD(Buffer.concat([header, Buffer.from([last ? 1 : 0])]));
+      d.setAuthTag(file.subarray(at + size - 16, at + size));
+      plain.push(d.update(file.subarray(at, at + size - 16)), d.final());
+      at += size;
+    }
+    const all = Buffer.concat(plain);
+    const entries: Array<{ name: string; mode: number; data: Buffer }> = [];
+    let at = 0;
+    while (all[at] === 1) {
+      const nameLength = all.readUInt16BE(at + 1);
+      const name = all.subarray(at + 3, at + 3 + nameLength).toString('utf8');
+      const size = Number(all.readBigUInt64BE(at + 3 + nameLength));
+      const mode = all.readUInt32BE(at + 11 + nameLength);
+      const start = at + 15 + nameLength;
+      entries.push({ name, mode, data: all.subarray(start, start + size) });
+      at = start + size;
+    }
+    expect(all[at]).toBe(0);
+    expect(all.readUInt32BE(at + 1)).toBe(entries.length);
+    expect(all.length).toBe(at + 5);
+    return entries;
+  }
+  function encode(entries: Array<{ name: string; mode: number; data: Buffer }>, passphrase: string): Buffer {
+    const header = Buffer.alloc(60);
+    header.write('GHBACKUP', 0, 'ascii');
+    header.set([1, 1, 14, 8, 1, 1], 8);
+    header.writeUInt32BE(S, 16);
+    randomBytes(24).copy(header, 20);
+    const { enc, check } = keysFor(passphrase, header);
+    createHmac('sha256', check).update(header.subarray(0, 44)).digest().copy(header, 44, 0, 16);
+    const parts: Buffer[] = [];
+    for (const e of entries) {
+      const name = Buffer.from(e.name);
+      const head = Buffer.alloc(15 + name.length);
+      head[0] = 1;
+      head.writeUInt16BE(name.length, 1);
+      name.copy(head, 3);
+      head.writeBigUInt64BE(BigInt(e.data.length), 3 + name.length);
+      head.writeUInt32BE(e.mode, 11 + name.length);
+      parts.push(head, e.data);
+    }
+    const end = Buffer.alloc(5);
+    end.writeUInt32BE(entries.length, 1);
+    parts.push(end);
+    const plain = Buffer.concat(parts);
+    const out: Buffer[] = [header];
+    const records = Math.floor(plain.length / S) + 1; // the last always holds fewer than S bytes
+    for (let i = 0; i < records; i++) {
+      const nonce = Buffer.alloc(12);
+      header.copy(nonce, 0, 36, 44);
+      nonce.writeUInt32BE(i, 8);
+      const c = createCipheriv('aes-256-gcm', enc, nonce);
+      c.setAAD(Buffer.concat([header, Buffer.from([i === records - 1 ? 1 : 0])]));
+      out.push(c.update(plain.subarray(i * S, (i + 1) * S)), c.final(), c.getAuthTag());
+    }
+    return Buffer.concat(out);
+  }
+
+  it('reads a real backup, and a backup written from the document restores', async () => {
+    const opened = openHubStore(dataDir);
+    opened.store.people.add({ id: 'alice', name: 'Alice', kind: 'resident' });
+    opened.store.credentials.addCard('alice', CARD, { id: 'card-1' });
+    opened.store.kv.set('test.padding', randomBytes(100_000).toString('hex')); // several records
+    CodeSecret.loadOrCreate(dataDir);
+    const file = join(work, 'real.ghbackup');
+    await createBackup({ file, passphrase: PASSPHRASE, dataDir, db: opened.db, kdf: FAST_KDF });
+    opened.close();
+    const entries = decode(readFileSync(file), PASSPHRASE);
+    expect(entries.map((e) => e.name)).toEqual(['manifest.json', 'gatehouse.db', 'hub.key', 'code.key']);
+    expect(entries[2]!.data).toEqual(readFileSync(join(dataDir, 'hub.key')));
+    expect(entries[2]!.mode).toBe(0o600);
+
+    const rewritten = join(work, 'rewritten.ghbackup');
+    writeFileSync(rewritten, encode(entries, PASSPHRASE));
+    const target = join(work, 'target');
+    const restored = await restoreBackup({ file: rewritten, passphrase: PASSPHRASE, dataDir: target });
+    expect(restored.files.sort()).toEqual(['code.key', 'gatehouse.db', 'hub.key']);
+    const again = openHubStore(target);
+    expect(again.store.credentials.find('card', CARD)?.credential.id).toBe('card-1');
+    again.close();
+
+    // Hostile archives: a path out of the data dir, an unknown file, a missing hub key.
+    const before = hashTree(target);
+    for (const [name, expected] of [
+      ['../escaped', /unexpected entry \("\.\.\/escaped"\)/],
+      ['certs/../../escaped', /unexpected entry/],
+      ['/etc/passwd', /unexpected entry/],
+      ['config.yaml', /unexpected entry/],
+    ] as const) {
+      const hostile = join(work, 'hostile.ghbackup');
+      writeFileSync(hostile, encode([...entries, { name, mode: 0o644, data: Buffer.from('x') }], PASSPHRASE));
+      await expect(restoreBackup({ file: hostile, passphrase: PASSPHRASE, dataDir: target })).rejects.toThrow(
+        expected,
+      );
+      expect(hashTree(target)).toEqual(before);
+    }
+    const noKey = join(work, 'no-key.ghbackup');
+    writeFileSync(
+      noKey,
+      encode(
+        entries.filter((e) => e.name !== 'hub.key'),
+        PASSPHRASE,
+      ),
+    );
+    await expect(restoreBackup({ file: noKey, passphrase: PASSPHRASE, dataDir: target })).rejects.toThrow(
+      'the backup does not contain hub.key',
+    );
+    const badKey = join(work, 'bad-key.ghbackup');
+    writeFileSync(
+      badKey,
+      encode(
+        entries.map((e) => (e.name === 'hub.key' ? { ...e, data: Buffer.from('not a key\n') } : e)),
+        PASSPHRASE,
+      ),
+    );
+    await expect(restoreBackup({ file: badKey, passphrase: PASSPHRASE, dataDir: target })).rejects.toThrow(
+      'hub.key in the backup is not a valid key',
+    );
+    expect(hashTree(target)).toEqual(before);
+    expect(readdirSync(target).filter((n) => n.startsWith('.'))).toEqual([]);
   });
 });
