@@ -59,12 +59,17 @@ const CHUNK_BYTES = 64 * 1024;
 export const DEFAULT_KDF = { log2N: 17, r: 8, p: 1 } as const;
 /** What a backup header may ask for: a hostile file must not make restore allocate more than 256 MiB. */
 const MAX_KDF_MEMORY = 256 * 1024 * 1024;
+/** Against offline guessing of a lost file: with scrypt at this cost, a few random words are out of reach. */
 export const MIN_PASSPHRASE_CHARS = 12;
+/** Longer is a pasted file by mistake, not a passphrase. */
 const MAX_PASSPHRASE_CHARS = 1024;
+/** File names in the archive are short known names; this bounds what a hostile file can make us read. */
 const MAX_ENTRY_NAME = 255;
 /** Beyond any real hub (a 2,000,000-credential database is ~1 GB): bounds what a hostile file can claim. */
 const MAX_ENTRY_BYTES = 64 * 1024 ** 3;
+/** A real backup has under a dozen entries (certs included). */
 const MAX_ENTRIES = 1000;
+/** The manifest is read into memory; a real one is ~150 bytes. */
 const MAX_MANIFEST_BYTES = 64 * 1024;
 
 export type BackupErrorCode =
