@@ -722,6 +722,17 @@ export async function inspectBackup(options: { file: string; passphrase: string 
 // --- restoring
 
 const STAGING_PREFIX = '.restore-staging-';
+const SNAPSHOT_PREFIX = `.${DB_FILE_NAME}.tmp-`;
+/** Far longer than any backup takes (a 1 GB database: minutes), so a running backup is never touched. */
+const STALE_SNAPSHOT_MS = 6 * 3600_000;
+
+function isOlderThan(file: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(file).mtimeMs > ms;
+  } catch {
+    return false;
+  }
+}
 const COMMIT_DIR = '.restore-commit';
 const COMMIT_FILES = 'files.json';
 const COMMIT_PREVIOUS = 'previous';
@@ -821,6 +832,10 @@ export function finishPendingRestore(dataDir: string): void {
   }
   for (const name of names) {
     if (name.startsWith(STAGING_PREFIX)) rmSync(join(dataDir, name), { recursive: true, force: true });
+    // A backup killed mid-way leaves its snapshot; one that old is no running backup's.
+    else if (name.startsWith(SNAPSHOT_PREFIX) && isOlderThan(join(dataDir, name), STALE_SNAPSHOT_MS)) {
+      rmSync(join(dataDir, name), { force: true });
+    }
   }
   const commit = join(dataDir, COMMIT_DIR);
   if (!existsSync(commit)) return;

@@ -1,7 +1,16 @@
 // Encrypted backups on real files: one file, every key inside, nothing readable without the
 // passphrase, and a restore that changes nothing until the whole file has been verified.
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, scryptSync } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IssuerKey } from '../../hub/mobile/issuer.js';
@@ -278,7 +287,18 @@ describe('encrypted backup and restore', () => {
     );
     writeFileSync(join(commit, 'previous'), 'restore-previous-test');
     mkdirSync(join(dataDir, '.restore-staging-1-dead'));
+    // Snapshots of backups: one killed a day ago (removed), one running now (kept).
+    writeFileSync(join(dataDir, '.gatehouse.db.tmp-1-old'), 'x');
+    utimesSync(
+      join(dataDir, '.gatehouse.db.tmp-1-old'),
+      new Date(Date.now() - 86_400_000),
+      new Date(Date.now() - 86_400_000),
+    );
+    writeFileSync(join(dataDir, '.gatehouse.db.tmp-2-new'), 'x');
     finishPendingRestore(dataDir);
+    expect(existsSync(join(dataDir, '.gatehouse.db.tmp-1-old'))).toBe(false);
+    expect(existsSync(join(dataDir, '.gatehouse.db.tmp-2-new'))).toBe(true);
+    rmSync(join(dataDir, '.gatehouse.db.tmp-2-new'));
     const now = hashTree(dataDir);
     for (const [name, hash] of Object.entries(wanted)) expect(now[name], name).toBe(hash);
     expect(readdirSync(dataDir).filter((n) => n.startsWith('.restore'))).toEqual([]);
