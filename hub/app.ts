@@ -28,6 +28,7 @@ import {
 import { createOffline, type OfflineParts } from './offline/index.js';
 import { type OpenedStore, openHubStore } from './open-store.js';
 import { ensureCertificates } from './pki/certificates.js';
+import { CARD_HASH_PURPOSE } from './store/migrations.js';
 import type { Store } from './store/store.js';
 
 export const VERSION = '0.1.0';
@@ -217,6 +218,7 @@ export class Hub {
           signingKey: issuer.privateKey,
           publish: publishToDoor,
           pinKey: this.#opened.keys.subkey('pin'),
+          cardKey: this.#opened.keys.subkey(CARD_HASH_PURPOSE),
           timeZone: config.timeZone,
           now: this.#now,
           logger: logger.child({ part: 'doorsync' }),

@@ -1,5 +1,6 @@
 // Opening the store is the same for the hub and the CLI: the database and the hub key under the data dir.
 import path from 'node:path';
+import { finishPendingRestore } from './store/backup.js';
 import { type Database, DB_FILE_NAME, openDatabase } from './store/db.js';
 import { HubKeys } from './store/keys.js';
 import { Store } from './store/store.js';
@@ -12,8 +13,9 @@ export interface OpenedStore {
 }
 
 export function openHubStore(dataDir: string, options: { now?: () => number } = {}): OpenedStore {
-  const db = openDatabase(path.join(dataDir, DB_FILE_NAME));
+  finishPendingRestore(dataDir); // a restore interrupted by a power cut completes before anything reads
   const keys = HubKeys.loadOrCreate(dataDir);
+  const db = openDatabase(path.join(dataDir, DB_FILE_NAME), keys);
   const store = new Store(db, keys, options);
   return {
     db,

@@ -1,8 +1,6 @@
 // `npx gatehouse …`: every command opens the same SQLite store the running hub uses. Changes are
 // durable when the command returns, and the running hub picks them up within a second (store watch).
 
-import { chmodSync, copyFileSync, existsSync } from 'node:fs';
-import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { registerHardwareCommands } from '../../adapters/cli.js';
 import { type Config, ConfigError, loadConfig } from '../config/index.js';
@@ -10,29 +8,18 @@ import type { ScheduleDay, ScheduleInterval } from '../domain.js';
 import { WEEKDAYS } from '../domain.js';
 import { removeSetupTokenFile } from '../http/setup-token.js';
 import { type OpenedStore, openHubStore } from '../open-store.js';
-import { backupDatabase, restoreDatabase } from '../store/backup.js';
+import { createBackup, inspectBackup, restoreBackup } from '../store/backup.js';
 import { DB_FILE_NAME } from '../store/db.js';
 import type { Store } from '../store/store.js';
 import { registerCodeCommands } from './codes.js';
 import { callHub } from './hub-client.js';
+import { type PassphraseOptions, readBackupPassphrase } from './passphrase.js';
 import { readPassword } from './password.js';
 import { registerPhoneCommands } from './phone.js';
 import { printTable } from './table.js';
 import { formatTime, parseTimeArg } from './time.js';
 
 export class UsageError extends Error {}
-
-/** Secrets that live beside the database and belong in every backup (hub.key is handled by backupDatabase). */
-const EXTRA_KEYS = ['code.key', 'mobile-issuer.key'];
-
-function copyKeys(dataDir: string, target: (name: string) => string): void {
-  for (const name of EXTRA_KEYS) {
-    const source = path.join(dataDir, name);
-    if (!existsSync(source)) continue;
-    copyFileSync(source, target(name));
-    chmodSync(target(name), 0o600);
-  }
-}
 
 /** The running hub said no (e.g. unlock during lockdown). */
 export class HubRefusedError extends Error {
@@ -750,37 +737,61 @@ export function buildProgram(
     );
 
   // --- backup / restore
+  const passphraseHelp =
+    'read the passphrase from this file (first line); else $GATEHOUSE_BACKUP_PASSPHRASE, else a prompt or stdin';
+  const noArgvPassphrase = new Option('--passphrase <text>').hideHelp();
   program
     .command('backup <file>')
-    .description('online backup of the database (safe while the hub runs); copies the hub keys beside it')
-    .action((file: string) =>
-      withStore(async (_store, config, _json, opened) => {
-        await backupDatabase(opened.db, file, { hubKeyFile: path.join(config.dataDir, 'hub.key') });
-        copyKeys(config.dataDir, (name) => `${file}.${name}`);
-        io.out(
-          `backup written to ${file}, with ${file}.key, ${file}.code.key and ${file}.mobile-issuer.key: ` +
-            'keep them together; the keys are needed to restore PINs, device secrets, doorcodes and mobile keys',
+    .description('write ONE encrypted backup (database and every key) while the hub runs')
+    .option('--passphrase-file <path>', passphraseHelp)
+    .addOption(noArgvPassphrase)
+    .action((file: string, o: PassphraseOptions) =>
+      withStore(async (_store, config, json, opened) => {
+        const passphrase = await readBackupPassphrase(o, io, true);
+        const result = await createBackup({ file, passphrase, dataDir: config.dataDir, db: opened.db });
+        print(json, result, () =>
+          io.out(
+            `encrypted backup written to ${file} (${result.bytes} bytes: database with ${result.events} events, ` +
+              `${result.files.length - 1} key files). Keep the passphrase apart from the file: ` +
+              'without it the backup cannot be restored.',
+          ),
         );
       }),
     );
   program
     .command('restore <file>')
-    .description('replace the database with a verified backup (stop the hub first)')
-    .action(async (file: string) => {
-      const { config } = ctx();
+    .description('replace the database and keys with an encrypted backup (stop the hub first)')
+    .option('--passphrase-file <path>', passphraseHelp)
+    .option('--check', 'only check the file and the passphrase; change nothing (allowed while the hub runs)')
+    .addOption(noArgvPassphrase)
+    .action(async (file: string, o: PassphraseOptions & { check?: boolean }) => {
+      const { config, json } = ctx();
+      const passphrase = await readBackupPassphrase(o, io, false);
+      if (o.check) {
+        const checked = await inspectBackup({ file, passphrase });
+        print(json, checked, () =>
+          io.out(
+            `backup OK: hub ${checked.manifest.hubId} as of ${checked.manifest.createdAt}, ` +
+              `${checked.manifest.events} events, ${checked.files.length} files; every byte verified`,
+          ),
+        );
+        return;
+      }
       const running = await callHub(config.dataDir, 'GET', '/health').then(
         () => true,
         () => false,
       );
       if (running)
         throw new HubRefusedError('the hub is running: stop it first (sudo systemctl stop gatehouse)');
-      await restoreDatabase(file, path.join(config.dataDir, DB_FILE_NAME));
-      // The keys beside the backup (PIN/secret HMAC key, code secret, mobile issuer) go back too.
-      if (existsSync(`${file}.key`)) copyFileSync(`${file}.key`, path.join(config.dataDir, 'hub.key'));
-      for (const name of EXTRA_KEYS) {
-        if (existsSync(`${file}.${name}`)) copyFileSync(`${file}.${name}`, path.join(config.dataDir, name));
-      }
-      io.out(`restored ${file}; start the hub again`);
+      const result = await restoreBackup({ file, passphrase, dataDir: config.dataDir });
+      print(json, result, () =>
+        io.out(
+          `restored hub ${result.hubId} as of ${result.createdAt} (${result.events} events, keys: ` +
+            `${result.files.filter((f) => f !== DB_FILE_NAME).join(', ')})` +
+            (result.previous ? `; the replaced files are in ${result.previous}` : '') +
+            '. Start the hub again.',
+        ),
+      );
     });
 
   program

@@ -17,9 +17,10 @@ export class DoorCopy {
   #version = 0;
   #settings: Omit<
     SnapshotBody,
-    'entries' | 'v' | 'type' | 'door' | 'version' | 'issuedAt' | 'pinKey'
+    'entries' | 'v' | 'type' | 'door' | 'version' | 'issuedAt' | 'pinKey' | 'cardKey'
   > | null = null;
   #pinKey: Buffer | null = null;
+  #cardKey: Buffer | null = null;
   readonly #entries = new Map<string, SyncEntry>();
   /** kind:lookup → ref, for one probe per presentation. */
   readonly #index = new Map<string, string>();
@@ -61,8 +62,11 @@ export class DoorCopy {
     if (settings.mode === 'lockdown') return { granted: false, reason: 'lockdown' };
     let lookup: string;
     if (kind === 'card') {
-      lookup = value.replace(/[:\s]/g, '').toUpperCase();
-      if (!/^[0-9A-F]{2,64}$/.test(lookup)) return { granted: false, reason: 'invalid_request' };
+      const uid = value.replace(/[:\s]/g, '').toUpperCase();
+      if (!/^[0-9A-F]{2,64}$/.test(uid)) return { granted: false, reason: 'invalid_request' };
+      // The copy holds keyed hashes of card UIDs, never the UIDs (docs/mqtt.md §8).
+      if (!this.#cardKey) return { granted: false, reason: 'unknown_credential' };
+      lookup = createHmac('sha256', this.#cardKey).update(uid).digest('hex');
     } else {
       if (!/^[0-9]{4,12}$/.test(value)) return { granted: false, reason: 'invalid_request' };
       if (!this.#pinKey) return { granted: false, reason: 'unknown_credential' };
@@ -90,6 +94,7 @@ export class DoorCopy {
     const { mode, unlockMs, timeZone, holidays } = body;
     this.#settings = { mode, unlockMs, timeZone, holidays };
     this.#pinKey = body.pinKey ? fromBase64url(body.pinKey) : null;
+    this.#cardKey = body.cardKey ? fromBase64url(body.cardKey) : null;
     this.#version = body.version;
   }
 

@@ -24,7 +24,7 @@ export const SyncEntrySchema = Type.Object(
     /** Credential id: opaque, no name, no person. */
     ref: Type.String({ minLength: 1, maxLength: 64 }),
     kind: Type.Enum(['card', 'pin']),
-    /** card: canonical uppercase hex UID; pin: hex HMAC-SHA256(pinKey, digits). */
+    /** card: hex HMAC-SHA256(cardKey, canonical uppercase hex UID); pin: hex HMAC-SHA256(pinKey, digits). */
     lookup: Type.String({ pattern: '^[0-9A-Fa-f]{2,128}$' }),
     validFrom: Type.Union([Type.Integer(), Type.Null()]),
     validUntil: Type.Union([Type.Integer(), Type.Null()]),
@@ -52,6 +52,8 @@ export const SnapshotBodySchema = Type.Object(
     ...DoorSettings,
     /** Key for PIN lookups at this door, base64url; absent when PINs are not synced. */
     pinKey: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' })),
+    /** Key for card lookups at this door, base64url; absent when cards are not synced. */
+    cardKey: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' })),
     entries: Type.Array(SyncEntrySchema),
   },
   { additionalProperties: false },

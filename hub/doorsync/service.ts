@@ -39,6 +39,11 @@ export interface DoorSyncOptions {
   publish: PublishSync;
   /** The store's PIN subkey (HubKeys.subkey('pin')); null or absent: PINs are not synced to doors. */
   pinKey?: Buffer | null;
+  /**
+   * The store's card subkey (HubKeys.subkey('card')): the hub keeps only HMACs of card UIDs, so a door
+   * needs it to match a card. Null or absent: cards are not synced to doors.
+   */
+  cardKey?: Buffer | null;
   timeZone: string;
   /** Coalesces bursts of changes. Default 20 ms. */
   debounceMs?: number;
@@ -336,14 +341,18 @@ export class DoorSync {
     const now = this.#now();
     this.#doorStatement ??= this.#o.store.db.prepare<[number, string], EntryRow>(DOOR_SQL);
     const rows = this.#doorStatement.all(now, door.id);
-    const entries = mergeRows(rows, Boolean(this.#o.pinKey));
+    const entries = mergeRows(rows, Boolean(this.#o.pinKey), Boolean(this.#o.cardKey));
     const holidays = [...this.#o.store.holidays.dates()].sort();
     this.#apply(door, now, entries, undefined, holidays);
   }
 
   #personEntries(doorId: string, now: number, personId: string): Map<string, Computed> {
     this.#personStatement ??= this.#o.store.db.prepare<[number, string, string], EntryRow>(PERSON_SQL);
-    return mergeRows(this.#personStatement.all(now, doorId, personId), Boolean(this.#o.pinKey));
+    return mergeRows(
+      this.#personStatement.all(now, doorId, personId),
+      Boolean(this.#o.pinKey),
+      Boolean(this.#o.cardKey),
+    );
   }
 
   #forget(doorId: string): void {
@@ -468,6 +477,7 @@ export class DoorSync {
   #publishSnapshot(state: DoorState): void {
     state.snapshotAt = this.#now();
     const pinKey = this.#o.pinKey ? Buffer.from(this.#o.pinKey).toString('base64url') : undefined;
+    const cardKey = this.#o.cardKey ? Buffer.from(this.#o.cardKey).toString('base64url') : undefined;
     const snapshot: SnapshotBody = {
       v: 1,
       type: 'snapshot',
@@ -476,6 +486,7 @@ export class DoorSync {
       issuedAt: state.publishedAt,
       ...state.settings,
       ...(pinKey ? { pinKey } : {}),
+      ...(cardKey ? { cardKey } : {}),
       entries: [...state.entries.values()].map((e) => e.entry),
     };
     this.#send(state.door.id, 'sync/snapshot', signSyncBody(snapshot, this.#o.signingKey), true);
@@ -513,10 +524,11 @@ export class DoorSync {
 }
 
 /** Rows (one per credential and granting group) → one entry per credential. */
-function mergeRows(rows: EntryRow[], includePins: boolean): Map<string, Computed> {
+function mergeRows(rows: EntryRow[], includePins: boolean, includeCards: boolean): Map<string, Computed> {
   const merged = new Map<string, { entry: SyncEntry; personId: string }>();
   for (const row of rows) {
     if (row.kind === 'pin' && !includePins) continue;
+    if (row.kind === 'card' && !includeCards) continue;
     // A referenced but missing schedule grants nothing (fail closed), like the engine.
     const intervals: ScheduleInterval[] | null =
       row.schedule_id === null

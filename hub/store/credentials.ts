@@ -1,5 +1,7 @@
-// Credentials: cards (canonical hex), PINs (HMAC under the hub key) and mobile keys.
-// A lookup is one probe of the (kind, lookup) index joined to people.
+// Credentials: cards, PINs and mobile keys, each stored as an HMAC under a subkey of the hub key
+// (a copied database alone reveals no card UID and cannot be used to test PIN guesses).
+// Cards keep their last 4 hex digits in the label for staff. A lookup is one HMAC and one probe of
+// the (kind, lookup) index joined to people.
 import type { Credential, CredentialKind, Person } from '../domain.js';
 import type { Audit, StoreContext } from './context.js';
 import {
@@ -17,6 +19,7 @@ import {
   notFound,
   StoreError,
 } from './errors.js';
+import { CARD_HASH_PURPOSE } from './migrations.js';
 import { type PersonRow, toPerson } from './people.js';
 
 export const CREDENTIAL_KINDS: readonly CredentialKind[] = ['card', 'pin', 'mobile'];
@@ -105,9 +108,9 @@ export class CredentialsRepo {
     this.#audit = audit;
   }
 
-  /** The value stored in `lookup`: canonical hex for cards, HMAC for PINs and mobile keys. */
+  /** The value stored in `lookup`: hex HMAC-SHA256 under the kind's subkey (cards: of the canonical hex). */
   lookupFor(kind: CredentialKind, value: string): string {
-    if (kind === 'card') return checkCard(value);
+    if (kind === 'card') return this.#ctx.keys.hmac(CARD_HASH_PURPOSE, checkCard(value));
     if (kind === 'pin') return this.#ctx.keys.hmac('pin', checkPin(value));
     if (typeof value !== 'string' || !MOBILE_KEY.test(value))
       throw invalid('mobile key id must be 8-128 characters');
@@ -116,7 +119,7 @@ export class CredentialsRepo {
 
   addCard(personId: string, hex: string, options: CredentialOptions = {}): StoredCredential {
     const card = checkCard(hex);
-    return this.#add(personId, 'card', card, maskCard(card), options);
+    return this.#add(personId, 'card', this.#ctx.keys.hmac(CARD_HASH_PURPOSE, card), maskCard(card), options);
   }
 
   /** A PIN already held by someone else is refused without saying by whom. */
@@ -206,7 +209,7 @@ export class CredentialsRepo {
     if (kind === 'card') {
       const card = canonicalCard(value);
       if (card === null) return null;
-      lookup = card;
+      lookup = this.#ctx.keys.hmac(CARD_HASH_PURPOSE, card);
     } else if (kind === 'pin') {
       if (!isValidPin(value)) return null;
       lookup = this.#ctx.keys.hmac('pin', value);
@@ -256,7 +259,7 @@ export class CredentialsRepo {
     const lookup = this.lookupFor(kind, record.value);
     const label =
       kind === 'card'
-        ? maskCard(lookup)
+        ? maskCard(checkCard(record.value))
         : kind === 'pin'
           ? 'PIN'
           : record.label === undefined
@@ -341,8 +344,13 @@ export class CredentialsRepo {
       .get(kind, lookup);
     if (holder === undefined || holder === ownId) return;
     if (kind === 'pin') throw new StoreError('conflict', 'PIN already in use');
-    if (kind === 'card')
-      throw new StoreError('conflict', `card ${maskCard(lookup).slice(5)} is already assigned`);
+    if (kind === 'card') {
+      const label = this.#ctx
+        .stmt<string>('SELECT label FROM credentials WHERE id = ?')
+        .pluck()
+        .get(holder) as string;
+      throw new StoreError('conflict', `${label} is already assigned`);
+    }
     throw new StoreError('conflict', 'mobile key already in use');
   }
 

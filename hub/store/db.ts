@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import BetterSqlite3 from 'better-sqlite3';
 import { StoreError } from './errors.js';
+import type { HubKeys } from './keys.js';
 import { applyMigrations } from './migrations.js';
 
 export type { Database } from 'better-sqlite3';
@@ -15,9 +16,9 @@ export const DB_FILE_NAME = 'gatehouse.db';
  * Opens (and creates or migrates) the Gatehouse database. Safe to call from several processes
  * at once (the hub and the CLI): WAL, a 5 s busy timeout, and migrations under BEGIN IMMEDIATE.
  * Throws a StoreError('unsupported') for a file that is not a Gatehouse database or is newer
- * than this code.
+ * than this code. `keys` (the hub key) is needed to migrate a database that holds cards (migration 2).
  */
-export function openDatabase(file: string): Database {
+export function openDatabase(file: string, keys?: HubKeys): Database {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new BetterSqlite3(file);
   try {
@@ -27,7 +28,7 @@ export function openDatabase(file: string): Database {
     // FULL: a revocation or an audit event must survive a power cut once acknowledged.
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    applyMigrations(db);
+    applyMigrations(db, keys);
     return db;
   } catch (err) {
     db.close();

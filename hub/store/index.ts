@@ -1,6 +1,15 @@
 // Public surface of the store, for the hub, the CLI and the cloud mirror.
 export { type AccessGroup, checkIntervals, type Grant, type Holiday, type Schedule } from './access.js';
-export { type BackupResult, backupDatabase, type RestoreResult, restoreDatabase } from './backup.js';
+export {
+  BackupError,
+  type BackupResult,
+  createBackup,
+  finishPendingRestore,
+  inspectBackup,
+  MIN_PASSPHRASE_CHARS,
+  type RestoreResult,
+  restoreBackup,
+} from './backup.js';
 export type { CredentialMatch, StoredCredential } from './credentials.js';
 export { type Database, DB_FILE_NAME, openDatabase } from './db.js';
 export type { Device, DeviceRole, VerifiedDevice } from './devices.js';

@@ -3,11 +3,18 @@
 // migration: append a new one.
 import type { Database } from 'better-sqlite3';
 import { StoreError } from './errors.js';
+import type { HubKeys } from './keys.js';
+
+/** A migration is SQL, or a function for changes that need the hub key (run in the same transaction). */
+export type Migration = string | ((db: Database, keys: HubKeys | undefined) => void);
+
+/** HMAC purpose of card lookups (docs/data.md): the stored lookup is HMAC-SHA256(subkey, canonical hex). */
+export const CARD_HASH_PURPOSE = 'card';
 
 /** PRAGMA application_id of every Gatehouse database ("GTH1"), to refuse foreign files. */
 export const APPLICATION_ID = 0x47544831;
 
-export const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly Migration[] = [
   // 1: initial schema
   `
   CREATE TABLE kv (
@@ -145,7 +152,29 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_type ON events (type, seq);
   CREATE INDEX events_door ON events (door_id, seq) WHERE door_id IS NOT NULL;
   `,
+  // 2: card UIDs are stored as a keyed hash (like PINs); the label keeps the masked tail.
+  hashCardLookups,
 ];
+
+/**
+ * Replaces every stored card UID with HMAC-SHA256(hub card subkey, UID) and rebuilds the database file
+ * afterwards (VACUUM, see applyMigrations) so the old UIDs do not linger in free pages.
+ */
+function hashCardLookups(db: Database, keys: HubKeys | undefined): void {
+  const rows = db.prepare("SELECT rowid, lookup FROM credentials WHERE kind = 'card'").all() as Array<{
+    rowid: number;
+    lookup: string;
+  }>;
+  if (rows.length === 0) return;
+  if (!keys) throw new StoreError('unsupported', 'migration 2 (hashing card UIDs) needs the hub key');
+  // Rebuilding the two lookup indexes once is much faster than updating them row by row.
+  db.exec('DROP INDEX credentials_active_lookup; DROP INDEX credentials_kind_lookup;');
+  const update = db.prepare('UPDATE credentials SET lookup = ? WHERE rowid = ?');
+  for (const row of rows) update.run(keys.hmac(CARD_HASH_PURPOSE, row.lookup), row.rowid);
+  db.exec(`
+    CREATE UNIQUE INDEX credentials_active_lookup ON credentials (kind, lookup) WHERE revoked_at IS NULL;
+    CREATE INDEX credentials_kind_lookup ON credentials (kind, lookup);`);
+}
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -157,7 +186,7 @@ function userVersion(db: Database): number {
  * Brings the schema up to date. Each migration runs in its own BEGIN IMMEDIATE transaction and
  * re-reads user_version inside it, so two processes opening a fresh file at once migrate once.
  */
-export function applyMigrations(db: Database): { from: number; to: number } {
+export function applyMigrations(db: Database, keys?: HubKeys): { from: number; to: number } {
   const from = userVersion(db);
   if (from > SCHEMA_VERSION) {
     throw new StoreError(
@@ -177,12 +206,22 @@ export function applyMigrations(db: Database): { from: number; to: number } {
     const sql = MIGRATIONS[target - 1]!;
     db.transaction(() => {
       if (userVersion(db) >= target) return; // another process got there first
-      db.exec(sql);
+      if (typeof sql === 'string') db.exec(sql);
+      else sql(db, keys);
       db.pragma(`application_id = ${APPLICATION_ID}`);
       db.pragma(`user_version = ${target}`);
     }).immediate();
   }
+  // Migration 2 overwrote card UIDs in place; their old bytes can survive in free pages and the WAL
+  // until rewritten. Rebuild the file and truncate the WAL so no full UID stays on the card.
+  if (from >= 1 && from < 2) scrubFreePages(db);
   return { from, to: SCHEMA_VERSION };
+}
+
+function scrubFreePages(db: Database): void {
+  db.pragma('secure_delete = ON');
+  db.exec('VACUUM');
+  db.pragma('wal_checkpoint(TRUNCATE)');
 }
 
 export function checkApplicationId(db: Database): void {

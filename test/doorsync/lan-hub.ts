@@ -52,6 +52,7 @@ export async function startLanHub(
     signingKey: issuer.privateKey,
     publish: (doorId, channel, message, retain) => broker.publishToDoor(doorId, channel, message, retain),
     pinKey: opened.keys.subkey('pin'),
+    cardKey: opened.keys.subkey('card'),
     timeZone: 'Europe/Berlin',
   });
   const verifier = new MobileVerifier({ store, issuers: trustedIssuers(issuer), timeZone: 'Europe/Berlin' });

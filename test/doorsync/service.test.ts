@@ -26,6 +26,7 @@ function startSync(options: { pins?: boolean; now?: () => number } = {}): DoorSy
       sent.push({ doorId, channel, payload: JSON.stringify(message), retain });
     },
     pinKey: options.pins === false ? null : b.opened.keys.subkey('pin'),
+    cardKey: b.opened.keys.subkey('card'),
     timeZone: 'Europe/Berlin',
     debounceMs: 5,
     ...(options.now ? { now: options.now } : {}),
@@ -84,11 +85,13 @@ describe('door sync', () => {
     expect(lobby.copy.size).toBe(0); // nobody is granted the lobby
   });
 
-  it('never puts a raw PIN, a name or a person id in what it sends', () => {
+  it('never puts a raw PIN, a card UID, a name or a person id in what it sends', () => {
     const all = sent
       .map((m) => Buffer.from(JSON.parse(m.payload).body, 'base64url').toString('utf8'))
       .join('\n');
     expect(all).not.toContain('424242');
+    expect(all.toUpperCase()).not.toContain('04A1B2C3'); // cards travel as HMACs under the card key
+    expect(all).toMatch(/"cardKey":"[A-Za-z0-9_-]{43}"/);
     expect(all).not.toContain('Anna');
     expect(all).not.toContain('anna');
   });

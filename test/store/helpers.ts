@@ -1,7 +1,8 @@
 // Real files in a temp dir: each test opens the store exactly as the hub and the CLI do.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { type Database, openDatabase } from '../../hub/store/db.js';
 import { HubKeys } from '../../hub/store/keys.js';
 import { Store, type StoreOptions } from '../../hub/store/store.js';
@@ -23,7 +24,7 @@ export function tempHub(): TempHub {
     dbFile,
     open(options) {
       const keys = HubKeys.loadOrCreate(join(dir, 'data'));
-      const db = openDatabase(dbFile);
+      const db = openDatabase(dbFile, keys);
       const store = new Store(db, keys, options);
       opened.push({ db, store });
       return { db, store, keys };
@@ -47,4 +48,18 @@ export async function eventually<T>(check: () => T | undefined): Promise<T> {
     if (Date.now() > deadline) throw new Error('condition not met within 5 s');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** sha256 of every file under `dir` (relative path → hash): "unchanged" means this map is equal. */
+export function hashTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else out[relative(dir, path)] = createHash('sha256').update(readFileSync(path)).digest('hex');
+    }
+  };
+  walk(dir);
+  return out;
 }
