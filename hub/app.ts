@@ -98,10 +98,13 @@ export class Hub {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
     // 1. Store: everything a decision needs is local.
-    this.#opened = openHubStore(config.dataDir, { now: this.#now });
+    this.#opened = openHubStore(config.dataDir, { now: this.#now, logger: logger.child({ part: 'store' }) });
     const store = this.#opened.store;
     // Decisions reach this journal before their answer; a crash leaves the tail to replay here.
-    const recovered = store.events.useJournal(path.join(config.dataDir, 'events.journal'));
+    const recovered = store.events.useJournal(path.join(config.dataDir, 'events.journal'), {
+      reserveBytes: config.storage.reserveMb * 1024 * 1024,
+      heldEvents: config.storage.heldEvents,
+    });
     if (recovered > 0)
       logger.warn({ recovered }, 'recovered decisions from the journal after an unclean stop');
     // Own changes (this process) and other processes' (the CLI, via watch below) take the same path.

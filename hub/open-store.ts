@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { type Database, DB_FILE_NAME, openDatabase } from './store/db.js';
 import { HubKeys } from './store/keys.js';
-import { Store } from './store/store.js';
+import { Store, type StoreOptions } from './store/store.js';
 
 export interface OpenedStore {
   db: Database;
@@ -11,7 +11,10 @@ export interface OpenedStore {
   close(): void;
 }
 
-export function openHubStore(dataDir: string, options: { now?: () => number } = {}): OpenedStore {
+export function openHubStore(
+  dataDir: string,
+  options: { now?: () => number; logger?: StoreOptions['logger'] } = {},
+): OpenedStore {
   const db = openDatabase(path.join(dataDir, DB_FILE_NAME));
   const keys = HubKeys.loadOrCreate(dataDir);
   const store = new Store(db, keys, options);

@@ -1,0 +1,67 @@
+// A full disk under the event log (docs/outages.md, "Disk full and power cuts"): the data dir sits
+// on a small real tmpfs that is filled to the last byte, so the journal's write() and SQLite's
+// writes fail with real ENOSPC / SQLITE_FULL. Needs root to mount; skipped otherwise.
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../hub/store/db.js';
+import { RESERVE_FILE_NAME } from '../../hub/store/events.js';
+import { HubKeys } from '../../hub/store/keys.js';
+import { Store } from '../../hub/store/store.js';
+import { fillDisk, mountTmpfs, unmountTmpfs, until } from '../helpers/tmpfs.js';
+
+const mount = mountTmpfs('12m');
+
+describe.skipIf(mount === null)('the event log on a full disk (real tmpfs)', () => {
+  const root = mount ?? '';
+  beforeAll(() => mkdirSync(join(root, 'data'), { recursive: true }));
+  afterAll(() => {
+    if (mount) unmountTmpfs(mount);
+  });
+
+  it('holds what it cannot write, raises one alarm, counts what the ring drops, and writes the rest back', async () => {
+    const dataDir = join(root, 'data');
+    const db = openDatabase(join(dataDir, 'gatehouse.db'));
+    const store = new Store(db, HubKeys.loadOrCreate(dataDir));
+    const reserve = join(dataDir, RESERVE_FILE_NAME);
+    store.events.useJournal(join(dataDir, 'events.journal'), { reserveBytes: 1 << 20, heldEvents: 500 });
+    expect(statSync(reserve).size).toBe(1 << 20);
+    const filler = join(root, 'filler');
+    fillDisk(filler);
+
+    const total = 20_000;
+    for (let i = 0; i < total; i++) {
+      // Never throws, whatever the disk says.
+      store.events.appendCommitted({
+        type: 'decision',
+        doorId: null,
+        personId: null,
+        credentialId: null,
+        data: { granted: true, reason: 'granted', request: `r${i}` },
+      });
+      store.events.flushSoon();
+      if (i % 200 === 199) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(store.events.diskFull()).toBe(true);
+    expect(existsSync(reserve)).toBe(false); // released to make room
+    await until(() => store.events.list({ type: 'alarm.disk_full' }).length === 1);
+
+    rmSync(filler);
+    await until(() => store.events.list({ type: 'storage.disk_ok' }).length === 1);
+    expect(store.events.diskFull()).toBe(false);
+    expect(statSync(reserve).size).toBe(1 << 20);
+
+    const all = store.events.after(0, 10_000).concat(store.events.after(10_000, 10_000));
+    const decisions = all.filter((e) => e.type === 'decision');
+    expect(new Set(decisions.map((e) => e.data.request)).size).toBe(decisions.length); // none twice
+    const lost = store.events.list({ type: 'events.lost' });
+    // The ring of 500 overflowed: what it dropped is counted, never silent.
+    expect(lost).toHaveLength(1);
+    expect(lost[0]!.data.count).toBeGreaterThan(0);
+    expect((lost[0]!.data.count as number) + decisions.length).toBe(total);
+    expect(store.events.list({ type: 'alarm.disk_full' })).toHaveLength(1);
+    expect(store.events.verify().ok).toBe(true);
+    await store.stop();
+    db.close();
+  }, 60_000);
+});
