@@ -4,7 +4,13 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { attachToBus, createWiredDoors, resolveDriver, type WiredDoorHardware } from '../adapters/factory.js';
+import {
+  attachToBus,
+  createWiredDoors,
+  resolveDriver,
+  simulatedParts,
+  type WiredDoorHardware,
+} from '../adapters/factory.js';
 import { HubActions } from './actions.js';
 import { MqttBroker } from './broker/index.js';
 import { type BusEvents, EventBus } from './bus.js';
@@ -390,7 +396,9 @@ export class Hub {
     const sysfsRoot = this.config.hardware.sysfsRoot ?? '/sys/class/gpio';
     const driver = await resolveDriver(this.config.hardware.driver, sysfsRoot);
     const log = this.logger.child({ part: 'hardware' });
-    log.info({ driver, doors: defs.map((d) => d.door) }, 'wired doors');
+    // Which parts are simulated (GPIO lines, emulated PN532s), so a rehearsal is never mistaken for the building.
+    const simulated = Object.fromEntries(defs.map((d) => [d.door, simulatedParts(d, driver)]));
+    log.info({ driver, doors: defs.map((d) => d.door), simulated }, 'wired doors');
     for (const hw of await createWiredDoors(defs, { driver, logger: log, sysfsRoot })) {
       this.#wired.set(hw.doorId, hw);
       const door = store.doors.get(hw.doorId);
