@@ -9,7 +9,7 @@ import { Summarizer } from '../budget.js';
 import type { HubEvent, NewEvent } from '../domain.js';
 import type { StoreContext } from './context.js';
 import { canonicalJson, invalid, isPlainRecord, StoreError } from './errors.js';
-import { DiskReserve, isNoSpace, nodeStorageFs, type StorageFs } from './reserve.js';
+import { DiskReserve, isNoSpace, nodeStorageFs, type StorageFs, storageErrorCode } from './reserve.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 const MAX_DATA_BYTES = 64 * 1024;
@@ -361,7 +361,7 @@ export class EventLog {
    * is written, and a timer writes held events back as space allows. Returns false for other errors.
    */
   #storageFailed(err: unknown, where: string): boolean {
-    const code = String((err as { code?: unknown } | null)?.code ?? 'unknown');
+    const code = storageErrorCode(err);
     if (this.#full !== null) {
       if (this.#faultLog.allow(where))
         this.#ctx.logger?.warn({ code, where, held: this.#queue.length }, 'disk still full; events held');

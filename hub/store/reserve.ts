@@ -24,9 +24,16 @@ export const nodeStorageFs: StorageFs = {
   },
 };
 
+/** The system or SQLite code of an error, looking through a StoreError to its cause. */
+export function storageErrorCode(err: unknown): string {
+  const e = err as { code?: unknown; cause?: unknown } | null;
+  if (e?.cause !== undefined && e.code === 'unavailable') return storageErrorCode(e.cause);
+  return String(e?.code ?? 'unknown');
+}
+
 /** True for errors that mean "no space left" (file system or SQLite). */
 export function isNoSpace(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
+  const code = storageErrorCode(err);
   return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
 }
 

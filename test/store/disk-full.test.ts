@@ -64,4 +64,38 @@ describe.skipIf(mount === null)('the event log on a full disk (real tmpfs)', () 
     await store.stop();
     db.close();
   }, 60_000);
+
+  it('refuses a revocation it cannot save, with a plain message, and takes it once space returns', async () => {
+    const dataDir = join(root, 'data2');
+    mkdirSync(dataDir, { recursive: true });
+    const db = openDatabase(join(dataDir, 'gatehouse.db'));
+    const store = new Store(db, HubKeys.loadOrCreate(dataDir));
+    store.events.useJournal(join(dataDir, 'events.journal'), { reserveBytes: 0 });
+    store.people.add({ id: 'ada', name: 'Ada', kind: 'resident' });
+    const card = store.credentials.addCard('ada', '04A22B1C');
+    const filler = join(root, 'filler2');
+    fillDisk(filler);
+    let refused: unknown = null;
+    try {
+      store.credentials.revoke(card.id, 'lost');
+    } catch (err) {
+      refused = err;
+    }
+    // Either saved (it fit) or refused as not saved: never acknowledged and then forgotten.
+    if (refused === null) {
+      expect(store.credentials.get(card.id)?.revokedAt).not.toBeNull();
+    } else {
+      expect(refused).toMatchObject({ name: 'StoreError', code: 'unavailable' });
+      expect((refused as Error).message).toMatch(/disk is full: the change was NOT saved/);
+      expect(store.credentials.find('card', '04A22B1C')?.credential.id).toBe(card.id);
+      rmSync(filler);
+      store.credentials.revoke(card.id, 'lost');
+    }
+    rmSync(filler, { force: true });
+    const reopened = new Store(openDatabase(join(dataDir, 'gatehouse.db')), HubKeys.loadOrCreate(dataDir));
+    expect(reopened.credentials.get(card.id)?.revokedAt).not.toBeNull();
+    reopened.db.close();
+    await store.stop();
+    db.close();
+  }, 30_000);
 });
