@@ -1,12 +1,16 @@
 // A full disk under the event log (docs/outages.md, "Disk full and power cuts"): the data dir sits
 // on a small real tmpfs that is filled to the last byte, so the journal's write() and SQLite's
-// writes fail with real ENOSPC / SQLITE_FULL. Needs root to mount; skipped otherwise.
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+// writes fail with real ENOSPC / SQLITE_FULL (needs root to mount; skipped otherwise). The last test
+// injects ENOSPC at the journal's fs port instead, and runs everywhere.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../hub/store/db.js';
 import { RESERVE_FILE_NAME } from '../../hub/store/events.js';
 import { HubKeys } from '../../hub/store/keys.js';
+import { nodeStorageFs, type StorageFs } from '../../hub/store/reserve.js';
 import { Store } from '../../hub/store/store.js';
 import { fillDisk, mountTmpfs, unmountTmpfs, until } from '../helpers/tmpfs.js';
 
@@ -97,5 +101,58 @@ describe.skipIf(mount === null)('the event log on a full disk (real tmpfs)', () 
     reopened.db.close();
     await store.stop();
     db.close();
+  }, 30_000);
+});
+
+// The same journal path without root: the journal's write() and the free-space probe go through the
+// event log's StorageFs port, which here answers ENOSPC as a full disk would.
+describe('the decision journal when its write() fails with ENOSPC (injected at the fs port)', () => {
+  it('keeps answering, alarms once, logs a bounded number of lines, and stores every decision later', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-enospc-'));
+    try {
+      const dataDir = join(dir, 'data');
+      mkdirSync(dataDir);
+      const lines: Array<Record<string, unknown>> = [];
+      const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l)) });
+      const db = openDatabase(join(dataDir, 'gatehouse.db'));
+      const store = new Store(db, HubKeys.loadOrCreate(dataDir), { logger });
+      let full = false;
+      const fs: StorageFs = {
+        writeSync: (fd, buffer, offset) => {
+          if (full)
+            throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+          return nodeStorageFs.writeSync(fd, buffer, offset);
+        },
+        freeBytes: (d) => (full ? 0 : nodeStorageFs.freeBytes(d)),
+      };
+      store.events.useJournal(join(dataDir, 'events.journal'), { reserveBytes: 64 * 1024, fs });
+      full = true;
+      for (let i = 0; i < 3000; i++) {
+        store.events.appendCommitted({
+          type: 'decision',
+          doorId: null,
+          personId: null,
+          credentialId: null,
+          data: { granted: true, reason: 'granted', request: `q${i}` },
+        });
+        store.events.flushSoon();
+        if (i % 300 === 299) await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(store.events.diskFull()).toBe(true);
+      expect(lines.filter((l) => String(l.msg).startsWith('disk full')).length).toBe(1);
+      expect(lines.length).toBeLessThan(10);
+
+      full = false;
+      await until(() => store.events.list({ type: 'storage.disk_ok' }).length === 1);
+      const decisions = store.events.after(0, 10_000).filter((e) => e.type === 'decision');
+      expect(decisions.map((e) => e.data.request)).toEqual(Array.from({ length: 3000 }, (_, i) => `q${i}`));
+      expect(store.events.list({ type: 'alarm.disk_full' })).toHaveLength(1);
+      expect(store.events.list({ type: 'events.lost' })).toHaveLength(0);
+      expect(store.events.verify().ok).toBe(true);
+      await store.stop();
+      db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 30_000);
 });
