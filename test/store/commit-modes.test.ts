@@ -4,6 +4,7 @@
 import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { notYetCommitted } from '../../hub/store/events.js';
 import { type TempHub, tempHub } from './helpers.js';
 
 let hub: TempHub;
@@ -151,5 +152,32 @@ describe('a journal older than the database (a power cut kept the WAL but not th
     expect(boot3.store.events.useJournal(file)).toBe(1);
     expect(requests(boot3.store)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6']);
     expect(boot3.store.events.verify().ok).toBe(true);
+  });
+});
+
+describe('which journal lines replay (notYetCommitted)', () => {
+  const line = (jid: string) => ({
+    jid,
+    ts: 1,
+    type: 'decision',
+    doorId: null,
+    personId: null,
+    credentialId: null,
+    dataJson: '{}',
+  });
+  const ids = (lines: Array<{ jid?: string }>) => lines.map((l) => l.jid);
+
+  it('orders boot.n ids across boots, whatever the order of lines in the file', () => {
+    const lines = ['3.9', '3.10', '4.1', '2.50', '4.2'].map(line);
+    expect(ids(notYetCommitted(lines, '4.1'))).toEqual(['4.2']);
+    expect(ids(notYetCommitted(lines, '3.9'))).toEqual(['3.10', '4.1', '4.2']);
+    expect(ids(notYetCommitted(lines, undefined))).toEqual(['3.9', '3.10', '4.1', '2.50', '4.2']);
+  });
+
+  it('upgrades from the old random ids: matched by position, and older than any numbered boot', () => {
+    const legacy = ['lq1abc-1', 'lq1abc-2', 'lq1abc-3'].map(line);
+    expect(ids(notYetCommitted(legacy, 'lq1abc-2'))).toEqual(['lq1abc-3']);
+    expect(ids(notYetCommitted([...legacy, line('1.1')], 'lq1abc-3'))).toEqual(['1.1']);
+    expect(ids(notYetCommitted(legacy, '1.4'))).toEqual([]);
   });
 });
