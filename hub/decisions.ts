@@ -24,6 +24,9 @@ export interface DecisionServiceOptions {
   offlineCodes?: OfflineCodeVerifier;
 }
 
+/** "decision failed" lines per door per minute; beyond it one summary (a broken store fails every card). */
+const FAILURE_LINES_PER_MINUTE = 3;
+
 const LOOKUP_KIND: Record<Presentation['kind'], CredentialKind> = {
   card: 'card',
   keypad: 'pin',
@@ -39,7 +42,7 @@ export class DecisionService {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#failureLog = new Summarizer({
-      perWindow: 3,
+      perWindow: FAILURE_LINES_PER_MINUTE,
       now: this.#now,
       onSuppressed: ({ key, suppressed }) =>
         options.logger.error(

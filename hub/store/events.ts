@@ -20,6 +20,8 @@ const RETRY_MS = 250;
 const DISK_RECHECK_MS = 1000;
 /** Held events are written back in transactions of this size, so one that fails costs little. */
 const HELD_CHUNK = 500;
+/** Storage-failure log lines per kind per minute before "...and N more" (the SD card is the thing that is full). */
+const FAULT_LINES_PER_MINUTE = 3;
 
 /** The reserve file next to the journal (docs/outages.md). */
 export const RESERVE_FILE_NAME = 'events.reserve';
@@ -210,7 +212,7 @@ export class EventLog {
   #recheckSoon: NodeJS.Immediate | null = null;
   /** Repeated storage-failure log lines: a few a minute, then "...and N more" (invariant 7). */
   readonly #faultLog = new Summarizer({
-    perWindow: 3,
+    perWindow: FAULT_LINES_PER_MINUTE,
     onSuppressed: ({ key, suppressed }) =>
       this.#ctx.logger?.error({ failure: key, suppressed }, `...and ${suppressed} more in the last minute`),
   });
