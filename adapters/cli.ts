@@ -3,7 +3,13 @@
 import type { Command } from 'commander';
 import { maskCard } from '../hub/logger.js';
 import { HardwareConfigError, parseHardwareSettings, parseWiredDoors, type WiredDoorDef } from './config.js';
-import { createDoorHardware, isSimDoorHardware, resolveDriver, type WiredDoorHardware } from './factory.js';
+import {
+  createDoorHardware,
+  isSimDoorHardware,
+  resolveDriver,
+  simulatedParts,
+  type WiredDoorHardware,
+} from './factory.js';
 import { DEFAULT_SYSFS_ROOT, listChips, PI_GPIO_LABELS } from './gpio/sysfs.js';
 import { BUILTIN_FORMATS, decodeCard, decodeKey, resolveFormats } from './wiegand/formats.js';
 
@@ -101,6 +107,8 @@ export function registerHardwareCommands(
       run(async (opts: { sim?: boolean }) => {
         const loaded = await load(loadConfig, opts.sim === true);
         io.out(`driver: ${loaded.driver}`);
+        if (loaded.driver === 'sim')
+          io.out('simulated: every GPIO line (relays, inputs, Wiegand); PN532 readers as listed below');
         let base: number | null = null;
         if (loaded.driver === 'gpio') {
           const chips = await listChips(loaded.sysfsRoot);
@@ -112,6 +120,7 @@ export function registerHardwareCommands(
         const line = (bcm: number) => (base === null ? `BCM ${bcm}` : `BCM ${bcm} (sysfs ${base + bcm})`);
         if (loaded.doors.length === 0) io.out('no wired doors configured (hardware.doors)');
         for (const d of loaded.doors) {
+          const parts = simulatedParts(d, loaded.driver);
           io.out(`door ${d.door}:`);
           io.out(
             `  lock     ${line(d.lock.gpio)} ${d.lock.activeLow ? 'active-low' : 'active-high'}, fail-${d.lock.failMode}`,
@@ -126,7 +135,8 @@ export function registerHardwareCommands(
           for (const r of d.readers ?? []) {
             if (r.type === 'wiegand')
               io.out(`  reader   ${r.id}: wiegand D0 ${line(r.d0)}, D1 ${line(r.d1)}`);
-            else io.out(`  reader   ${r.id}: pn532 on ${r.path} at ${r.baudRate} baud`);
+            else
+              io.out(`  reader   ${r.id}: pn532 on ${r.path} at ${r.baudRate} baud, ${parts.readers[r.id]}`);
           }
           for (const k of d.keypads ?? [])
             io.out(`  keypad   ${k.id}: wiegand D0 ${line(k.d0)}, D1 ${line(k.d1)}`);

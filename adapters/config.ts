@@ -167,6 +167,13 @@ export const Pn532ReaderSchema = Type.Object(
           'A command without an answer in this time counts as an error and the reader is re-initialised.',
       }),
     ),
+    emulated: Type.Optional(
+      Type.Boolean({
+        description:
+          "Only with driver 'sim': true (the default there) puts a built-in PN532 emulator behind the reader; " +
+          'false opens the real serial port at `path`, e.g. a USB-UART reader on a laptop while the GPIO lines stay simulated.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

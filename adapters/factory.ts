@@ -2,7 +2,7 @@
 // then inputs, then readers and keypads. The same definitions run on real GPIO or on the simulator.
 import type { Logger } from 'pino';
 import type { EventBus } from '../hub/bus.js';
-import type { InputLineDef, WiredDoorDef } from './config.js';
+import { HardwareConfigError, type InputLineDef, type WiredDoorDef } from './config.js';
 import { DebouncedInput, type Level, type LineDriver, RelayOutput } from './gpio/lines.js';
 import { gpioAccessible } from './gpio/sysfs.js';
 import { Pn532Reader } from './pn532/reader.js';
@@ -45,6 +45,21 @@ export interface DoorHardwareOptions {
   lines?: LineDriver;
   /** Opens PN532 serial ports (gpio driver). Default: serialport. */
   openSerial?: SerialOpener;
+}
+
+/** Which parts of a door are simulated under `driver`, one phrase per part (for `hw list` and the hub log). */
+export function simulatedParts(
+  def: WiredDoorDef,
+  driver: HardwareDriver,
+): { gpio: boolean; readers: Record<string, string> } {
+  const readers: Record<string, string> = {};
+  for (const r of def.readers ?? []) {
+    if (r.type === 'wiegand') readers[r.id] = driver === 'sim' ? 'simulated (Wiegand lines)' : 'real';
+    else if (driver === 'sim' && r.emulated !== false)
+      readers[r.id] = `emulated PN532 (set emulated: false to use ${r.path})`;
+    else readers[r.id] = `real serial port ${r.path}`;
+  }
+  return { gpio: driver === 'sim', readers };
 }
 
 /** 'auto' → 'gpio' when this machine can export GPIO lines, else 'sim'. */
@@ -150,7 +165,13 @@ async function buildDoor(
         continue;
       }
       let open = options.openSerial;
-      if (sim) {
+      if (r.emulated === true && !sim) {
+        throw new HardwareConfigError(
+          `reader ${r.id}: emulated: true works only with hardware.driver sim (a real door needs a real reader)`,
+        );
+      }
+      // With the sim driver the GPIO lines are simulated; a PN532 is emulated unless it says emulated: false.
+      if (sim && r.emulated !== false) {
         const emulator = new Pn532Emulator();
         const cable = new EmulatedSerialCable(emulator);
         sim.emulators.set(r.id, { emulator, cable });
@@ -300,7 +321,11 @@ export async function createSimDoorHardware(
       if (!readerDef)
         throw new Error(`door ${def.door} has no reader${o.readerId ? ` "${o.readerId}"` : ''}`);
       if (readerDef.type === 'pn532') {
-        const parts = sim.emulators.get(readerDef.id)!;
+        const parts = sim.emulators.get(readerDef.id);
+        if (!parts)
+          throw new HardwareConfigError(
+            `reader ${readerDef.id} is a real serial reader (emulated: false): hold a real card to it`,
+          );
         parts.emulator.presentCard(valueHex);
         later(o.holdMs ?? 500, () => parts.emulator.removeCard());
         return;

@@ -4,7 +4,13 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { attachToBus, createWiredDoors, resolveDriver, type WiredDoorHardware } from '../adapters/factory.js';
+import {
+  attachToBus,
+  createWiredDoors,
+  resolveDriver,
+  simulatedParts,
+  type WiredDoorHardware,
+} from '../adapters/factory.js';
 import { HubActions } from './actions.js';
 import { MqttBroker } from './broker/index.js';
 import { type BusEvents, EventBus } from './bus.js';
@@ -99,10 +105,13 @@ export class Hub {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
     // 1. Store: everything a decision needs is local.
-    this.#opened = openHubStore(config.dataDir, { now: this.#now });
+    this.#opened = openHubStore(config.dataDir, { now: this.#now, logger: logger.child({ part: 'store' }) });
     const store = this.#opened.store;
     // Decisions reach this journal before their answer; a crash leaves the tail to replay here.
-    const recovered = store.events.useJournal(path.join(config.dataDir, 'events.journal'));
+    const recovered = store.events.useJournal(path.join(config.dataDir, 'events.journal'), {
+      reserveBytes: config.storage.reserveMb * 1024 * 1024,
+      heldEvents: config.storage.heldEvents,
+    });
     if (recovered > 0)
       logger.warn({ recovered }, 'recovered decisions from the journal after an unclean stop');
     // Own changes (this process) and other processes' (the CLI, via watch below) take the same path.
@@ -392,7 +401,9 @@ export class Hub {
     const sysfsRoot = this.config.hardware.sysfsRoot ?? '/sys/class/gpio';
     const driver = await resolveDriver(this.config.hardware.driver, sysfsRoot);
     const log = this.logger.child({ part: 'hardware' });
-    log.info({ driver, doors: defs.map((d) => d.door) }, 'wired doors');
+    // Which parts are simulated (GPIO lines, emulated PN532s), so a rehearsal is never mistaken for the building.
+    const simulated = Object.fromEntries(defs.map((d) => [d.door, simulatedParts(d, driver)]));
+    log.info({ driver, doors: defs.map((d) => d.door), simulated }, 'wired doors');
     for (const hw of await createWiredDoors(defs, { driver, logger: log, sysfsRoot })) {
       this.#wired.set(hw.doorId, hw);
       const door = store.doors.get(hw.doorId);

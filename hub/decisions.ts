@@ -1,6 +1,7 @@
 // The access path: a presentation from any door (MQTT or wired) → store lookups → the pure engine →
 // a durable audit event → the decision on the bus. It never waits on the network (DESIGN invariant 1).
 import { decide, type KeypadLockout, validatePresentationValue } from './access/index.js';
+import { Summarizer } from './budget.js';
 import type { Decision, EventBus, Presentation } from './bus.js';
 import type { CredentialKind, Door } from './domain.js';
 import { type Logger, maskCard } from './logger.js';
@@ -23,6 +24,9 @@ export interface DecisionServiceOptions {
   offlineCodes?: OfflineCodeVerifier;
 }
 
+/** "decision failed" lines per door per minute; beyond it one summary (a broken store fails every card). */
+const FAILURE_LINES_PER_MINUTE = 3;
+
 const LOOKUP_KIND: Record<Presentation['kind'], CredentialKind> = {
   card: 'card',
   keypad: 'pin',
@@ -32,10 +36,20 @@ const LOOKUP_KIND: Record<Presentation['kind'], CredentialKind> = {
 export class DecisionService {
   readonly #o: DecisionServiceOptions;
   readonly #now: () => number;
+  readonly #failureLog: Summarizer;
 
   constructor(options: DecisionServiceOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    this.#failureLog = new Summarizer({
+      perWindow: FAILURE_LINES_PER_MINUTE,
+      now: this.#now,
+      onSuppressed: ({ key, suppressed }) =>
+        options.logger.error(
+          { door: key, suppressed },
+          `decision failed; ...and ${suppressed} more in the last minute`,
+        ),
+    });
   }
 
   // Doors and holidays change rarely and are read on every decision: cached, and dropped whenever the
@@ -59,8 +73,9 @@ export class DecisionService {
       try {
         this.decide(p);
       } catch (err) {
-        // Fail closed: the device hears "no", the hub keeps running.
-        this.#o.logger.error({ err, door: p.doorId }, 'decision failed; denying');
+        // Fail closed: the device hears "no", the hub keeps running; a few lines a minute per door.
+        if (this.#failureLog.allow(p.doorId))
+          this.#o.logger.error({ err, door: p.doorId }, 'decision failed; denying');
         this.#o.bus.emit('decided', p, { granted: false, reason: 'invalid_request' });
       }
     });

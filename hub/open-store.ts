@@ -3,7 +3,7 @@ import path from 'node:path';
 import { finishPendingRestore } from './store/backup.js';
 import { type Database, DB_FILE_NAME, openDatabase } from './store/db.js';
 import { HubKeys } from './store/keys.js';
-import { Store } from './store/store.js';
+import { Store, type StoreOptions } from './store/store.js';
 
 export interface OpenedStore {
   db: Database;
@@ -12,7 +12,10 @@ export interface OpenedStore {
   close(): void;
 }
 
-export function openHubStore(dataDir: string, options: { now?: () => number } = {}): OpenedStore {
+export function openHubStore(
+  dataDir: string,
+  options: { now?: () => number; logger?: StoreOptions['logger'] } = {},
+): OpenedStore {
   finishPendingRestore(dataDir); // a restore interrupted by a power cut completes before anything reads
   const keys = HubKeys.loadOrCreate(dataDir);
   const db = openDatabase(path.join(dataDir, DB_FILE_NAME), keys);

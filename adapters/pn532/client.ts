@@ -21,7 +21,7 @@ export class Pn532Error extends Error {
 export interface Pn532ClientOptions {
   /** Time for the whole command, ACK and response. */
   timeoutMs?: number;
-  /** Time for the ACK alone; a real PN532 acknowledges within about 1 ms. */
+  /** Time for the ACK alone, from the moment the frame has been written; a real PN532 acknowledges within about 1 ms. */
   ackTimeoutMs?: number;
 }
 
@@ -153,10 +153,6 @@ export class Pn532Client {
       };
       this.#pending = pending;
       timers.push(
-        setTimeout(() => {
-          if (!pending.acked)
-            finish(new Pn532Error('no-ack', `PN532 did not acknowledge command 0x${hex(code)}`));
-        }, this.#ackTimeoutMs),
         setTimeout(
           () =>
             finish(
@@ -165,7 +161,20 @@ export class Pn532Client {
           timeoutMs,
         ),
       );
-      this.#write(frame).catch((e: Pn532Error) => finish(e));
+      // The ACK clock starts once the frame is on the wire (the write has drained), not when it was
+      // queued: on a busy host the write itself can take longer than a healthy chip takes to answer.
+      this.#write(frame).then(
+        () => {
+          if (this.#pending !== pending || pending.acked) return;
+          timers.push(
+            setTimeout(() => {
+              if (!pending.acked)
+                finish(new Pn532Error('no-ack', `PN532 did not acknowledge command 0x${hex(code)}`));
+            }, this.#ackTimeoutMs),
+          );
+        },
+        (e: Pn532Error) => finish(e),
+      );
     });
   }
 

@@ -71,7 +71,11 @@ export const openSerialPort: SerialOpener = async (path, baudRate) => {
           reject(new Error('port closed'));
           return;
         }
-        port.write(data, (err) => (err ? reject(err) : resolve()));
+        // Resolves once the bytes have left for the wire (tcdrain), so callers time the answer from there.
+        port.write(data, (err) => {
+          if (err) reject(err);
+          else port.drain((drainErr) => (drainErr ? reject(drainErr) : resolve()));
+        });
       }),
     onData: (listener) => {
       port.on('data', listener);

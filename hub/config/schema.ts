@@ -200,6 +200,29 @@ export const ConfigSchema = Type.Object(
       default: {},
       description: 'GPIO driver and the doors wired to the hub itself (see docs/wiring.md).',
     }),
+    storage: Type.Object(
+      {
+        reserveMb: Type.Integer({
+          minimum: 0,
+          maximum: 1024,
+          default: 8,
+          description:
+            'Size of the reserve file (data dir, events.reserve) deleted when the disk fills, so alarms, held events and revocations still fit; recreated when space returns. 0 disables it (docs/outages.md).',
+        }),
+        heldEvents: Type.Integer({
+          minimum: 100,
+          maximum: 1_000_000,
+          default: 10_000,
+          description:
+            'Events held in memory while the disk is full (about 0.5 KB each); beyond it the oldest are dropped and counted in an events.lost event (docs/outages.md).',
+        }),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description: 'The event log on a full disk (docs/outages.md).',
+      },
+    ),
   },
   { additionalProperties: false },
 );

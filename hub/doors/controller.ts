@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import pino from 'pino';
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { Summarizer } from '../budget.js';
 import type { DoorStatus, EventBus } from '../bus.js';
 import type { DoorMode, NewEvent } from '../domain.js';
 import type { DoorIo, DoorSignal } from './io.js';
@@ -26,6 +27,8 @@ export const systemClock: DoorClock = {
 
 export const MIN_UNLOCK_MS = 1000;
 export const MAX_UNLOCK_MS = 60_000;
+/** Relays change a few times a minute at a busy door; more than this is a loop, summarised in the log. */
+const RELAY_LINES_PER_MINUTE = 30;
 /** A relay write that failed is retried this often until it succeeds or the lock state changes. */
 export const LOCK_RETRY_MS = 1000;
 
@@ -103,6 +106,7 @@ export class DoorController {
   readonly #emitEvent: (event: NewEvent) => unknown;
   readonly #clock: DoorClock;
   readonly #logger: Logger;
+  readonly #relayLog: Summarizer;
   #door: DoorSettings;
 
   #mode: DoorMode;
@@ -148,9 +152,15 @@ export class DoorController {
       part: 'door',
       door: checked.door.id,
     });
+    this.#relayLog = new Summarizer({
+      perWindow: RELAY_LINES_PER_MINUTE,
+      now: () => this.#clock.now(),
+      onSuppressed: ({ suppressed }) =>
+        this.#logger.warn({ suppressed }, `relay changed ...and ${suppressed} more in the last minute`),
+    });
     this.#mode = checked.door.mode;
-    // Wired doors are as online as the hub; MQTT doors wait for their device's availability.
-    this.#online = options.io.transport === 'wired';
+    // Wired (and simulated) doors are as online as the hub; MQTT doors wait for their device's availability.
+    this.#online = options.io.transport !== 'mqtt';
   }
 
   get id(): string {
@@ -195,6 +205,7 @@ export class DoorController {
     this.#pulse = null;
     if (!this.#fire && this.#driven !== false) await this.#drive(false, undefined, true);
     await this.#writes;
+    this.#relayLog.flush(true);
     await this.#io.stop();
   }
 
@@ -466,6 +477,20 @@ export class DoorController {
     void this.#drive(unlocked, pulseMs);
   }
 
+  /** One info line per relay change on a wired door; a flapping loop is summarised (invariant 7). */
+  #logRelay(unlocked: boolean): void {
+    if (!this.#relayLog.allow('relay')) return;
+    this.#logger.info(
+      {
+        transport: this.#io.transport,
+        lock: unlocked ? 'unlocked' : 'locked',
+        fire: this.#fire,
+        mode: this.#mode,
+      },
+      'relay changed',
+    );
+  }
+
   /** Writes are queued so the relay sees them in order; a failure is an alarm, never a throw. */
   #drive(unlocked: boolean, pulseMs?: number, stopping = false): Promise<void> {
     this.#commanded = unlocked;
@@ -476,6 +501,7 @@ export class DoorController {
     const write = this.#writes.then(async () => {
       try {
         await this.#io.driveLock(unlocked, pulseMs);
+        if (this.#driven !== unlocked && this.#io.transport !== 'mqtt') this.#logRelay(unlocked);
         this.#driven = unlocked;
         if (this.#lockFault) {
           this.#lockFault = false;

@@ -15,7 +15,7 @@ export type DoorSignal =
   | { kind: 'online'; online: boolean };
 
 export interface DoorIo {
-  readonly transport: 'mqtt' | 'wired';
+  readonly transport: 'mqtt' | 'wired' | 'sim';
   /**
    * Drive the lock. `pulseMs` is set for a timed unlock (MQTT devices time it themselves as a
    * backstop); an unlock without it is held until the next `driveLock`. Rejects when the write fails.
@@ -108,16 +108,19 @@ export interface WiredDoorIoOptions extends WiredDoorLines {
   failMode: FailMode;
   /** Close the lines on stop (default true). False when the lines outlive the controller (simulator). */
   ownsLines?: boolean;
+  /** 'sim' for a simulated door (SimDoor), so logs and status say so; default 'wired'. */
+  transport?: 'wired' | 'sim';
 }
 
 /** A door wired to the hub: a relay and up to four inputs (adapters/types.ts). */
 export class WiredDoorIo implements DoorIo {
-  readonly transport = 'wired' as const;
+  readonly transport: 'wired' | 'sim';
   readonly #options: WiredDoorIoOptions;
   readonly #unwatch: Array<() => void> = [];
 
   constructor(options: WiredDoorIoOptions) {
     this.#options = options;
+    this.transport = options.transport ?? 'wired';
   }
 
   async driveLock(unlocked: boolean): Promise<void> {

@@ -43,6 +43,7 @@ export class SimDoor {
       tamper: this.tamper,
       fire: this.fire,
       ownsLines: false,
+      transport: 'sim',
     });
   }
 

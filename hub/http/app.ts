@@ -34,6 +34,7 @@ const STORE_ERROR_STATUS: Record<string, number> = {
   not_found: 404,
   conflict: 409,
   in_use: 409,
+  unavailable: 503, // the disk is full: the change was not saved (docs/outages.md)
 };
 
 export interface HttpDeps {
@@ -188,7 +189,10 @@ export async function buildHttpApp(
       error.statusCode ?? (error.name === 'StoreError' ? (STORE_ERROR_STATUS[error.code ?? ''] ?? 400) : 500);
     if (status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
     else request.log.info({ url: request.url, status, error: error.message }, 'request refused');
-    reply.code(status).send({ error: status >= 500 ? 'internal error' : error.message });
+    // A StoreError's message is written for the operator (e.g. 'the disk is full: … NOT saved').
+    reply
+      .code(status)
+      .send({ error: status >= 500 && error.name !== 'StoreError' ? 'internal error' : error.message });
   });
   app.setNotFoundHandler(
     { preHandler: app.rateLimit({ max: 60, timeWindow: '1 minute' }) },

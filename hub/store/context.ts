@@ -2,7 +2,9 @@
 // write transaction helper that runs "after commit" work (event notifications) only on success.
 import type { Database, Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
+import { StoreError } from './errors.js';
 import type { HubKeys } from './keys.js';
+import { isNoSpace } from './reserve.js';
 
 export class StoreContext {
   readonly db: Database;
@@ -60,6 +62,14 @@ export class StoreContext {
       const rollbacks = this.#onRollback;
       this.#onRollback = [];
       this.#runRollback(rollbacks);
+      // Nothing was saved: say so plainly, so no operator takes a refused revocation for a done one.
+      if (isNoSpace(err)) {
+        throw new StoreError(
+          'unavailable',
+          'the disk is full: the change was NOT saved; free space in the data directory and repeat it (docs/outages.md)',
+          { cause: err },
+        );
+      }
       throw err;
     } finally {
       this.#depth = 0;

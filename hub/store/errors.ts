@@ -2,14 +2,14 @@
 // validates here so callers (CLI, HTTP, cloud mirror) get one clear message per mistake.
 import { randomBytes } from 'node:crypto';
 
-/** Why a store call was refused; the HTTP layer maps these to 400/404/409. */
-export type StoreErrorCode = 'invalid' | 'not_found' | 'conflict' | 'in_use' | 'unsupported';
+/** Why a store call was refused; the HTTP layer maps these to 400/404/409 (and 'unavailable' to 503). */
+export type StoreErrorCode = 'invalid' | 'not_found' | 'conflict' | 'in_use' | 'unsupported' | 'unavailable';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
 
-  constructor(code: StoreErrorCode, message: string) {
-    super(message);
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'StoreError';
     this.code = code;
   }

@@ -2,17 +2,49 @@
 // hub-wide seq and a hash chained to the previous event, both assigned inside the write
 // transaction so several processes appending at once still build one valid chain.
 import { createHash } from 'node:crypto';
-import { closeSync, fsync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fsync, ftruncateSync, openSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Database } from 'better-sqlite3';
+import { Summarizer } from '../budget.js';
 import type { HubEvent, NewEvent } from '../domain.js';
 import type { StoreContext } from './context.js';
 import { canonicalJson, invalid, isPlainRecord, StoreError } from './errors.js';
+import { DiskReserve, isNoSpace, nodeStorageFs, type StorageFs, storageErrorCode } from './reserve.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 const MAX_DATA_BYTES = 64 * 1024;
 const TYPE_PATTERN = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/;
 const REF_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const RETRY_MS = 250;
+/** While the disk is full: how often free space is checked to write held events and leave the state. */
+const DISK_RECHECK_MS = 1000;
+/** Held events are written back in transactions of this size, so one that fails costs little. */
+const HELD_CHUNK = 500;
+/** Storage-failure log lines per kind per minute before "...and N more" (the SD card is the thing that is full). */
+const FAULT_LINES_PER_MINUTE = 3;
+
+/** The reserve file next to the journal (docs/outages.md). */
+export const RESERVE_FILE_NAME = 'events.reserve';
+export const DEFAULT_RESERVE_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_HELD_EVENTS = 10_000;
+
+export interface JournalOptions {
+  /** Size of the reserve file deleted to make room when the disk fills; 0 = none. */
+  reserveBytes?: number;
+  /** Events held in memory while they cannot be written; beyond it the oldest are dropped and counted. */
+  heldEvents?: number;
+  /** The file-system calls of the journal and the reserve (tests stand in a failing disk here). */
+  fs?: StorageFs;
+}
+
+/** The disk-full state: since when, and what was dropped from the memory ring meanwhile. */
+interface DiskFull {
+  since: number;
+  code: string;
+  lost: number;
+  firstLostTs: number | null;
+  lastLostTs: number | null;
+}
 
 interface EventRow {
   seq: number;
@@ -26,7 +58,7 @@ interface EventRow {
   hash: string;
 }
 
-interface PendingEvent {
+export interface PendingEvent {
   /** Journal id, for events first written to the decision journal (see useJournal). */
   jid?: string;
   ts: number;
@@ -35,6 +67,8 @@ interface PendingEvent {
   personId: string | null;
   credentialId: string | null;
   dataJson: string;
+  /** Written ahead of held events and never dropped from the ring (the disk-full alarm and its end). */
+  keep?: boolean;
 }
 
 export interface EventListQuery {
@@ -106,14 +140,17 @@ export class EventLog {
 
   /** Queues an event; it is committed with others in one transaction on the next setImmediate. */
   append(e: NewEvent): void {
-    this.#queue.push(this.#validate(e));
-    if (this.#stopped) this.flush();
+    this.#hold(this.#validate(e));
+    if (this.#stopped) this.#flushOrHold();
     else this.#schedule(false);
   }
 
   /** Appends and commits at once (with anything queued before it); returns the stored event. */
   appendDurable(e: NewEvent): HubEvent {
-    this.#queue.push(this.#validate(e));
+    const item = this.#validate(e);
+    // Disk full: commit this one alone (it may fit in the headroom) or throw; the held ring waits.
+    if (this.#full !== null) return this.#ctx.write(() => this.#insert([item]))[0]!;
+    this.#queue.push(item);
     const stored = this.flush();
     return stored[stored.length - 1]!;
   }
@@ -125,26 +162,29 @@ export class EventLog {
    * SQLite in the next group commit, right after the answer has gone out. After a crash the hub
    * replays the journal at start. Without a journal it commits at once (synchronous=NORMAL).
    * Either way the WAL is fsynced in the background: a power cut can lose only the last moment.
+   * When the disk is full this never throws: the event is held in memory (docs/outages.md).
    */
   appendCommitted(e: NewEvent): void {
     const item = this.#validate(e);
     if (this.#journalFd === null) {
-      this.#queue.push(item);
-      this.#commitWithoutWaiting(() => this.flush());
+      this.#hold(item);
+      if (this.#full === null) this.#commitWithoutWaiting(() => this.#flushOrHold());
       return;
     }
-    item.jid = `${this.#journalBoot}-${++this.#journalCounter}`;
-    const line = JSON.stringify([
-      item.jid,
-      item.ts,
-      item.type,
-      item.doorId,
-      item.personId,
-      item.credentialId,
-      item.dataJson,
-    ]);
-    writeSync(this.#journalFd, `${line}\n`);
-    this.#queue.push(item);
+    if (this.#full === null) {
+      const jid = `${this.#journalBoot}.${++this.#journalCounter}`;
+      const line = JSON.stringify([
+        jid,
+        item.ts,
+        item.type,
+        item.doorId,
+        item.personId,
+        item.credentialId,
+        item.dataJson,
+      ]);
+      if (this.#writeJournal(`${line}\n`)) item.jid = jid;
+    }
+    this.#hold(item);
     // The caller schedules the commit (flushSoon) once the answer is on its way.
   }
 
@@ -155,18 +195,37 @@ export class EventLog {
   flushSoon(): void {
     // Two turns: the broker queues the answer's socket write from a promise callback, which lands in
     // the same check phase as a plain setImmediate queued here would; the answer goes first.
-    if (this.#queue.length > 0) setImmediate(() => this.#schedule(false));
+    if (this.#queue.length > 0 && this.#full === null) setImmediate(() => this.#schedule(false));
   }
 
   #journalFd: number | null = null;
-  readonly #journalBoot = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  /** Bytes of whole lines in the journal: a torn write is cut back to this. */
+  #journalSize = 0;
+  /** This boot's number (kv 'events.journal.boot'): journal ids `boot.n` order across restarts. */
+  #journalBoot = 0;
   #journalCounter = 0;
+  #fs: StorageFs = nodeStorageFs;
+  #reserve: DiskReserve | null = null;
+  #heldMax = DEFAULT_HELD_EVENTS;
+  #full: DiskFull | null = null;
+  #recheck: NodeJS.Timeout | null = null;
+  #recheckSoon: NodeJS.Immediate | null = null;
+  /** Repeated storage-failure log lines: a few a minute, then "...and N more" (invariant 7). */
+  readonly #faultLog = new Summarizer({
+    perWindow: FAULT_LINES_PER_MINUTE,
+    onSuppressed: ({ key, suppressed }) =>
+      this.#ctx.logger?.error({ failure: key, suppressed }, `...and ${suppressed} more in the last minute`),
+  });
 
   /**
    * Opens the decision journal (the hub process only; one hub per data directory), first replaying
-   * what a crash left in it: lines after the last one committed are committed now. Returns how many.
+   * what a crash left in it: lines not yet in the database are committed now. Returns how many.
+   * Replay is idempotent: a journal older than the database (it is not fsynced, the WAL is) only
+   * holds ids at or before the last one committed, and those are skipped.
    */
-  useJournal(file: string): number {
+  useJournal(file: string, options: JournalOptions = {}): number {
+    this.#fs = options.fs ?? nodeStorageFs;
+    this.#heldMax = Math.max(1, options.heldEvents ?? DEFAULT_HELD_EVENTS);
     let recovered = 0;
     let text = '';
     try {
@@ -197,8 +256,7 @@ export class EventLog {
         .stmt<string>("SELECT value FROM kv WHERE key = 'events.journal.last'")
         .pluck()
         .get();
-      const committedUpTo = parsed.findIndex((p) => p.jid === last);
-      const missing = parsed.slice(committedUpTo + 1);
+      const missing = notYetCommitted(parsed, last);
       if (missing.length > 0) {
         this.#queue.push(...missing);
         this.flush();
@@ -206,12 +264,232 @@ export class EventLog {
         this.#ctx.logger?.warn({ recovered }, 'decision journal: recovered events after an unclean stop');
       }
     }
+    // A new boot number, durable before any line of this boot is written.
+    this.#journalBoot = this.#ctx.write(() => {
+      const previous = this.#ctx
+        .stmt<string>("SELECT value FROM kv WHERE key = 'events.journal.boot'")
+        .pluck()
+        .get();
+      const boot = (Number.parseInt(previous ?? '0', 10) || 0) + 1;
+      this.#ctx
+        .stmt(
+          "INSERT INTO kv (key, value) VALUES ('events.journal.boot', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .run(String(boot));
+      return boot;
+    });
+    this.#journalCounter = 0;
     this.#journalFd = openSync(file, 'a', 0o600);
     ftruncateSync(this.#journalFd, 0);
+    this.#journalSize = 0;
+    this.#reserve = new DiskReserve(
+      join(dirname(file), RESERVE_FILE_NAME),
+      options.reserveBytes ?? DEFAULT_RESERVE_BYTES,
+      this.#fs,
+    );
+    if (!this.#reserve.ensure()) {
+      const err = Object.assign(new Error('no room for the event log reserve'), { code: 'ENOSPC' });
+      this.#storageFailed(err, 'reserve');
+    }
     return recovered;
   }
 
+  /** True while events cannot be written and are held in memory (docs/outages.md). */
+  diskFull(): boolean {
+    return this.#full !== null;
+  }
+
+  #writeJournal(text: string): boolean {
+    const fd = this.#journalFd!;
+    const buffer = Buffer.from(text);
+    let written = 0;
+    try {
+      while (written < buffer.length) written += this.#fs.writeSync(fd, buffer, written);
+      this.#journalSize += buffer.length;
+      return true;
+    } catch (err) {
+      if (written > 0) {
+        try {
+          ftruncateSync(fd, this.#journalSize); // no torn line for the next one to be glued to
+        } catch {
+          // the line stays torn; replay skips an unreadable line
+        }
+      }
+      this.#storageFailed(err, 'journal');
+      return false;
+    }
+  }
+
+  /** Queues an event; while the disk is full the queue is a bounded ring that counts what it drops. */
+  #hold(item: PendingEvent): void {
+    this.#queue.push(item);
+    const full = this.#full;
+    if (full === null) return;
+    // Half full: try to write back now (into the headroom) rather than wait for the next recheck.
+    if (this.#queue.length >= this.#heldMax / 2 && !this.#recheckSoon) {
+      this.#recheckSoon = setImmediate(() => {
+        this.#recheckSoon = null;
+        this.#recheckDisk();
+      });
+    }
+    if (this.#queue.length <= this.#heldMax) return;
+    // Drop the oldest ordinary events, 1% of the ring at a time so a flood costs O(1) per event.
+    let drop = Math.max(this.#queue.length - this.#heldMax, Math.ceil(this.#heldMax / 100));
+    const kept: PendingEvent[] = [];
+    for (const held of this.#queue) {
+      if (drop > 0 && !held.keep) {
+        drop--;
+        full.lost++;
+        full.firstLostTs ??= held.ts;
+        full.lastLostTs = held.ts;
+      } else kept.push(held);
+    }
+    this.#queue = kept;
+  }
+
+  /** Commits what is queued; when the disk is full the events stay held instead of throwing. */
+  #flushOrHold(): HubEvent[] {
+    try {
+      return this.flush();
+    } catch (err) {
+      if (!this.#storageFailed(err, 'commit')) throw err;
+      return [];
+    }
+  }
+
+  /**
+   * A write failed. For "no space" (ENOSPC, SQLITE_FULL) the event log enters the disk-full state
+   * once: the reserve is deleted to make room, one alarm is queued ahead of everything, one log line
+   * is written, and a timer writes held events back as space allows. Returns false for other errors.
+   */
+  #storageFailed(err: unknown, where: string): boolean {
+    const code = storageErrorCode(err);
+    if (this.#full !== null) {
+      if (this.#faultLog.allow(where))
+        this.#ctx.logger?.warn({ code, where, held: this.#queue.length }, 'disk still full; events held');
+      return true;
+    }
+    if (!isNoSpace(err)) {
+      if (this.#faultLog.allow(where)) this.#ctx.logger?.error({ err, where }, 'event log write failed');
+      return false;
+    }
+    const released = this.#reserve?.release() ?? false;
+    this.#full = { since: this.#ctx.now(), code, lost: 0, firstLostTs: null, lastLostTs: null };
+    this.#queue.unshift(
+      this.#special('alarm.disk_full', {
+        code,
+        where,
+        reserveReleased: released,
+        freeBytes: this.#freeBytes(),
+      }),
+    );
+    this.#ctx.logger?.error(
+      { code, where, reserveReleased: released, held: this.#queue.length },
+      'disk full: doors keep deciding; events are held in memory until space returns (docs/outages.md)',
+    );
+    this.#recheck = setInterval(() => this.#recheckDisk(), DISK_RECHECK_MS);
+    this.#recheck.unref();
+    setImmediate(() => this.#recheckDisk());
+    return true;
+  }
+
+  #special(type: string, data: Record<string, unknown>): PendingEvent {
+    return {
+      ts: this.#ctx.now(),
+      type,
+      doorId: null,
+      personId: null,
+      credentialId: null,
+      dataJson: canonicalJson(data),
+      keep: true,
+    };
+  }
+
+  #freeBytes(): number | null {
+    try {
+      return this.#reserve?.freeBytes() ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Space kept free for admin changes (revocations) while held events are written back. */
+  #adminHeadroom(): number {
+    return Math.floor((this.#reserve?.bytes ?? 0) / 4);
+  }
+
+  /** While the disk is full: write held events as space allows; leave the state once the reserve is back. */
+  #recheckDisk(): void {
+    const full = this.#full;
+    if (full === null || this.#stopped || !this.#ctx.db.open) return;
+    const headroom = this.#adminHeadroom();
+    try {
+      // The alarm and its end are small and always tried; ordinary events only above the headroom.
+      while (this.#queue.length > 0) {
+        const free = this.#freeBytes();
+        const room = free === null || free > headroom;
+        let n = HELD_CHUNK;
+        if (!room) {
+          n = this.#queue.findIndex((item) => !item.keep);
+          if (n === 0) break;
+          if (n < 0) n = HELD_CHUNK;
+        }
+        this.#commitWithoutWaiting(() => this.#flushSome(n));
+        if (!room) break;
+      }
+    } catch (err) {
+      this.#storageFailed(err, 'commit');
+      return;
+    }
+    if (this.#queue.length > 0) return;
+    const free = this.#freeBytes();
+    const reserveBytes = this.#reserve?.bytes ?? 0;
+    if (free !== null && free < reserveBytes + headroom) return;
+    if (this.#reserve && !this.#reserve.ensure()) return;
+    // Space is back: record what was lost (never silently) and the end of the alarm, then resume.
+    const ended: PendingEvent[] = [];
+    if (full.lost > 0) {
+      ended.push(
+        this.#special('events.lost', {
+          count: full.lost,
+          firstTs: full.firstLostTs,
+          lastTs: full.lastLostTs,
+          reason: 'disk_full',
+        }),
+      );
+    }
+    ended.push(
+      this.#special('storage.disk_ok', {
+        since: full.since,
+        durationMs: this.#ctx.now() - full.since,
+        lost: full.lost,
+      }),
+    );
+    this.#queue.push(...ended);
+    try {
+      this.#commitWithoutWaiting(() => this.flush());
+    } catch (err) {
+      // Not yet after all: the reserve goes again and the state continues.
+      this.#reserve?.release();
+      if (!isNoSpace(err) && this.#faultLog.allow('commit'))
+        this.#ctx.logger?.error({ err }, 'event log write failed');
+      return;
+    }
+    this.#full = null;
+    if (this.#recheck) clearInterval(this.#recheck);
+    this.#recheck = null;
+    this.#faultLog.flush(true);
+    this.#ctx.logger?.warn(
+      { lost: full.lost, durationMs: this.#ctx.now() - full.since },
+      'disk space is back: held events written, reserve recreated',
+    );
+  }
+
   #closeJournal(): void {
+    if (this.#recheck) clearInterval(this.#recheck);
+    this.#recheck = null;
+    if (this.#recheckSoon) clearImmediate(this.#recheckSoon);
+    this.#recheckSoon = null;
     if (this.#journalFd === null) return;
     if (this.#queue.every((item) => item.jid === undefined)) ftruncateSync(this.#journalFd, 0);
     closeSync(this.#journalFd);
@@ -270,9 +548,14 @@ export class EventLog {
 
   /** Commits everything queued in one transaction. Throws if the database refused; the queue is kept. */
   flush(): HubEvent[] {
+    return this.#flushSome(Number.POSITIVE_INFINITY);
+  }
+
+  /** Commits the oldest `limit` queued events in one transaction (held events go back in chunks). */
+  #flushSome(limit: number): HubEvent[] {
     if (this.#queue.length === 0) return [];
-    const batch = this.#queue;
-    this.#queue = [];
+    const batch = limit >= this.#queue.length ? this.#queue : this.#queue.slice(0, limit);
+    this.#queue = limit >= this.#queue.length ? [] : this.#queue.slice(limit);
     const requeue = () => {
       this.#queue = batch.concat(this.#queue);
       this.#schedule(true);
@@ -379,7 +662,20 @@ export class EventLog {
       clearTimeout(this.#scheduled as NodeJS.Timeout);
       this.#scheduled = null;
     }
-    if (this.#queue.length > 0) this.flush();
+    if (this.#queue.length > 0) {
+      const pending = this.#queue.length;
+      try {
+        this.flush();
+      } catch (err) {
+        if (!isNoSpace(err) && this.#full === null) throw err;
+        // Nothing else can be done with them: say how many, never silently.
+        this.#ctx.logger?.error(
+          { err, lost: pending },
+          'disk full at stop: held events could not be written',
+        );
+        this.#queue = this.#queue.filter((item) => item.jid !== undefined); // journaled ones replay at start
+      }
+    }
     this.#closeJournal();
     const fd = this.#walFd;
     this.#walFd = null;
@@ -387,7 +683,8 @@ export class EventLog {
   }
 
   #schedule(retry: boolean): void {
-    if (this.#scheduled || this.#stopped) return;
+    // While the disk is full the recheck timer writes held events back (#recheckDisk).
+    if (this.#scheduled || this.#stopped || this.#full !== null) return;
     const run = () => {
       this.#scheduled = null;
       if (!this.#ctx.db.open) {
@@ -399,7 +696,11 @@ export class EventLog {
         this.#commitWithoutWaiting(() => this.flush());
       } catch (err) {
         // flush() kept the events and scheduled a retry; the log never drops them.
-        this.#ctx.logger?.error({ err, pending: this.#queue.length }, 'event log commit failed; will retry');
+        if (!this.#storageFailed(err, 'commit') && this.#faultLog.allow('retry'))
+          this.#ctx.logger?.error(
+            { err, pending: this.#queue.length },
+            'event log commit failed; will retry',
+          );
       }
     };
     this.#scheduled = retry ? setTimeout(run, RETRY_MS) : setImmediate(run);
@@ -483,6 +784,7 @@ export class EventLog {
         this.#queue.every((item) => item.jid === undefined)
       ) {
         ftruncateSync(this.#journalFd, 0);
+        this.#journalSize = 0;
       }
       for (const tracker of this.#ownTrackers) for (const event of stored) tracker.add(event.seq);
       for (const listener of this.#listeners) {
@@ -532,6 +834,29 @@ export function verifyEventChain(db: Database, fromSeq = 0): ChainCheck {
     checked++;
   }
   return { ok: true, checked };
+}
+
+/** A parsed journal id: `boot.n` (boot numbers grow across restarts), or null for the old random form. */
+function parseJid(jid: string | undefined): { boot: number; n: number } | null {
+  const m = jid === undefined ? null : /^(\d+)\.(\d+)$/.exec(jid);
+  return m ? { boot: Number(m[1]), n: Number(m[2]) } : null;
+}
+
+/**
+ * The journal lines the database does not hold yet. `last` is the id committed last (kv
+ * 'events.journal.last'); ids are ordered, so a line at or before it is already stored — whatever
+ * the journal's age. Lines of the old random-id form are matched by position, as before.
+ */
+export function notYetCommitted(lines: PendingEvent[], last: string | undefined): PendingEvent[] {
+  if (last === undefined) return lines;
+  const lastId = parseJid(last);
+  const legacyIndex = lastId === null ? lines.findIndex((line) => line.jid === last) : -1;
+  return lines.filter((line, index) => {
+    const id = parseJid(line.jid);
+    if (id === null) return lastId === null && index > legacyIndex; // old lines predate any numbered boot
+    if (lastId === null) return true;
+    return id.boot > lastId.boot || (id.boot === lastId.boot && id.n > lastId.n);
+  });
 }
 
 function clampLimit(limit: number): number {

@@ -79,9 +79,9 @@ export interface HubProcess {
 }
 
 /** Starts `gatehouse start` in a child process and waits for "deciding". */
-export async function spawnHub(dataDir: string): Promise<HubProcess> {
+export async function spawnHub(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<HubProcess> {
   const child = spawn(process.execPath, [MAIN, 'start'], {
-    env: hubEnv(dataDir),
+    env: { ...hubEnv(dataDir), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];

@@ -1,9 +1,10 @@
 // Door decisions must be crash-safe before the answer leaves, without waiting for SQLite or the disk.
 // Without a journal they commit at once to the WAL; with the hub's decision journal they are one write()
 // to a file, committed right after, and replayed after a crash. Admin changes stay fsynced.
-import { appendFileSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { notYetCommitted } from '../../hub/store/events.js';
 import { type TempHub, tempHub } from './helpers.js';
 
 let hub: TempHub;
@@ -109,5 +110,74 @@ describe('the decision journal', () => {
     expect(second.store.events.useJournal(file)).toBe(1);
     expect(requests(second.store)).toEqual(['r1']);
     expect(good).toContain('r1');
+  });
+});
+
+describe('a journal older than the database (a power cut kept the WAL but not the journal)', () => {
+  it('is not replayed twice: same boot, the old journal put back after more commits', async () => {
+    hub = tempHub();
+    const file = join(hub.dir, 'events.journal');
+    const first = hub.open();
+    first.store.events.useJournal(file);
+    for (let i = 0; i < 4; i++) first.store.events.appendCommitted(decision(i));
+    const stale = readFileSync(file, 'utf8'); // the journal as the disk kept it
+    first.store.events.flush(); // r0..r3 committed; the journal is emptied in the page cache only
+    for (let i = 4; i < 9; i++) first.store.events.appendCommitted(decision(i));
+    first.store.events.flush(); // r4..r8 committed: the database is ahead of the stale journal
+    writeFileSync(file, stale);
+
+    const second = hub.open();
+    expect(second.store.events.useJournal(file)).toBe(0);
+    expect(requests(second.store)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8']);
+  });
+
+  it('is not replayed twice across restarts, and a newer tail in the same file still is', async () => {
+    hub = tempHub();
+    const file = join(hub.dir, 'events.journal');
+    const boot1 = hub.open();
+    boot1.store.events.useJournal(file);
+    for (let i = 0; i < 3; i++) boot1.store.events.appendCommitted(decision(i));
+    const staleFromBoot1 = readFileSync(file, 'utf8');
+    boot1.store.events.flush();
+
+    const boot2 = hub.open();
+    expect(boot2.store.events.useJournal(file)).toBe(0);
+    for (let i = 3; i < 6; i++) boot2.store.events.appendCommitted(decision(i));
+    boot2.store.events.flush(); // r3..r5 committed in boot 2
+    boot2.store.events.appendCommitted(decision(6)); // r6 only in the journal when the power goes
+    const tailOfBoot2 = readFileSync(file, 'utf8');
+    writeFileSync(file, staleFromBoot1 + tailOfBoot2);
+
+    const boot3 = hub.open();
+    expect(boot3.store.events.useJournal(file)).toBe(1);
+    expect(requests(boot3.store)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6']);
+    expect(boot3.store.events.verify().ok).toBe(true);
+  });
+});
+
+describe('which journal lines replay (notYetCommitted)', () => {
+  const line = (jid: string) => ({
+    jid,
+    ts: 1,
+    type: 'decision',
+    doorId: null,
+    personId: null,
+    credentialId: null,
+    dataJson: '{}',
+  });
+  const ids = (lines: Array<{ jid?: string }>) => lines.map((l) => l.jid);
+
+  it('orders boot.n ids across boots, whatever the order of lines in the file', () => {
+    const lines = ['3.9', '3.10', '4.1', '2.50', '4.2'].map(line);
+    expect(ids(notYetCommitted(lines, '4.1'))).toEqual(['4.2']);
+    expect(ids(notYetCommitted(lines, '3.9'))).toEqual(['3.10', '4.1', '4.2']);
+    expect(ids(notYetCommitted(lines, undefined))).toEqual(['3.9', '3.10', '4.1', '2.50', '4.2']);
+  });
+
+  it('upgrades from the old random ids: matched by position, and older than any numbered boot', () => {
+    const legacy = ['lq1abc-1', 'lq1abc-2', 'lq1abc-3'].map(line);
+    expect(ids(notYetCommitted(legacy, 'lq1abc-2'))).toEqual(['lq1abc-3']);
+    expect(ids(notYetCommitted([...legacy, line('1.1')], 'lq1abc-3'))).toEqual(['1.1']);
+    expect(ids(notYetCommitted(legacy, '1.4'))).toEqual([]);
   });
 });
