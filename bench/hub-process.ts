@@ -13,6 +13,8 @@ const DEPLOYED_NODE_FLAGS = ['--max-semi-space-size=4'];
 const READY_TIMEOUT_MS = 60_000;
 /** The last error lines kept for the report (a crash usually explains itself in one of them). */
 const KEEP_ERROR_LINES = 5;
+/** SIGKILL after this; the hub's own shutdown deadline is 10 s, the benchmark's goal 5 s. */
+export const STOP_KILL_AFTER_MS = 8000;
 
 export interface HubExit {
   code: number | null;
@@ -26,7 +28,7 @@ export interface HubProcess {
   pid: number;
   mqttPort: number;
   /** Bytes and lines the hub wrote to stdout + stderr since it was spawned. */
-  log(): { bytes: number; lines: number; errorLines: number };
+  log(): { bytes: number; lines: number; errorLines: number; fatalLines: number };
   /** The last few error/fatal log lines and stderr text, shortened. */
   lastErrors(): string[];
   /** Set once the process has exited. */
@@ -60,6 +62,7 @@ export async function startHubProcess(dataDir: string, env: NodeJS.ProcessEnv = 
   let bytes = 0;
   let lines = 0;
   let errorLines = 0;
+  let fatalLines = 0;
   const errors: string[] = [];
   const keepError = (text: string) => {
     errors.push(text.slice(0, 300));
@@ -89,6 +92,7 @@ export async function startHubProcess(dataDir: string, env: NodeJS.ProcessEnv = 
       for (const line of text.split('\n')) {
         if (line.includes('"level":50') || line.includes('"level":60')) {
           errorLines++;
+          if (line.includes('"level":60')) fatalLines++;
           keepError(line);
         }
       }
@@ -133,11 +137,11 @@ export async function startHubProcess(dataDir: string, env: NodeJS.ProcessEnv = 
     child,
     pid: child.pid!,
     mqttPort: (ready.mqtt as { tcp: number }).tcp,
-    log: () => ({ bytes, lines, errorLines }),
+    log: () => ({ bytes, lines, errorLines, fatalLines }),
     lastErrors: () => [...errors],
     exit: () => exitInfo,
     exited,
-    async stop(killAfterMs = 12_000) {
+    async stop(killAfterMs = STOP_KILL_AFTER_MS) {
       if (exitInfo) return { shutdownMs: null, code: exitInfo.code, killed: false };
       stopRequested = true;
       const started = performance.now();
@@ -216,6 +220,21 @@ export function diskWriteBytes(pid: number): number | null {
     return null;
   }
 }
+
+/** CPU time (user + system) the process has used, in seconds; null once it is gone. */
+export function cpuSeconds(pid: number): number | null {
+  try {
+    // Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
+
+/** USER_HZ: 100 on every Linux the hub runs on (getconf CLK_TCK). */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** Sum of file sizes under `dir` (the data dir's growth; a reused WAL does not grow, see diskWriteBytes). */
 export function dirBytes(dir: string): number {
