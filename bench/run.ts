@@ -19,7 +19,15 @@ const SUITES: Array<[string, () => Promise<Record<string, unknown>>]> = [
   ['cloud', async () => (await import('./cloud.js')).benchCloud()],
   ['offline', async () => (await import('./offline.js')).benchOffline()],
   ['mobile', async () => (await import('./mobile.js')).benchMobile()],
+  ['isolation', async () => (await import('./isolation.js')).benchIsolation()],
 ];
+
+/** `npm run bench -- --only isolation,cloud` (or BENCH_ONLY=...) runs just those suites, without the core figures. */
+const ONLY = (() => {
+  const at = process.argv.indexOf('--only');
+  const names = at >= 0 ? process.argv[at + 1] : process.env.BENCH_ONLY;
+  return names ? names.split(',').filter(Boolean) : null;
+})();
 
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
 const RATE = 200; // presentations per second
@@ -216,7 +224,33 @@ async function decisionRoundTrip(port: number, secret: string, cards: string[], 
   return { ...result, granted };
 }
 
+/** Each area's own benchmark, each with its baseline measured in the same run. */
+async function runSuites(report: Record<string, unknown>, only: string[] | null): Promise<void> {
+  const unknown = (only ?? []).filter((name) => !SUITES.some(([known]) => known === name));
+  if (unknown.length > 0)
+    throw new Error(`unknown suite ${unknown.join(', ')}; known: ${SUITES.map(([n]) => n).join(', ')}`);
+  for (const [name, load] of SUITES) {
+    if (only && !only.includes(name)) continue;
+    log(`suite: ${name}`);
+    try {
+      report[name] = await load();
+    } catch (err) {
+      report[name] = { error: (err as Error).message };
+    }
+  }
+}
+
 async function main(): Promise<void> {
+  if (ONLY) {
+    const report: Record<string, unknown> = {
+      when: new Date().toISOString(),
+      node: process.version,
+      only: ONLY,
+    };
+    await runSuites(report, ONLY);
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return;
+  }
   const dataDir = mkdtempSync(path.join(tmpdir(), 'gh-bench-'));
   const report: Record<string, unknown> = {
     when: new Date().toISOString(),
@@ -286,15 +320,7 @@ async function main(): Promise<void> {
     hub.child.kill('SIGTERM');
     await new Promise((r) => hub.child.on('exit', r));
 
-    // Each area's own benchmark, each with its baseline measured in the same run.
-    for (const [name, load] of SUITES) {
-      log(`suite: ${name}`);
-      try {
-        report[name] = await load();
-      } catch (err) {
-        report[name] = { error: (err as Error).message };
-      }
-    }
+    await runSuites(report, null);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
