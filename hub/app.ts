@@ -171,8 +171,16 @@ export class Hub {
         issuers: trustedIssuers(issuer, config.mobile.cloudIssuerPublicKey),
         timeZone: config.timeZone,
         now: () => offline.clock.nowMs(),
+        challengeTtlMs: config.mobile.challengeSeconds * 1000,
+        maxOutstandingChallenges: config.mobile.maxLiveChallenges,
       }),
       publishToDoor,
+      limits: {
+        challengesPerMinutePerAddress: config.mobile.requestsPerMinutePerAddress,
+        responsesPerMinutePerAddress: config.mobile.requestsPerMinutePerAddress,
+        perAddressBurst: config.mobile.burstPerAddress,
+        challengesPerSecondPerDoor: config.mobile.challengesPerSecondPerDoor,
+      },
       logger: logger.child({ part: 'mobile' }),
     });
     await this.#mobile.start();
