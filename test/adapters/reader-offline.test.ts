@@ -92,7 +92,7 @@ describe('a PN532 that stops answering', () => {
     await until('offline in status', () => readerState() === 'offline');
     // The retry loop keeps trying: let it fail many times.
     await until('60 failed retries', () => reader().stats.timeouts - timeoutsBefore >= 60, 30_000);
-    await hub.store.events.whenOnDisk();
+    hub.store.events.flush();
     expect(events('alarm.reader_offline')).toHaveLength(1);
     expect(events('alarm.reader_offline')[0]!.data).toMatchObject({ reader: 'garage-nfc' });
     expect(events('alarm.reader_offline_cleared')).toHaveLength(0);
@@ -119,7 +119,7 @@ describe('a PN532 that stops answering', () => {
 
     emulator.silent = false;
     await until('online again', () => readerState() === 'online');
-    await hub.store.events.whenOnDisk();
+    hub.store.events.flush();
     expect(events('alarm.reader_offline')).toHaveLength(1);
     expect(events('alarm.reader_offline_cleared')).toHaveLength(1);
     expect((await get('/doors')).doors).toEqual(
@@ -139,12 +139,12 @@ describe('a PN532 that stops answering', () => {
     await until('offline', () => readerState() === 'offline');
     // Reopening fails once a second while unplugged; several attempts go by.
     await new Promise((r) => setTimeout(r, 3500));
-    await hub.store.events.whenOnDisk();
+    hub.store.events.flush();
     expect(events('alarm.reader_offline')).toHaveLength(2);
     cable.replug();
     await until('online again', () => readerState() === 'online');
     expect(reader().stats.opens).toBeGreaterThan(opensBefore);
-    await hub.store.events.whenOnDisk();
+    hub.store.events.flush();
     expect(events('alarm.reader_offline')).toHaveLength(2);
     expect(events('alarm.reader_offline_cleared')).toHaveLength(2);
   }, 30_000);
