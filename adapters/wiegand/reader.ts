@@ -220,6 +220,8 @@ export class WiegandKeypad implements Keypad {
   #digits = '';
   #timer: NodeJS.Timeout | null = null;
   #off: (() => void) | null = null;
+  /** Line noise can reject bursts back to back: a few lines a minute, then one count. */
+  readonly #rejectLog: Summarizer;
 
   constructor(options: WiegandKeypadOptions) {
     this.id = options.id;
@@ -228,6 +230,14 @@ export class WiegandKeypad implements Keypad {
     this.#onTimeout = options.onTimeout ?? 'submit';
     this.#maxDigits = options.maxDigits ?? 12;
     this.#logger = options.logger;
+    this.#rejectLog = new Summarizer({
+      perWindow: 5,
+      onSuppressed: (s) =>
+        this.#logger?.warn(
+          { keypad: this.id, suppressed: s.suppressed },
+          `keypad bursts rejected: …and ${s.suppressed} more in the last minute`,
+        ),
+    });
   }
 
   onCode(listener: (digits: string) => void): () => void {
@@ -247,6 +257,7 @@ export class WiegandKeypad implements Keypad {
     this.#off = null;
     this.#link.stop();
     this.#clear();
+    this.#rejectLog.flush(true);
   }
 
   #clear(): void {
@@ -272,7 +283,8 @@ export class WiegandKeypad implements Keypad {
     if (!key.ok) {
       // A lost key would shift the code; drop the whole entry so the person types it again.
       this.stats.rejectedKeys++;
-      this.#logger?.warn({ keypad: this.id, reason: key.reason }, 'keypad burst rejected, entry cleared');
+      if (this.#rejectLog.allow(this.id))
+        this.#logger?.warn({ keypad: this.id, reason: key.reason }, 'keypad burst rejected, entry cleared');
       this.#clear();
       return;
     }
