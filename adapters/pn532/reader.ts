@@ -26,6 +26,8 @@ export interface Pn532ReaderOptions {
   reopenMs?: number;
   open?: SerialOpener;
   logger?: Logger;
+  /** Clock for health times and the once-a-minute summary lines (tests step it). */
+  now?: () => number;
 }
 
 export interface Pn532ReaderStats {
@@ -47,6 +49,7 @@ export class Pn532Reader implements CardReader {
   readonly #reopenMs: number;
   readonly #open: SerialOpener;
   readonly #logger: Logger | undefined;
+  readonly #now: () => number;
   readonly #cardListeners = new Set<(valueHex: string) => void>();
   readonly #healthListeners = new Set<(h: ReaderHealth) => void>();
   readonly stats: Pn532ReaderStats = {
@@ -82,8 +85,10 @@ export class Pn532Reader implements CardReader {
     this.#reopenMs = options.reopenMs ?? 1000;
     this.#open = options.open ?? openSerialPort;
     this.#logger = options.logger?.child({ reader: options.id });
+    this.#now = options.now ?? Date.now;
     this.#hiccups = new Summarizer({
       perWindow: HICCUP_LINES_PER_MINUTE,
+      now: this.#now,
       onSuppressed: (s) =>
         this.#logger?.warn(
           { suppressed: s.suppressed },
@@ -92,6 +97,7 @@ export class Pn532Reader implements CardReader {
     });
     this.#offlineRetries = new Summarizer({
       perWindow: 0,
+      now: this.#now,
       onSuppressed: (s) =>
         this.#logger?.warn(
           { suppressed: s.suppressed, lastError: this.#health.lastError },
@@ -135,14 +141,14 @@ export class Pn532Reader implements CardReader {
     this.#offlineRetries.flush(true);
     // A stopped reader starts over; stopping is not "going offline", so nobody is told.
     this.#failures = 0;
-    this.#health = { ...this.#health, online: false, state: 'starting', since: Date.now() };
+    this.#health = { ...this.#health, online: false, state: 'starting', since: this.#now() };
     delete this.#health.lastError;
   }
 
   /** Moves to `state` and tells the listeners, once per change. */
   #setState(state: ReaderState, lastError?: string): void {
     if (this.#health.state === state) return;
-    const next: ReaderHealth = { ...this.#health, state, online: state === 'online', since: Date.now() };
+    const next: ReaderHealth = { ...this.#health, state, online: state === 'online', since: this.#now() };
     if (lastError === undefined) delete next.lastError;
     else next.lastError = lastError;
     this.#health = next;
@@ -209,12 +215,15 @@ export class Pn532Reader implements CardReader {
 
   #succeed(): void {
     this.#failures = 0;
-    this.#health.lastSeen = Date.now();
+    this.#health.lastSeen = this.#now();
     if (this.#health.state === 'online') return;
     const offlineSince = this.#health.state === 'offline' ? this.#health.since : null;
     this.#offlineRetries.flush(true);
     this.#logger?.info(
-      { firmware: this.firmware, ...(offlineSince !== null ? { offlineMs: Date.now() - offlineSince } : {}) },
+      {
+        firmware: this.firmware,
+        ...(offlineSince !== null ? { offlineMs: this.#now() - offlineSince } : {}),
+      },
       'pn532 reader online',
     );
     this.#setState('online');
