@@ -198,11 +198,16 @@ export function registerHardwareCommands(
             offs.push(
               r.onCard((v) => io.out(`${stamp()} ${r.id}: card ${maskCard(v)} (${v.length * 4} bits)`)),
             );
-            offs.push(
-              r.onHealth((h) =>
-                io.out(`${stamp()} ${r.id}: ${h.online ? 'online' : 'OFFLINE'}, errors ${h.errors}`),
-              ),
-            );
+            let shown = `${r.health().online} ${r.health().errors}`;
+            const show = (h: { online: boolean; errors: number }) => {
+              if (`${h.online} ${h.errors}` === shown) return;
+              shown = `${h.online} ${h.errors}`;
+              io.out(`${stamp()} ${r.id}: ${h.online ? 'online' : 'OFFLINE'}, errors ${h.errors}`);
+            };
+            offs.push(r.onHealth(show));
+            // Readers announce state changes only; an installer at the wiring wants every error counted.
+            const poll = setInterval(() => show(r.health()), 200);
+            offs.push(() => clearInterval(poll));
             await r.start();
           }
           for (const k of door.keypads) {

@@ -13,7 +13,7 @@ import {
 } from '../adapters/factory.js';
 import { HubActions } from './actions.js';
 import { MqttBroker } from './broker/index.js';
-import { type BusEvents, EventBus } from './bus.js';
+import { type BusEvents, type DoorStatus, EventBus } from './bus.js';
 import { SOCKET_NAME } from './cli/hub-client.js';
 import { CloudMirror } from './cloud/mirror.js';
 import { StoreCloudPort } from './cloud/store-port.js';
@@ -21,6 +21,7 @@ import type { Config } from './config/index.js';
 import { DecisionService } from './decisions.js';
 import type { Door, HubEvent } from './domain.js';
 import { DoorManager, SimDoor, WiredDoorIo } from './doors/index.js';
+import { ReaderMonitor } from './doors/readers.js';
 import { DoorSync, registerDoorSyncRoutes } from './doorsync/index.js';
 import { HttpServer } from './http/server.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -66,6 +67,7 @@ export class Hub {
   #actions: HubActions | null = null;
   #unwatch: (() => void) | null = null;
   #cloud: CloudMirror | null = null;
+  #readers: ReaderMonitor | null = null;
   #startedAt = 0;
   readonly #now: () => number;
 
@@ -179,8 +181,16 @@ export class Hub {
         issuers: trustedIssuers(issuer, config.mobile.cloudIssuerPublicKey),
         timeZone: config.timeZone,
         now: () => offline.clock.nowMs(),
+        challengeTtlMs: config.mobile.challengeSeconds * 1000,
+        maxOutstandingChallenges: config.mobile.maxLiveChallenges,
       }),
       publishToDoor,
+      limits: {
+        challengesPerMinutePerAddress: config.mobile.requestsPerMinutePerAddress,
+        responsesPerMinutePerAddress: config.mobile.requestsPerMinutePerAddress,
+        perAddressBurst: config.mobile.burstPerAddress,
+        challengesPerSecondPerDoor: config.mobile.challengesPerSecondPerDoor,
+      },
       logger: logger.child({ part: 'mobile' }),
     });
     await this.#mobile.start();
@@ -339,8 +349,14 @@ export class Hub {
       devicesOnline: this.#broker?.onlineDevices().length ?? 0,
       cloud: this.#cloud?.status() ?? { state: 'stopped' },
       clock: this.#offline?.clock.status() ?? null,
-      doors: this.#doors?.status() ?? [],
+      doors: (this.#doors?.status() ?? []).map((s) => this.#withReaders(s)),
     };
+  }
+
+  /** A door's live status with its readers' state (wired doors). */
+  #withReaders(status: DoorStatus): DoorStatus {
+    const readers = this.#readers?.forDoor(status.doorId);
+    return readers ? { ...status, readers } : status;
   }
 
   #ensureSimulatedDoor(store: Store): void {
@@ -420,24 +436,27 @@ export class Hub {
 
   /** Readers start only once decisions are being made, so no card is read into the void. */
   async #attachReaders(store: Store): Promise<void> {
+    if (this.#wired.size === 0) return;
+    // One alarm when a reader goes offline, one event when it is back (docs/doors.md).
+    const monitor = new ReaderMonitor({
+      emitEvent: (e) => store.events.append(e),
+      onChange: (doorId) => {
+        const status = this.#doors?.get(doorId)?.status();
+        if (status) this.bus.emit('doorStatus', this.#withReaders(status));
+      },
+      logger: this.logger.child({ part: 'readers' }),
+    });
+    this.#readers = monitor;
     for (const hw of this.#wired.values()) {
-      this.#readerDetach.push(
-        attachToBus(hw, this.bus, {
-          onReaderHealth: (doorId, readerId, health) =>
-            store.events.append({
-              type: health.online ? 'reader.health' : 'alarm.reader_offline',
-              doorId,
-              personId: null,
-              credentialId: null,
-              data: { reader: readerId, online: health.online, errors: health.errors },
-            }),
-        }),
-      );
+      this.#readerDetach.push(attachToBus(hw, this.bus));
+      for (const r of hw.readers) this.#readerDetach.push(monitor.watch(hw.doorId, r));
       for (const r of [...hw.readers, ...hw.keypads]) await r.start();
     }
   }
 
   async #detachReaders(): Promise<void> {
+    this.#readers?.stop();
+    this.#readers = null;
     for (const off of this.#readerDetach.splice(0)) off();
     for (const hw of this.#wired.values()) {
       for (const r of [...hw.readers, ...hw.keypads]) await r.stop().catch(() => undefined);

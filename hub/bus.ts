@@ -1,7 +1,9 @@
 // Typed in-process event bus. Parts talk through it instead of importing each other;
 // listeners are registered per owner so `removeAll(owner)` cleans up a part in one call.
+
 import { EventEmitter } from 'node:events';
 import type { DoorMode, HubEvent, PresentationKind, Reason } from './domain.js';
+import type { ReaderStatus } from './doors/readers.js';
 
 export interface Presentation {
   doorId: string;
@@ -30,6 +32,8 @@ export interface DoorStatus {
   mode: DoorMode;
   tamper: boolean;
   online: boolean;
+  /** Wired doors: each reader's state (a door can be online while its reader is unplugged). */
+  readers?: ReaderStatus[];
 }
 
 export interface BusEvents {

@@ -13,6 +13,7 @@ export const REASONS = [
   'locked_out',
   'lockdown',
   'invalid_request',
+  'rate_limited',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 

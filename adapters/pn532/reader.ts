@@ -1,10 +1,16 @@
 // A PN532 NFC reader (HSU) as a CardReader: polls for ISO14443A cards, reports each card once per presentation,
-// re-initialises on a stall, reopens the port after an unplug, and reports health.
+// re-initialises on a stall, reopens the port after an unplug, and reports health as a state machine:
+// starting → online ⇄ offline. Listeners hear each change once; the retries of a dead reader are silent
+// apart from one summary log line a minute (an SD card must not fill with "reader offline").
 import type { Logger } from 'pino';
+import { Summarizer } from '../../hub/budget.js';
 import { maskCard } from '../../hub/logger.js';
-import type { CardReader, ReaderHealth } from '../types.js';
+import type { CardReader, ReaderHealth, ReaderState } from '../types.js';
 import { Pn532Client, Pn532Error } from './client.js';
 import { openSerialPort, type SerialLink, type SerialOpener } from './serial.js';
+
+/** Error lines a minute from a reader that is still online; the rest are counted in one summary line. */
+const HICCUP_LINES_PER_MINUTE = 5;
 
 export interface Pn532ReaderOptions {
   id: string;
@@ -20,6 +26,8 @@ export interface Pn532ReaderOptions {
   reopenMs?: number;
   open?: SerialOpener;
   logger?: Logger;
+  /** Clock for health times and the once-a-minute summary lines (tests step it). */
+  now?: () => number;
 }
 
 export interface Pn532ReaderStats {
@@ -41,6 +49,7 @@ export class Pn532Reader implements CardReader {
   readonly #reopenMs: number;
   readonly #open: SerialOpener;
   readonly #logger: Logger | undefined;
+  readonly #now: () => number;
   readonly #cardListeners = new Set<(valueHex: string) => void>();
   readonly #healthListeners = new Set<(h: ReaderHealth) => void>();
   readonly stats: Pn532ReaderStats = {
@@ -51,7 +60,11 @@ export class Pn532Reader implements CardReader {
     discardedBytes: 0,
     badChecksums: 0,
   };
-  #health: ReaderHealth = { online: false, lastSeen: null, errors: 0 };
+  #health: ReaderHealth = { online: false, state: 'starting', since: null, lastSeen: null, errors: 0 };
+  /** Errors of a reader that is still online (a lost frame, line noise): a few lines a minute, then a count. */
+  readonly #hiccups: Summarizer;
+  /** Failed retries while offline: no line each, one count a minute. */
+  readonly #offlineRetries: Summarizer;
   #running = false;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
@@ -60,7 +73,6 @@ export class Pn532Reader implements CardReader {
   #initialised = false;
   #failures = 0;
   #cardInField: string | null = null;
-  #lastError = '';
   firmware: string | null = null;
 
   constructor(options: Pn532ReaderOptions) {
@@ -73,6 +85,25 @@ export class Pn532Reader implements CardReader {
     this.#reopenMs = options.reopenMs ?? 1000;
     this.#open = options.open ?? openSerialPort;
     this.#logger = options.logger?.child({ reader: options.id });
+    this.#now = options.now ?? Date.now;
+    this.#hiccups = new Summarizer({
+      perWindow: HICCUP_LINES_PER_MINUTE,
+      now: this.#now,
+      onSuppressed: (s) =>
+        this.#logger?.warn(
+          { suppressed: s.suppressed },
+          `pn532 errors: …and ${s.suppressed} more in the last minute`,
+        ),
+    });
+    this.#offlineRetries = new Summarizer({
+      perWindow: 0,
+      now: this.#now,
+      onSuppressed: (s) =>
+        this.#logger?.warn(
+          { suppressed: s.suppressed, lastError: this.#health.lastError },
+          `pn532 reader still offline: …and ${s.suppressed} more failed retries in the last minute`,
+        ),
+    });
   }
 
   onCard(listener: (valueHex: string) => void): () => void {
@@ -106,18 +137,21 @@ export class Pn532Reader implements CardReader {
     await this.#closeLink();
     await this.#loop;
     this.#loop = null;
-    this.#setHealth({ online: false });
+    this.#hiccups.flush(true);
+    this.#offlineRetries.flush(true);
+    // A stopped reader starts over; stopping is not "going offline", so nobody is told.
+    this.#failures = 0;
+    this.#health = { ...this.#health, online: false, state: 'starting', since: this.#now() };
+    delete this.#health.lastError;
   }
 
-  #setHealth(patch: Partial<ReaderHealth>): void {
-    const next = { ...this.#health, ...patch };
-    const changed =
-      next.online !== this.#health.online ||
-      next.errors !== this.#health.errors ||
-      next.lastSeen !== this.#health.lastSeen;
-    const notify = next.online !== this.#health.online || next.errors !== this.#health.errors;
+  /** Moves to `state` and tells the listeners, once per change. */
+  #setState(state: ReaderState, lastError?: string): void {
+    if (this.#health.state === state) return;
+    const next: ReaderHealth = { ...this.#health, state, online: state === 'online', since: this.#now() };
+    if (lastError === undefined) delete next.lastError;
+    else next.lastError = lastError;
     this.#health = next;
-    if (!changed || !notify) return;
     for (const l of [...this.#healthListeners]) {
       try {
         l({ ...next });
@@ -125,6 +159,14 @@ export class Pn532Reader implements CardReader {
         // A listener's bug must not stop polling.
       }
     }
+  }
+
+  #goOffline(message: string): void {
+    this.#logger?.warn(
+      { err: message, failures: this.#failures, was: this.#health.state },
+      'pn532 reader offline (retrying quietly; one summary line a minute)',
+    );
+    this.#setState('offline', message);
   }
 
   #sleep(ms: number): Promise<void> {
@@ -158,23 +200,33 @@ export class Pn532Reader implements CardReader {
   #fail(err: unknown, what: string): void {
     this.#failures++;
     if (err instanceof Pn532Error && (err.kind === 'timeout' || err.kind === 'no-ack')) this.stats.timeouts++;
-    const message = err instanceof Error ? err.message : String(err);
-    if (message !== this.#lastError) {
-      this.#logger?.warn({ err: message, failures: this.#failures }, `pn532 ${what} failed`);
-      this.#lastError = message;
-    }
+    const message = `${what} failed: ${err instanceof Error ? err.message : String(err)}`;
     this.#initialised = false;
-    this.#setHealth({
-      errors: this.#health.errors + 1,
-      online: this.#health.online && this.#failures < this.#offlineAfter,
-    });
+    this.#health.errors++;
+    if (this.#health.state === 'offline') {
+      this.#health.lastError = message;
+      this.#offlineRetries.allow(this.id);
+    } else if (this.#failures >= this.#offlineAfter) {
+      this.#goOffline(message);
+    } else if (this.#hiccups.allow(this.id)) {
+      this.#logger?.warn({ err: message, failures: this.#failures }, `pn532 ${what} failed`);
+    }
   }
 
   #succeed(): void {
-    if (!this.#health.online) this.#logger?.info({ firmware: this.firmware }, 'pn532 online');
     this.#failures = 0;
-    this.#lastError = '';
-    this.#setHealth({ online: true, lastSeen: Date.now() });
+    this.#health.lastSeen = this.#now();
+    if (this.#health.state === 'online') return;
+    const offlineSince = this.#health.state === 'offline' ? this.#health.since : null;
+    this.#offlineRetries.flush(true);
+    this.#logger?.info(
+      {
+        firmware: this.firmware,
+        ...(offlineSince !== null ? { offlineMs: this.#now() - offlineSince } : {}),
+      },
+      'pn532 reader online',
+    );
+    this.#setState('online');
   }
 
   async #ensureOpen(): Promise<Pn532Client | null> {
@@ -190,10 +242,16 @@ export class Pn532Reader implements CardReader {
       this.#client = new Pn532Client(link, { timeoutMs: this.#timeoutMs });
       link.onClose((err) => {
         if (this.#link !== link) return;
-        this.#logger?.warn({ err: err?.message }, 'pn532 serial port went away');
         void this.#closeLink();
         this.#failures = this.#offlineAfter;
-        this.#setHealth({ online: false, errors: this.#health.errors + 1 });
+        this.#health.errors++;
+        const message = `serial port went away${err?.message ? `: ${err.message}` : ''}`;
+        if (this.#health.state === 'offline') {
+          this.#health.lastError = message;
+          this.#offlineRetries.allow(this.id);
+        } else {
+          this.#goOffline(message);
+        }
         this.#wake?.();
       });
       return this.#client;

@@ -1,6 +1,7 @@
 // Wiegand readers and keypads on a D0/D1 line pair. One link per pair; a reader and a keypad in the same housing
 // share it: 4/8-bit bursts are keys, longer frames are cards.
 import type { Logger } from 'pino';
+import { Summarizer } from '../../hub/budget.js';
 import { maskCard } from '../../hub/logger.js';
 import type { Level, RawInputLine } from '../gpio/lines.js';
 import { nowUs } from '../gpio/lines.js';
@@ -113,13 +114,24 @@ export class WiegandReader implements CardReader {
   readonly #healthListeners = new Set<(h: ReaderHealth) => void>();
   readonly stats: WiegandStats = { accepted: 0, rejected: { length: 0, parity: 0, timing: 0 } };
   #lastSeen: number | null = null;
+  #startedAt: number | null = null;
   #off: (() => void) | null = null;
+  /** Line noise can reject frames back to back: a few lines a minute, then one count. */
+  readonly #rejectLog: Summarizer;
 
   constructor(options: WiegandReaderOptions) {
     this.id = options.id;
     this.#link = options.link;
     this.#formats = options.formats;
     this.#logger = options.logger;
+    this.#rejectLog = new Summarizer({
+      perWindow: 5,
+      onSuppressed: (s) =>
+        this.#logger?.warn(
+          { reader: this.id, suppressed: s.suppressed },
+          `wiegand frames rejected: …and ${s.suppressed} more in the last minute`,
+        ),
+    });
   }
 
   onCard(listener: (valueHex: string) => void): () => void {
@@ -134,11 +146,18 @@ export class WiegandReader implements CardReader {
 
   health(): ReaderHealth {
     const r = this.stats.rejected;
-    return { online: true, lastSeen: this.#lastSeen, errors: r.length + r.parity + r.timing };
+    return {
+      online: true,
+      state: 'unsupervised',
+      since: this.#startedAt,
+      lastSeen: this.#lastSeen,
+      errors: r.length + r.parity + r.timing,
+    };
   }
 
   async start(): Promise<void> {
     if (this.#off) return;
+    this.#startedAt = Date.now();
     this.#off = this.#link.onFrame((f) => this.#onFrame(f));
     this.#link.start();
   }
@@ -148,13 +167,14 @@ export class WiegandReader implements CardReader {
     this.#off();
     this.#off = null;
     this.#link.stop();
+    this.#rejectLog.flush(true);
   }
 
+  /** A rejected frame is counted (health().errors), not announced: a Wiegand reader's state never changes. */
   #reject(kind: keyof WiegandStats['rejected'], detail: Record<string, unknown>): void {
     this.stats.rejected[kind]++;
-    this.#logger?.warn({ reader: this.id, ...detail }, 'wiegand frame rejected');
-    const h = this.health();
-    for (const l of [...this.#healthListeners]) l(h);
+    if (this.#rejectLog.allow(this.id))
+      this.#logger?.warn({ reader: this.id, ...detail }, 'wiegand frame rejected');
   }
 
   #onFrame(frame: FrameResult): void {
@@ -200,6 +220,8 @@ export class WiegandKeypad implements Keypad {
   #digits = '';
   #timer: NodeJS.Timeout | null = null;
   #off: (() => void) | null = null;
+  /** Line noise can reject bursts back to back: a few lines a minute, then one count. */
+  readonly #rejectLog: Summarizer;
 
   constructor(options: WiegandKeypadOptions) {
     this.id = options.id;
@@ -208,6 +230,14 @@ export class WiegandKeypad implements Keypad {
     this.#onTimeout = options.onTimeout ?? 'submit';
     this.#maxDigits = options.maxDigits ?? 12;
     this.#logger = options.logger;
+    this.#rejectLog = new Summarizer({
+      perWindow: 5,
+      onSuppressed: (s) =>
+        this.#logger?.warn(
+          { keypad: this.id, suppressed: s.suppressed },
+          `keypad bursts rejected: …and ${s.suppressed} more in the last minute`,
+        ),
+    });
   }
 
   onCode(listener: (digits: string) => void): () => void {
@@ -227,6 +257,7 @@ export class WiegandKeypad implements Keypad {
     this.#off = null;
     this.#link.stop();
     this.#clear();
+    this.#rejectLog.flush(true);
   }
 
   #clear(): void {
@@ -252,7 +283,8 @@ export class WiegandKeypad implements Keypad {
     if (!key.ok) {
       // A lost key would shift the code; drop the whole entry so the person types it again.
       this.stats.rejectedKeys++;
-      this.#logger?.warn({ keypad: this.id, reason: key.reason }, 'keypad burst rejected, entry cleared');
+      if (this.#rejectLog.allow(this.id))
+        this.#logger?.warn({ keypad: this.id, reason: key.reason }, 'keypad burst rejected, entry cleared');
       this.#clear();
       return;
     }

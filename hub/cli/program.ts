@@ -263,7 +263,8 @@ export function buildProgram(
               (cloud.lastError ? `, last error: ${cloud.lastError}` : ''),
           );
         }
-        printTable(b.doors ?? [], io);
+        const doors = b.doors ?? [];
+        printTable(doors.some((d) => Array.isArray(d.readers)) ? doors.map(withReaderColumn) : doors, io);
       });
     });
 
@@ -871,4 +872,21 @@ export async function runCli(
     io.err(`error: ${e.message ?? String(err)}`);
     return 1;
   }
+}
+
+/** The doors table shows each reader as `id` when it works and `id OFFLINE since …: error` when not. */
+function withReaderColumn(door: Record<string, unknown>): Record<string, unknown> {
+  if (!Array.isArray(door.readers)) return { ...door, readers: null };
+  const readers = (
+    door.readers as Array<{ id?: unknown; state?: unknown; since?: unknown; lastError?: unknown }>
+  )
+    .map((r) => {
+      if (r.state === 'online' || r.state === 'unsupervised') return String(r.id);
+      const since =
+        typeof r.since === 'number' ? ` since ${new Date(r.since).toISOString().slice(11, 19)}Z` : '';
+      const error = typeof r.lastError === 'string' ? `: ${r.lastError}` : '';
+      return `${String(r.id)} ${String(r.state).toUpperCase()}${since}${error}`;
+    })
+    .join(', ');
+  return { ...door, readers };
 }

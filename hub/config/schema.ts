@@ -192,6 +192,38 @@ export const ConfigSchema = Type.Object(
           description:
             "The cloud's Ed25519 public key (base64url or PEM) for mobile keys it issues; keys the hub issues are always trusted.",
         }),
+        challengeSeconds: Type.Integer({
+          minimum: 5,
+          maximum: 300,
+          default: 30,
+          description: 'How long a phone has to answer a challenge (docs/mobile-keys.md, "Limits").',
+        }),
+        maxLiveChallenges: Type.Integer({
+          minimum: 10,
+          maximum: 100_000,
+          default: 3000,
+          description:
+            'Challenges alive at once (all doors). At the bound new ones are refused with 429, older ones are never dropped; each takes ~100 bytes.',
+        }),
+        challengesPerSecondPerDoor: Type.Integer({
+          minimum: 1,
+          maximum: 1000,
+          default: 10,
+          description: 'Challenges issued per second for one door (burst twice that); beyond it 429.',
+        }),
+        requestsPerMinutePerAddress: Type.Integer({
+          minimum: 1,
+          maximum: 100_000,
+          default: 30,
+          description:
+            'Phone challenge requests, and separately responses, per minute from one address (an IPv6 /64 counts as one); beyond it 429 with Retry-After. MQTT readers have the per-door limit.',
+        }),
+        burstPerAddress: Type.Integer({
+          minimum: 1,
+          maximum: 10_000,
+          default: 10,
+          description: 'Requests one address may make back to back before the per-minute rate applies.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -1,7 +1,8 @@
 // Mobile keys over the LAN (HTTP API v1). A phone asks for a challenge and answers it; no staff
 // session is needed because the certificate and the phone's signature are the proof. Staff routes
 // issue keys and "log out everywhere". Registered by the lead under /api/v1.
-import type { FastifyInstance } from 'fastify';
+import { isIPv6 } from 'node:net';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { StaffRole } from '../domain.js';
 // The route config `roles` is declared by hub/http/app.ts (module augmentation of fastify).
@@ -12,8 +13,34 @@ import { type IssuerKey, issueMobileKey } from './issuer.js';
 import type { MobileAccess } from './service.js';
 
 const STAFF: StaffRole[] = ['admin', 'staff'];
-// Per client address; requests over the local control socket have none and share one bucket.
-const clientKey = (request: { ip?: string }) => request.ip || 'local-socket';
+
+/**
+ * Whose budget a phone request spends: its IPv4 address, or its IPv6 /64 (one host can hold a whole /64,
+ * so counting single IPv6 addresses would give it billions of budgets). The local control socket has no
+ * address and shares one budget.
+ */
+export function clientKey(ip: string | undefined): string {
+  if (!ip) return 'local-socket';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(ip)) return ip;
+  const [head = '', tail = ''] = ip.split('%')[0]!.split('::');
+  const left = head ? head.split(':') : [];
+  const right = ip.includes('::') && tail ? tail.split(':') : [];
+  const groups = [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
+}
+
+function tooMany(reply: FastifyReply, retryAfterMs: number, what: string) {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return reply
+    .code(429)
+    .header('retry-after', String(seconds))
+    .send({ error: `too many ${what}; try again in ${seconds} s`, reason: 'rate_limited', retryAfterMs });
+}
 const IdPattern = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
 const Id = Type.String({ pattern: IdPattern });
 
@@ -40,35 +67,53 @@ export interface MobileRouteDeps {
   store: Store;
   /** The hub's issuer key; without it the issue route is not registered. */
   issuer?: IssuerKey;
-  /** Phone requests per minute per client address on each route. Default 120. */
-  rateLimitPerMinute?: number;
 }
 
 export async function registerMobileRoutes(api: FastifyInstance, deps: MobileRouteDeps): Promise<void> {
   const { mobile, store } = deps;
-  const rateLimit = { max: deps.rateLimitPerMinute ?? 120, timeWindow: '1 minute', keyGenerator: clientKey };
+
+  // Budgets per address, per door and in all are the service's (MobileAccess), shared with MQTT readers.
+  // The address pays before its body is read or validated: malformed floods are budgeted as well.
+  const admitChallenge = async (request: FastifyRequest, reply: FastifyReply) => {
+    const limited = mobile.admitChallenge(clientKey(request.ip));
+    if (limited) return tooMany(reply, limited.retryAfterMs, 'challenge requests');
+  };
+  const admitResponse = async (request: FastifyRequest, reply: FastifyReply) => {
+    const limited = mobile.admitResponse(clientKey(request.ip));
+    if (limited) return tooMany(reply, limited.retryAfterMs, 'responses');
+  };
 
   api.post(
     '/mobile/challenge',
-    { schema: { body: ChallengeBody }, config: { rateLimit } },
+    { schema: { body: ChallengeBody }, onRequest: admitChallenge },
     async (request, reply) => {
       const { door } = request.body as { door: string };
-      const issued = mobile.challenge(door);
-      if (!issued) return reply.code(404).send({ error: `door '${door}' does not exist` });
+      const outcome = mobile.issueChallenge(door);
+      if (!outcome.ok) {
+        if (outcome.reason === 'rate_limited')
+          return tooMany(reply, outcome.retryAfterMs, 'challenge requests');
+        return reply.code(404).send({ error: `door '${door}' does not exist` });
+      }
+      const { issued } = outcome;
       return { door: issued.doorId, challenge: issued.challenge, expiresAt: issued.expiresAt };
     },
   );
 
-  api.post('/mobile/respond', { schema: { body: RespondBody }, config: { rateLimit } }, async (request) => {
-    const { door, response } = request.body as { door: string; response: string };
-    const verdict = mobile.present({ doorId: door, response, readerId: `${door}.lan` });
-    return {
-      granted: verdict.granted,
-      reason: verdict.reason,
-      ...(verdict.unlockMs !== undefined ? { unlockMs: verdict.unlockMs } : {}),
-      ...(verdict.detail ? { error: verdict.detail } : {}),
-    };
-  });
+  api.post(
+    '/mobile/respond',
+    { schema: { body: RespondBody }, onRequest: admitResponse },
+    async (request) => {
+      const { door, response } = request.body as { door: string; response: string };
+      const source = clientKey(request.ip);
+      const verdict = mobile.present({ doorId: door, response, readerId: `${door}.lan`, source });
+      return {
+        granted: verdict.granted,
+        reason: verdict.reason,
+        ...(verdict.unlockMs !== undefined ? { unlockMs: verdict.unlockMs } : {}),
+        ...(verdict.detail ? { error: verdict.detail } : {}),
+      };
+    },
+  );
 
   api.post(
     '/people/:id/logout-everywhere',

@@ -31,13 +31,16 @@ export {
 export { type HubRequest, httpRequester, Phone, presentOverApi } from './phone.js';
 export {
   CHALLENGE_REQUEST,
+  DEFAULT_MOBILE_LIMITS,
   MobileAccess,
   type MobileAccessOptions,
+  type MobileLimits,
   type MobilePresentation,
   type PublishToDoor,
 } from './service.js';
 export {
-  ChallengeBook,
+  ChallengeMinter,
+  type ChallengeOutcome,
   DEFAULT_CHALLENGE_TTL_MS,
   type IssuedChallenge,
   type MobileVerdict,

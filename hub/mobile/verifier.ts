@@ -2,7 +2,11 @@
 // the phone's signature over it, the issuer's signature over the certificate, then the same store
 // checks as any credential (revocation, suspension, window, grants, schedule) plus the key epoch.
 // Everything is local: no network, no cloud.
-import { type KeyObject, randomBytes } from 'node:crypto';
+//
+// Challenges are stateless (docs/mobile-keys.md, "Limits"): the hub keeps nothing per issued challenge
+// but its expiry time, so a flood of requests can refuse new challenges (429) but never evict one that
+// was issued to someone else. Only answered challenges are remembered, until they expire, to refuse a replay.
+import { createHmac, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import { decide } from '../access/index.js';
 import type { Decision } from '../bus.js';
 import type { Reason } from '../domain.js';
@@ -18,72 +22,121 @@ import {
 } from './certificate.js';
 
 export const DEFAULT_CHALLENGE_TTL_MS = 30_000;
-export const DEFAULT_MAX_OUTSTANDING_CHALLENGES = 10_000;
+/** Live challenges (issued, not yet expired) at once: 100 a second for 30 s. See ChallengeMinter. */
+export const DEFAULT_MAX_OUTSTANDING_CHALLENGES = 3_000;
 
 export interface IssuedChallenge {
-  /** 32 random bytes, base64url (43 characters). */
+  /** 32 bytes, base64url (43 characters). */
   challenge: string;
   doorId: string;
   expiresAt: number;
 }
 
+export type ChallengeOutcome =
+  | { ok: true; issued: IssuedChallenge }
+  | { ok: false; reason: 'unknown_door' }
+  | { ok: false; reason: 'rate_limited'; retryAfterMs: number };
+
 type TakeResult = { ok: true; bytes: Buffer } | { ok: false; error: string };
 
-/** Outstanding challenges: each is good for one answer, at one door, until it expires. */
-export class ChallengeBook {
+// Challenge bytes: nonce (10) ‖ expiry ms, big-endian (6) ‖ HMAC-SHA256(key, context ‖ door ‖ nonce ‖ expiry)
+// truncated to 16. 32 bytes in all, the size phones already sign.
+const NONCE_BYTES = 10;
+const EXPIRY_BYTES = 6;
+const MAC_BYTES = CHALLENGE_BYTES - NONCE_BYTES - EXPIRY_BYTES;
+const MAC_CONTEXT = Buffer.from('gatehouse-challenge/v1\0', 'ascii');
+
+/**
+ * Issues challenges the hub can check without remembering them (a MAC with a key made at each start:
+ * a restart invalidates challenges in flight, which live 30 s) and remembers answered ones until they
+ * expire (the replay set). The replay set is bounded because issuing is: at most `maxLive` challenges
+ * are alive at once, and at that bound new ones are refused (`rate_limited`), never older ones dropped.
+ */
+export class ChallengeMinter {
   readonly #ttlMs: number;
-  readonly #max: number;
-  readonly #open = new Map<string, { doorId: string; expiresAt: number }>();
-  /** Recently answered challenges, only to tell a replay apart from garbage in the error. */
+  readonly #maxLive: number;
+  readonly #key = randomBytes(32);
+  /** Expiry of each live challenge, oldest first (the TTL is fixed, so issue order is expiry order). */
+  readonly #live: number[] = [];
+  #liveStart = 0;
+  /** Answered challenges (nonce hex → expiry), to refuse a second answer. Never larger than #maxLive. */
   readonly #used = new Map<string, number>();
 
-  constructor(ttlMs = DEFAULT_CHALLENGE_TTL_MS, max = DEFAULT_MAX_OUTSTANDING_CHALLENGES) {
+  constructor(ttlMs = DEFAULT_CHALLENGE_TTL_MS, maxLive = DEFAULT_MAX_OUTSTANDING_CHALLENGES) {
+    if (!(ttlMs >= 1000) || !(maxLive >= 1))
+      throw new RangeError('ChallengeMinter: ttl ≥ 1 s and maxLive ≥ 1');
     this.#ttlMs = ttlMs;
-    this.#max = max;
+    this.#maxLive = maxLive;
   }
 
-  issue(doorId: string, now: number): IssuedChallenge {
+  issue(doorId: string, now: number): ChallengeOutcome {
     this.#prune(now);
-    // Bounded memory: a flood of challenge requests evicts the oldest, it never grows without end.
-    while (this.#open.size >= this.#max) {
-      const oldest = this.#open.keys().next().value;
-      if (oldest === undefined) break;
-      this.#open.delete(oldest);
+    if (this.outstanding() >= this.#maxLive) {
+      const oldest = this.#live[this.#liveStart] ?? now;
+      return { ok: false, reason: 'rate_limited', retryAfterMs: Math.max(1, oldest - now) };
     }
-    const challenge = randomBytes(CHALLENGE_BYTES).toString('base64url');
     const expiresAt = now + this.#ttlMs;
-    this.#open.set(challenge, { doorId, expiresAt });
-    return { challenge, doorId, expiresAt };
+    const nonce = randomBytes(NONCE_BYTES);
+    const expiry = Buffer.alloc(EXPIRY_BYTES);
+    expiry.writeUIntBE(expiresAt, 0, EXPIRY_BYTES);
+    const bytes = Buffer.concat([nonce, expiry, this.#mac(doorId, nonce, expiry)]);
+    this.#live.push(expiresAt);
+    return { ok: true, issued: { challenge: bytes.toString('base64url'), doorId, expiresAt } };
   }
 
-  /** Consumes the challenge whatever the outcome: a second answer to it is always refused. */
+  /** Checks the challenge and uses it up: a second answer to it is always refused. */
   take(challenge: string, doorId: string, now: number): TakeResult {
-    const entry = this.#open.get(challenge);
-    if (!entry) {
+    const bytes = fromBase64url(challenge);
+    if (bytes?.length !== CHALLENGE_BYTES) return { ok: false, error: 'unknown challenge' };
+    const nonce = bytes.subarray(0, NONCE_BYTES);
+    const expiry = bytes.subarray(NONCE_BYTES, NONCE_BYTES + EXPIRY_BYTES);
+    const mac = bytes.subarray(NONCE_BYTES + EXPIRY_BYTES);
+    if (!timingSafeEqual(mac, this.#mac(doorId, nonce, expiry))) {
       return {
         ok: false,
-        error: this.#used.has(challenge) ? 'challenge already used (replay)' : 'unknown challenge',
+        error:
+          'unknown challenge: not issued by this hub for this door (another door, forged, or before a restart)',
       };
     }
-    this.#open.delete(challenge);
-    this.#used.set(challenge, entry.expiresAt);
-    if (now >= entry.expiresAt) return { ok: false, error: 'challenge expired' };
-    if (entry.doorId !== doorId) return { ok: false, error: 'challenge was issued for another door' };
-    const bytes = fromBase64url(challenge);
-    return bytes ? { ok: true, bytes } : { ok: false, error: 'unknown challenge' };
+    const expiresAt = expiry.readUIntBE(0, EXPIRY_BYTES);
+    if (now >= expiresAt) return { ok: false, error: 'challenge expired' };
+    this.#prune(now);
+    const id = nonce.toString('hex');
+    if (this.#used.has(id)) return { ok: false, error: 'challenge already used (replay)' };
+    // Cannot overflow: every entry is a live challenge and at most #maxLive are issued at once.
+    this.#used.set(id, expiresAt);
+    return { ok: true, bytes };
   }
 
+  /** Challenges issued and not yet expired (answered or not). */
   outstanding(): number {
-    return this.#open.size;
+    return this.#live.length - this.#liveStart;
+  }
+
+  #mac(doorId: string, nonce: Buffer, expiry: Buffer): Buffer {
+    return createHmac('sha256', this.#key)
+      .update(MAC_CONTEXT)
+      .update(Buffer.from(`${doorId}\0`, 'utf8'))
+      .update(nonce)
+      .update(expiry)
+      .digest()
+      .subarray(0, MAC_BYTES);
   }
 
   #prune(now: number): void {
-    for (const [key, entry] of this.#open) if (entry.expiresAt <= now) this.#open.delete(key);
-    for (const [key, expiresAt] of this.#used) if (expiresAt <= now) this.#used.delete(key);
-    while (this.#used.size > this.#max) {
-      const oldest = this.#used.keys().next().value;
-      if (oldest === undefined) break;
-      this.#used.delete(oldest);
+    while (this.#liveStart < this.#live.length && this.#live[this.#liveStart]! <= now) this.#liveStart++;
+    // Compact now and then instead of shifting the array on every expiry.
+    if (this.#liveStart > 1024 && this.#liveStart * 2 > this.#live.length) {
+      this.#live.splice(0, this.#liveStart);
+      this.#liveStart = 0;
+    }
+    // Answers come roughly in issue order, so the expired ones are at the front.
+    for (const [id, expiresAt] of this.#used) {
+      if (expiresAt > now) break;
+      this.#used.delete(id);
+    }
+    if (this.#used.size > this.#maxLive) {
+      for (const [id, expiresAt] of this.#used) if (expiresAt <= now) this.#used.delete(id);
     }
   }
 }
@@ -99,23 +152,35 @@ export interface MobileVerifierOptions {
 }
 
 /** A decision plus, for refusals of malformed or forged input, what was wrong (never secret). */
-export type MobileVerdict = Decision & { detail?: string; keyId?: string };
+export type MobileVerdict = Decision & {
+  detail?: string;
+  keyId?: string;
+  /** True once the certificate and the phone's signature checked out: a real decision, always recorded. */
+  verified?: boolean;
+};
 
 export class MobileVerifier {
   readonly #o: MobileVerifierOptions;
-  readonly #book: ChallengeBook;
+  readonly #book: ChallengeMinter;
   readonly #now: () => number;
 
   constructor(options: MobileVerifierOptions) {
     this.#o = options;
-    this.#book = new ChallengeBook(options.challengeTtlMs, options.maxOutstandingChallenges);
+    this.#book = new ChallengeMinter(options.challengeTtlMs, options.maxOutstandingChallenges);
     this.#now = options.now ?? Date.now;
   }
 
-  /** A fresh challenge for a door; null when the door does not exist. */
-  challenge(doorId: string): IssuedChallenge | null {
-    if (typeof doorId !== 'string' || !this.#o.store.doors.get(doorId)) return null;
+  /** A fresh challenge for a door, or why not (unknown door; too many challenges alive at once). */
+  issue(doorId: string): ChallengeOutcome {
+    if (typeof doorId !== 'string' || !this.#o.store.doors.get(doorId))
+      return { ok: false, reason: 'unknown_door' };
     return this.#book.issue(doorId, this.#now());
+  }
+
+  /** A fresh challenge for a door; null when the door does not exist or no challenge can be issued now. */
+  challenge(doorId: string): IssuedChallenge | null {
+    const outcome = this.issue(doorId);
+    return outcome.ok ? outcome.issued : null;
   }
 
   outstandingChallenges(): number {
@@ -165,7 +230,7 @@ export class MobileVerifier {
       holidays: store.holidays.dates(),
       keypadLocked: false,
     });
-    const withKey = { keyId: body.keyId };
+    const withKey = { keyId: body.keyId, verified: true };
     if (!decision.granted || !sameHolder) return { ...decision, ...withKey };
 
     // Certificate-level limits: each can only narrow what the store allows (deny wins).

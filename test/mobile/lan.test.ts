@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Decision } from '../../hub/bus.js';
 import { registerMobileRoutes } from '../../hub/mobile/http.js';
 import { httpRequester, presentOverApi } from '../../hub/mobile/phone.js';
+import { MobileAccess } from '../../hub/mobile/service.js';
 import { type Building, building } from './helpers.js';
 
 let b: Building;
@@ -61,25 +62,31 @@ describe('mobile keys over the LAN', () => {
     expect(junk).toMatchObject({ status: 200, body: { granted: false, reason: 'invalid_request' } });
   });
 
-  it('rate-limits phone requests per client address with 429', async () => {
+  it('rate-limits phone requests per client address with 429 and Retry-After', async () => {
+    const mobile = new MobileAccess({
+      store: b.opened.store,
+      bus: b.bus,
+      verifier: b.verifier,
+      limits: { challengesPerMinutePerAddress: 3, perAddressBurst: 3 },
+    });
     const limited = Fastify();
-    await limited.register(rateLimit, { global: false });
-    await limited.register(
-      async (api) =>
-        registerMobileRoutes(api, { mobile: b.mobile, store: b.opened.store, rateLimitPerMinute: 3 }),
-      { prefix: '/api/v1' },
-    );
+    await limited.register(async (api) => registerMobileRoutes(api, { mobile, store: b.opened.store }), {
+      prefix: '/api/v1',
+    });
     try {
-      const statuses: number[] = [];
+      const replies = [];
       for (let i = 0; i < 4; i++) {
-        const res = await limited.inject({
-          method: 'POST',
-          url: '/api/v1/mobile/challenge',
-          payload: { door: 'front' },
-        });
-        statuses.push(res.statusCode);
+        replies.push(
+          await limited.inject({
+            method: 'POST',
+            url: '/api/v1/mobile/challenge',
+            payload: { door: 'front' },
+          }),
+        );
       }
-      expect(statuses).toEqual([200, 200, 200, 429]);
+      expect(replies.map((r) => r.statusCode)).toEqual([200, 200, 200, 429]);
+      expect(Number(replies[3]!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(replies[3]!.json()).toMatchObject({ reason: 'rate_limited' });
     } finally {
       await limited.close();
     }

@@ -222,7 +222,7 @@ describe('mobile key verified offline', () => {
     }
   });
 
-  it('keeps a bounded number of outstanding challenges', () => {
+  it('bounds live challenges by refusing new ones, never by dropping one already issued', () => {
     const small = new MobileVerifier({
       store: b.opened.store,
       issuers: trustedIssuers(b.issuer),
@@ -230,7 +230,33 @@ describe('mobile key verified offline', () => {
       maxOutstandingChallenges: 5,
       now: () => b.clock.now,
     });
-    for (let i = 0; i < 50; i++) small.challenge('front');
+    const first = small.challenge('front')!;
+    for (let i = 0; i < 4; i++) expect(small.challenge('front')).not.toBeNull();
+    expect(small.issue('front')).toEqual({ ok: false, reason: 'rate_limited', retryAfterMs: 30_000 });
     expect(small.outstandingChallenges()).toBe(5);
+    // The first challenge still works, once.
+    const response = b.phone.answer(first.challenge, 'front');
+    expect(small.verify('front', response)).toMatchObject({ granted: true, verified: true });
+    expect(small.verify('front', response).detail).toMatch(/already used/);
+    // When they expire there is room again.
+    b.clock.now += 30_000;
+    expect(small.challenge('front')).not.toBeNull();
+  });
+
+  it('refuses a forged challenge and one minted by an earlier start of the hub', () => {
+    const before = new MobileVerifier({
+      store: b.opened.store,
+      issuers: trustedIssuers(b.issuer),
+      timeZone: 'Europe/Berlin',
+      now: () => b.clock.now,
+    });
+    const old = before.challenge('front')!;
+    const forged = Buffer.alloc(32, 7).toString('base64url');
+    for (const challenge of [old.challenge, forged]) {
+      const verdict = b.verifier.verify('front', b.phone.answer(challenge, 'front'));
+      expect(verdict).toMatchObject({ granted: false, reason: 'invalid_request' });
+      expect(verdict.detail).toMatch(/unknown challenge/);
+      expect(verdict.verified).toBeUndefined();
+    }
   });
 });
