@@ -63,12 +63,15 @@ export class TokenBucket {
 export class BoundedMap<K, V> {
   readonly #max: number;
   readonly #map = new Map<K, V>();
+  readonly #onEvict: ((key: K, value: V) => void) | undefined;
   /** How many entries were forgotten to stay within the bound. */
   evicted = 0;
 
-  constructor(maxKeys: number) {
+  /** `onEvict` hears about every entry forgotten to stay within the bound. */
+  constructor(maxKeys: number, onEvict?: (key: K, value: V) => void) {
     if (!(maxKeys >= 1)) throw new RangeError('BoundedMap: maxKeys ≥ 1');
     this.#max = maxKeys;
+    this.#onEvict = onEvict;
   }
 
   get size(): number {
@@ -99,9 +102,10 @@ export class BoundedMap<K, V> {
     this.#map.delete(key);
     this.#map.set(key, value);
     while (this.#map.size > this.#max) {
-      const oldest = this.#map.keys().next().value as K;
+      const [oldest, value] = this.#map.entries().next().value as [K, V];
       this.#map.delete(oldest);
       this.evicted++;
+      this.#onEvict?.(oldest, value);
     }
   }
 
@@ -162,7 +166,8 @@ export class Summarizer {
     this.#windowMs = options.windowMs ?? 60_000;
     this.#onSuppressed = options.onSuppressed;
     this.#now = options.now ?? Date.now;
-    this.#windows = new BoundedMap(options.maxKeys ?? 1000);
+    // A forgotten key still reports what it suppressed: counts are never dropped silently.
+    this.#windows = new BoundedMap(options.maxKeys ?? 1000, (key, window) => this.#report(key, window));
   }
 
   /** True when this occurrence should be logged/recorded; false when it is only counted. */

@@ -52,4 +52,11 @@ describe('Summarizer', () => {
     s.flush(true);
     expect(summaries.at(-1)).toEqual({ key: 'dev-1', suppressed: 1, windowMs: 1000 });
   });
+
+  it('reports what a forgotten key suppressed', () => {
+    const summaries: Suppressed[] = [];
+    const s = new Summarizer({ perWindow: 1, maxKeys: 2, onSuppressed: (x) => summaries.push(x) });
+    for (const key of ['a', 'a', 'a', 'b', 'c']) s.allow(key);
+    expect(summaries).toEqual([{ key: 'a', suppressed: 2, windowMs: 60_000 }]);
+  });
 });
