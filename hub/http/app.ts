@@ -187,8 +187,14 @@ export async function buildHttpApp(
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status =
       error.statusCode ?? (error.name === 'StoreError' ? (STORE_ERROR_STATUS[error.code ?? ''] ?? 400) : 500);
-    if (status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
-    else request.log.info({ url: request.url, status, error: error.message }, 'request refused');
+    // Per address and summarised: a flood of bad requests must not become a flood of log lines.
+    if (status >= 500) {
+      if (guards.refusals.allow(`failed requests from ${request.ip}`)) {
+        request.log.error({ err: error, url: request.url }, 'request failed');
+      }
+    } else if (guards.refusals.allow(`refused requests from ${request.ip}`)) {
+      request.log.info({ url: request.url, status, error: error.message }, 'request refused');
+    }
     // A StoreError's message is written for the operator (e.g. 'the disk is full: … NOT saved').
     reply
       .code(status)

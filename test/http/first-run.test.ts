@@ -117,3 +117,19 @@ describe('first-run setup', () => {
     expect(existsSync(tokenFile())).toBe(false);
   });
 });
+
+describe('refused requests', () => {
+  it('log a few lines per address and one summary, not a line per request', async () => {
+    const { port, logs } = await freshHub();
+    const body = { username: 'mallory', password: PASSWORD, setupToken: 'wrong' };
+    for (let i = 0; i < 200; i++) {
+      const answer = await call(port, 'POST', '/setup', { body });
+      expect(answer.status).toBeGreaterThanOrEqual(400);
+    }
+    await hub?.stop(); // flushes the summaries
+    hub = null;
+    const refusals = logs.filter((l) => /refused|more .* in the last minute/.test(String(l.msg)));
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(refusals.length).toBeLessThanOrEqual(15);
+  });
+});
