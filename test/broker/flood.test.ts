@@ -107,10 +107,10 @@ describe('a device flooding credentials', () => {
     // Every neighbour presentation was answered, and granted: the flood cost it nothing it could see.
     expect(answers.length).toBeGreaterThan(5);
     expect(answers.every((a) => a.granted)).toBe(true);
-    // The flooder was decided at its budget (default 5/s, burst 20, one door), not at its sending rate.
+    // The flooder was decided at its budget (default 20/s, burst 40, one door), not at its sending rate.
     const decided = reasons.get('granted') ?? 0;
     expect(sent).toBeGreaterThan(1000);
-    expect(decided).toBeLessThanOrEqual(20 + Math.ceil(5 * (seconds + 1)));
+    expect(decided).toBeLessThanOrEqual(40 + Math.ceil(20 * (seconds + 1)));
     expect(reasons.get('rate_limited') ?? 0).toBeGreaterThan(0);
 
     await withDeadline(hub.stop(), 10_000, 'hub.stop() after a flood');
