@@ -9,6 +9,11 @@ import type { Duplex } from 'node:stream';
 /** The parts of an aedes Client the gate works with (aedes' own fields, not in its typings). */
 interface AedesClientInternals {
   _parser: { parse(buf: Buffer): unknown };
+  /** aedes reads the socket again when this count of packets in progress falls to 0. */
+  _parsingBatch: number;
+  /** Before the CONNACK, aedes queues packets itself (and handles the first only at a count of 1). */
+  connackSent: boolean;
+  /** Counts one packet done; reads and parses the next chunk when none is left in progress. */
   _nextBatch: (error?: Error) => void;
   conn: Duplex;
 }
@@ -31,6 +36,11 @@ export class PacketGate {
   #paused = false;
   #closed = false;
   #draining = false;
+  /**
+   * Whether the gate counts itself as a packet in progress (in `_parsingBatch`): while it hands
+   * packets over or holds them, aedes must not read more from the socket.
+   */
+  #holding = false;
   #timer: NodeJS.Timeout | null = null;
 
   /**
@@ -71,10 +81,9 @@ export class PacketGate {
     this.#timer = null;
     if (!this.#paused || this.#closed) return;
     this.#paused = false;
-    this.#drain();
-    if (this.#paused || this.#closed) return;
     // Re-adding the listener makes the stream emit 'readable' again if data waits in its buffer.
     this.#client.conn.on('readable', this.#client._nextBatch);
+    this.#drain();
   }
 
   /** No more packets reach aedes (the connection is being closed). */
@@ -98,12 +107,20 @@ export class PacketGate {
 
   /** Hands whole packets to aedes until the data runs out, a packet is incomplete, or a pause. */
   #drain(): void {
+    if (!this.#holding && this.#client.connackSent) {
+      this.#holding = true;
+      this.#client._parsingBatch++;
+    }
     this.#draining = true;
     try {
       this.#drainLoop();
     } finally {
       this.#draining = false;
     }
+    if (this.#paused || this.#closed || !this.#holding) return;
+    // Done with what was read: let aedes read the next chunk (which calls #feed again).
+    this.#holding = false;
+    this.#client._nextBatch();
   }
 
   #drainLoop(): void {
