@@ -14,7 +14,7 @@ import {
 import { type Logger, pino } from 'pino';
 import { BoundedMap, Summarizer, TokenBucket } from '../budget.js';
 import type { BusEvents, Decision, EventBus, Presentation } from '../bus.js';
-import { canPublish, canSubscribe, type DeviceDirectory, type DeviceIdentity } from './acl.js';
+import { canPublish, canSubscribe, type DeviceDirectory, type DeviceIdentity, filterCovers } from './acl.js';
 import {
   type BridgeRequestPayload,
   type DecisionMessage,
@@ -192,8 +192,6 @@ export class MqttBroker {
   readonly #gates = new WeakMap<Client, PacketGate>();
   /** Presentations accepted and not answered yet, oldest first. */
   readonly #unanswered = new Map<Presentation, { deviceId: string; at: number }>();
-  /** rate_limited answers on their way out. */
-  #limitedInFlight = 0;
   /** Repeated log lines, per source: the first few per minute, then one "…and N more" line. */
   readonly #logs: Summarizer;
   /** rate_limited answers are audited once per device and minute, with a count. */
@@ -737,7 +735,8 @@ export class MqttBroker {
       const doorId = parsed.doorId;
       const over = this.#admitCredential(client, identity);
       if (over !== null) {
-        this.#answerRateLimited(identity, doorId, salvageRequestId(payload, this.#maxPayloadBytes), over);
+        const requestId = salvageRequestId(payload, this.#maxPayloadBytes);
+        this.#answerRateLimited(client, identity, doorId, requestId, over);
         return { route: false };
       }
       const credential = parseCredential(payload, this.#maxPayloadBytes);
@@ -903,7 +902,18 @@ export class MqttBroker {
   }
 
   /** Answers `rate_limited` at once; past capacity even that is shed (the device hears nothing). */
-  #answerRateLimited(identity: DeviceIdentity, doorId: string, requestId: string | null, why: string): void {
+  /**
+   * Answers `rate_limited` at once, written straight to the device that asked (if it subscribed to
+   * the decision topic): far cheaper than routing, so shedding load costs little. A device that is
+   * not reading its socket gets nothing (shed).
+   */
+  #answerRateLimited(
+    client: Client,
+    identity: DeviceIdentity,
+    doorId: string,
+    requestId: string | null,
+    why: string,
+  ): void {
     if (this.#limitedAudit.allow(identity.id)) {
       this.#emit('deviceRejected', {
         deviceId: identity.id,
@@ -916,14 +926,13 @@ export class MqttBroker {
       { device: identity.id, door: doorId, why },
       'credential rate_limited',
     );
-    if (requestId === null || this.#limitedInFlight >= this.#limits.maxUnanswered) return;
-    this.#limitedInFlight++;
+    const conn = client.conn as Partial<net.Socket>;
+    if (requestId === null || !conn.writable || conn.writableNeedDrain) return;
+    const topic = this.#topics.doorDecision(doorId);
+    const subscriptions = Object.keys((client as unknown as { subscriptions: object }).subscriptions ?? {});
+    if (!subscriptions.some((filter) => filterCovers(filter, topic))) return;
     const answer: DecisionMessage = { id: requestId, granted: false, reason: 'rate_limited' };
-    this.#publish(this.#topics.doorDecision(doorId), answer, false)
-      .catch(() => {})
-      .finally(() => {
-        this.#limitedInFlight--;
-      });
+    conn.write?.(encodePublish(topic, JSON.stringify(answer)));
   }
 
   /** Counts a presentation as answered (its decision was written, or it never will be). */
@@ -1176,4 +1185,27 @@ export function boundEmitterDepth(aedes: Aedes): void {
     }
   };
   mq._parallel = bounded;
+}
+
+/** A QoS 0 PUBLISH packet (MQTT 3.1.1 §3.3). */
+function encodePublish(topic: string, payload: string): Buffer {
+  const topicLength = Buffer.byteLength(topic);
+  const length = 2 + topicLength + Buffer.byteLength(payload);
+  const lengthBytes: number[] = [];
+  let rest = length;
+  do {
+    let byte = rest % 128;
+    rest = Math.floor(rest / 128);
+    if (rest > 0) byte |= 0x80;
+    lengthBytes.push(byte);
+  } while (rest > 0);
+  const packet = Buffer.allocUnsafe(1 + lengthBytes.length + length);
+  packet[0] = 0x30;
+  let at = 1;
+  for (const byte of lengthBytes) packet[at++] = byte;
+  packet.writeUInt16BE(topicLength, at);
+  at += 2;
+  at += packet.write(topic, at, 'utf8');
+  packet.write(payload, at, 'utf8');
+  return packet;
 }
