@@ -13,7 +13,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { openHubStore } from '../../hub/open-store.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const MAIN = path.join(ROOT, 'dist/hub/main.js');
+const MAIN = process.env.HUB_MAIN ?? path.join(ROOT, 'dist/hub/main.js');
 const FLOOD_SECONDS = Number(process.argv[2] ?? 5);
 const CARD = '04A22B1C';
 const DOORS = 20;
