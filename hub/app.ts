@@ -214,6 +214,7 @@ export class Hub {
         : null,
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
       maxClients: config.mqtt.maxClients,
+      limits: config.mqtt.limits,
       directory: { authenticate: (username, secret) => store.devices.verify(username, secret) },
       bus,
       logger: logger.child({ part: 'broker' }),

@@ -13,6 +13,7 @@ export const REASONS = [
   'locked_out',
   'lockdown',
   'invalid_request',
+  // Not decided: the device or the hub was over its budget (docs/mqtt.md "Limits and budgets").
   'rate_limited',
 ] as const;
 export type Reason = (typeof REASONS)[number];

@@ -29,12 +29,18 @@ async function startHub(configFile?: string): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping');
+    // Armed first: nothing below (a log write to a dead stdout included) can keep the process up.
     const force = setTimeout(() => {
-      logger.error('shutdown took longer than 10 s; exiting');
-      process.exit(1);
+      try {
+        logger.error('shutdown took longer than 10 s; exiting');
+      } finally {
+        process.exit(1);
+      }
     }, 10_000);
     force.unref();
+    try {
+      logger.info({ signal }, 'stopping');
+    } catch {}
     try {
       await hub.stop();
       logger.info('stopped');

@@ -1,7 +1,6 @@
 // The embedded MQTT broker: aedes on a loopback TCP listener and a LAN TLS listener, with device
 // authentication, the topic ACL and the v1 contract enforced on every message before it is routed.
 import net from 'node:net';
-import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import {
   Aedes,
@@ -13,8 +12,9 @@ import {
   type Subscription,
 } from 'aedes';
 import { type Logger, pino } from 'pino';
+import { BoundedMap, Summarizer, TokenBucket } from '../budget.js';
 import type { BusEvents, Decision, EventBus, Presentation } from '../bus.js';
-import { canPublish, canSubscribe, type DeviceDirectory, type DeviceIdentity } from './acl.js';
+import { canPublish, canSubscribe, type DeviceDirectory, type DeviceIdentity, filterCovers } from './acl.js';
 import {
   type BridgeRequestPayload,
   type DecisionMessage,
@@ -31,6 +31,8 @@ import {
   salvageRequestId,
   topics,
 } from './contract.js';
+import { PacketGate } from './gate.js';
+import { DEFAULT_MQTT_LIMITS, type MqttLimits } from './limits.js';
 
 export interface ListenerOptions {
   host?: string;
@@ -56,15 +58,20 @@ export interface MqttBrokerOptions {
   tcp?: ListenerOptions | null;
   /** MQTT over TLS. Default host 0.0.0.0, port 8883; null or absent turns it off (it needs a certificate). */
   tls?: TlsListenerOptions | null;
-  /** Device payloads above this are refused with an error. Default 4096. */
+  /**
+   * Device payloads above this are refused with an error. Default 4096. A packet whose remaining
+   * length is over this + PACKET_OVERHEAD_BYTES closes the connection before anything in it is handled.
+   */
   maxPayloadBytes?: number;
-  /** Connections beyond this are closed at once. Default 500. */
+  /** Logged-in connections beyond this are refused (CONNACK 3). Default 500. */
   maxClients?: number;
-  /** Concurrent connections from one IP address. Default 32. */
+  /** Budgets (docs/mqtt.md "Limits and budgets"); unset ones take DEFAULT_MQTT_LIMITS. */
+  limits?: Partial<MqttLimits>;
+  /** Same as limits.maxConnectionsPerAddress. */
   maxConnectionsPerAddress?: number;
-  /** Addresses without a per-address limit (local tools, Node-RED). Default loopback. */
+  /** Exempt from the per-address connection cap and rate (local tools, Node-RED). Default 127.0.0.1 and ::1. */
   unlimitedAddresses?: string[];
-  /** A socket that has not sent CONNECT (or finished the TLS handshake) by then is closed. Default 5000. */
+  /** Same as limits.connectTimeoutMs. */
   connectTimeoutMs?: number;
   directory: DeviceDirectory;
   bus: EventBus;
@@ -74,13 +81,44 @@ export interface MqttBrokerOptions {
 
 /** Used when a lock command asks for an unlock without a duration. */
 export const DEFAULT_UNLOCK_MS = 5000;
-const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
-const REFUSAL_LOG_WINDOW_MS = 60_000;
-const REFUSAL_LOGS_PER_WINDOW = 20;
+/** Room for the topic and headers on top of the payload limit in one MQTT packet. */
+export const PACKET_OVERHEAD_BYTES = 1024;
+/**
+ * Deliveries aedes runs at once, hub-wide (aedes' default is 100). Every hub message, decisions of
+ * every door included, shares this window; a slow reader must not be able to fill it.
+ */
+const DELIVERY_CONCURRENCY = 1000;
+/** Synchronous nesting allowed in aedes' message emitter before it continues on the next turn. */
+const MAX_EMITTER_DEPTH = 64;
+/** A presentation that got no decision within this is no longer counted as unanswered (lost or mobile). */
+const UNANSWERED_EXPIRY_MS = 10_000;
+/** How long a device over its unanswered bound is not read from. */
+const BUSY_PAUSE_MS = 50;
+/** stop() gives aedes this long to close its clients before the sockets are destroyed anyway. */
+const STOP_DEADLINE_MS = 2000;
+const LOG_LINES_PER_MINUTE = 5;
 const MAX_USERNAME_LENGTH = 128;
 const MAX_SECRET_LENGTH = 1024;
 
 type Done = (error?: Error) => void;
+
+/** Message kinds with a per-device budget. */
+type BudgetKind = 'state' | 'event' | 'syncAck' | 'availability' | 'bridgeRequest' | 'refused' | 'subscribe';
+
+interface DeviceBudget {
+  credentials: TokenBucket;
+  /** Presentations accepted and not answered yet. */
+  unanswered: number;
+  kinds: Partial<Record<BudgetKind, TokenBucket>>;
+}
+
+/** A connection from accept until it closes; `authenticated` once its CONNECT was accepted. */
+interface Conn {
+  address: string;
+  authenticated: boolean;
+  deadline: NodeJS.Timeout | null;
+  socket: net.Socket;
+}
 type RawPublish = (packet: PublishPacket, client: Client | null, done?: Done) => void;
 
 type LoginResult =
@@ -137,11 +175,28 @@ export class MqttBroker {
   readonly #maxPayloadBytes: number;
   readonly #maxPacketBytes: number;
   readonly #maxClients: number;
-  readonly #connectTimeoutMs: number;
-  readonly #maxConnectionsPerAddress: number;
+  readonly #limits: MqttLimits;
   readonly #unlimitedAddresses: ReadonlySet<string>;
+  /** Open sockets per address (logged in or not). */
   readonly #perAddress = new Map<string, number>();
-  readonly #refusalLogBudget = new Map<string, { since: number; logged: number; suppressed: number }>();
+  /** Connections by `address|port` (the same for a TLS socket and the TCP socket under it). */
+  readonly #conns = new Map<string, Conn>();
+  /** Connections that have not logged in, oldest first. */
+  readonly #unauthenticated = new Set<Conn>();
+  readonly #unauthenticatedPerAddress = new Map<string, number>();
+  #authenticatedCount = 0;
+  readonly #connectionRate: BoundedMap<string, TokenBucket>;
+  readonly #budgets = new BoundedMap<string, DeviceBudget>(10_000);
+  /** Devices that went over a budget, and until when their logins are refused. */
+  readonly #backoff = new BoundedMap<string, number>(10_000);
+  readonly #gates = new WeakMap<Client, PacketGate>();
+  /** Presentations accepted and not answered yet, oldest first. */
+  readonly #unanswered = new Map<Presentation, { deviceId: string; at: number }>();
+  /** Repeated log lines, per source: the first few per minute, then one "…and N more" line. */
+  readonly #logs: Summarizer;
+  /** rate_limited answers are audited once per device and minute, with a count. */
+  readonly #limitedAudit: Summarizer;
+  #flushTimer: NodeJS.Timeout | null = null;
   readonly #directory: DeviceDirectory;
   readonly #bus: EventBus;
   readonly #log: Logger;
@@ -168,24 +223,57 @@ export class MqttBroker {
     this.#tcpOptions = opts.tcp === null ? null : { host: '127.0.0.1', port: 1883, ...opts.tcp };
     this.#tlsOptions = opts.tls ? { host: '0.0.0.0', port: 8883, ...opts.tls } : null;
     this.#maxPayloadBytes = opts.maxPayloadBytes ?? 4096;
-    // Hard cap on a whole MQTT packet: room for an oversized payload to be answered with an
-    // error, but a client can never make the broker buffer megabytes.
-    this.#maxPacketBytes = this.#maxPayloadBytes * 2 + 1024;
+    // One hard cap on a packet, checked before its body is read: room for an oversized payload to be
+    // answered with an error, but a client can never make the broker buffer or handle more.
+    this.#maxPacketBytes = this.#maxPayloadBytes + PACKET_OVERHEAD_BYTES;
     this.#maxClients = opts.maxClients ?? 500;
-    this.#connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    this.#maxConnectionsPerAddress = opts.maxConnectionsPerAddress ?? 32;
+    this.#limits = {
+      ...DEFAULT_MQTT_LIMITS,
+      ...opts.limits,
+      ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+      ...(opts.maxConnectionsPerAddress !== undefined
+        ? { maxConnectionsPerAddress: opts.maxConnectionsPerAddress }
+        : {}),
+    };
     this.#unlimitedAddresses = new Set(opts.unlimitedAddresses ?? ['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+    this.#connectionRate = new BoundedMap(10_000);
     this.#directory = opts.directory;
     this.#bus = opts.bus;
     this.#log = opts.logger ?? pino({ enabled: false });
     this.#bridgeRequests = opts.bridgeRequests ?? null;
+    this.#logs = new Summarizer({
+      perWindow: LOG_LINES_PER_MINUTE,
+      maxKeys: 10_000,
+      onSuppressed: ({ key, suppressed }) =>
+        this.#log.warn({ source: key, suppressed }, `…and ${suppressed} more in the last minute`),
+    });
+    this.#limitedAudit = new Summarizer({
+      perWindow: 1,
+      onSuppressed: ({ key, suppressed }) =>
+        this.#emit('deviceRejected', {
+          deviceId: key,
+          topic: 'credential',
+          error: `…and ${suppressed} more credentials answered rate_limited in the last minute`,
+        }),
+    });
   }
 
   async start(): Promise<void> {
     if (this.#aedes) return;
     this.#stopping = false;
     const options: AedesOptions = {
-      connectTimeout: this.#connectTimeoutMs,
+      connectTimeout: this.#limits.connectTimeoutMs,
+      concurrency: DELIVERY_CONCURRENCY,
+      // A reader that does not read its socket gets nothing more until it does (no unbounded queue).
+      authorizeForward: (client, packet) => {
+        if (!client.conn.writableNeedDrain) return packet;
+        this.#warn(
+          `slow:${client.id}`,
+          { clientId: client.id },
+          'message dropped: the client is not reading',
+        );
+        return null;
+      },
       preConnect: (client, packet, callback) => {
         if (packet.will) this.#willTopics.set(client, packet.will);
         callback(null, true);
@@ -197,12 +285,14 @@ export class MqttBroker {
         this.#authorizeSubscribe(client, subscription, callback),
     };
     const aedes = new GatehouseAedes(options);
+    boundEmitterDepth(aedes);
     aedes.onActionError = (error) => this.#log.error({ err: error }, 'handling a device message failed');
     await aedes.listen();
     this.#aedes = aedes;
 
     aedes.on('clientError', (client, error) =>
-      this.#log.warn(
+      this.#warn(
+        `client:${remoteOf(client) ?? ''}`,
         { clientId: client?.id, device: this.#sessions.get(client)?.id, err: error.message },
         'client error',
       ),
@@ -222,6 +312,11 @@ export class MqttBroker {
     this.#bus.on(this, 'lockCommand', (command) => this.#publishLockCommand(command));
 
     await this.#publish(this.#topics.bridgeState(), { state: 'online' }, true);
+    this.#flushTimer = setInterval(() => {
+      this.#logs.flush();
+      this.#limitedAudit.flush();
+    }, 60_000);
+    this.#flushTimer.unref();
 
     try {
       if (this.#tcpOptions) {
@@ -237,7 +332,7 @@ export class MqttBroker {
           key: this.#tlsOptions.keyPem,
           cert: this.#tlsOptions.certPem,
           minVersion: 'TLSv1.2',
-          handshakeTimeout: this.#connectTimeoutMs,
+          handshakeTimeout: this.#limits.connectTimeoutMs,
           noDelay: true,
         });
         server.on('connection', (socket: net.Socket) => this.#admit(socket, 'tls'));
@@ -273,15 +368,24 @@ export class MqttBroker {
     while (Date.now() < deadline && [...this.#sockets].some((s) => !s.destroyed && s.writableLength > 0)) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    // Whatever a client did, stop completes: aedes gets a deadline, then every socket is destroyed.
+    await withDeadline(new Promise<void>((resolve) => aedes.close(() => resolve())), STOP_DEADLINE_MS);
     for (const socket of this.#sockets) socket.destroy();
-    await Promise.all([closeServer(this.#tcpServer), closeServer(this.#tlsServer)]);
+    await withDeadline(
+      Promise.all([closeServer(this.#tcpServer), closeServer(this.#tlsServer)]).then(() => {}),
+      STOP_DEADLINE_MS,
+    );
+    if (this.#flushTimer) clearInterval(this.#flushTimer);
+    this.#flushTimer = null;
+    this.#logs.flush(true);
+    this.#limitedAudit.flush(true);
     this.#tcpServer = null;
     this.#tlsServer = null;
     this.#aedes = null;
     this.#sessions.clear();
     this.#online.clear();
-    this.#refusalLogBudget.clear();
+    this.#unanswered.clear();
+    this.#budgets.clear();
   }
 
   /** Actual listening ports (useful with port 0). */
@@ -341,27 +445,65 @@ export class MqttBroker {
 
   // ---- connection handling ----
 
-  /** Admission at the TCP level (before any TLS handshake): total and per-address connection caps. */
+  /**
+   * Admission at the TCP level (before any TLS handshake). A connection that has not logged in is
+   * counted apart from maxClients, per address and in total, and has connectTimeoutMs to do so: when
+   * those slots are full the oldest is closed, so sockets that never log in cannot lock devices out.
+   */
   #admit(socket: net.Socket, transport: 'tcp' | 'tls'): boolean {
     socket.on('error', (error) => this.#log.debug({ transport, err: error.message }, 'socket error'));
     const address = socket.remoteAddress ?? 'unknown';
+    const limits = this.#limits;
     const fromAddress = this.#perAddress.get(address) ?? 0;
+    const limited = !this.#unlimitedAddresses.has(address);
     let refusal: string | null = null;
     if (!this.#aedes || this.#stopping) refusal = 'broker is stopping';
-    else if (this.#sockets.size >= this.#maxClients)
-      refusal = `limit of ${this.#maxClients} connections reached`;
-    else if (fromAddress >= this.#maxConnectionsPerAddress && !this.#unlimitedAddresses.has(address)) {
-      refusal = `limit of ${this.#maxConnectionsPerAddress} connections from one address reached`;
+    else if (
+      limited &&
+      !this.#connectionRate
+        .getOrCreate(
+          address,
+          () => new TokenBucket(limits.connectionsPerSecondPerAddress, limits.connectionBurstPerAddress),
+        )
+        .take()
+    ) {
+      refusal = `more than ${limits.connectionsPerSecondPerAddress} new connections per second from one address`;
+    } else if (limited && fromAddress >= limits.maxConnectionsPerAddress) {
+      refusal = `limit of ${limits.maxConnectionsPerAddress} connections from one address reached`;
     }
     if (refusal !== null) {
-      this.#log.warn({ transport, remote: address }, `connection refused: ${refusal}`);
+      this.#warn(`connection:${address}`, { transport, remote: address }, `connection refused: ${refusal}`);
       socket.destroy();
       return false;
     }
+    // Make room among the connections that have not logged in: the oldest from this address, else the oldest.
+    if ((this.#unauthenticatedPerAddress.get(address) ?? 0) >= limits.maxUnauthenticatedPerAddress) {
+      for (const conn of this.#unauthenticated) {
+        if (conn.address !== address) continue;
+        this.#dropUnauthenticated(conn, 'from one address');
+        break;
+      }
+    }
+    if (this.#unauthenticated.size >= limits.maxUnauthenticated) {
+      const oldest = this.#unauthenticated.values().next().value;
+      if (oldest) this.#dropUnauthenticated(oldest, 'in total');
+    }
+    const conn: Conn = { address, authenticated: false, deadline: null, socket };
+    const key = `${address}|${socket.remotePort}`;
+    this.#conns.set(key, conn);
+    this.#unauthenticated.add(conn);
+    this.#unauthenticatedPerAddress.set(address, (this.#unauthenticatedPerAddress.get(address) ?? 0) + 1);
+    conn.deadline = setTimeout(() => {
+      this.#log.debug({ transport, remote: address }, 'no login in time: connection closed');
+      socket.destroy();
+    }, limits.connectTimeoutMs);
     this.#sockets.add(socket);
     this.#perAddress.set(address, fromAddress + 1);
     socket.once('close', () => {
       this.#sockets.delete(socket);
+      if (this.#conns.get(key) === conn) this.#conns.delete(key);
+      if (conn.authenticated) this.#authenticatedCount--;
+      else this.#leaveUnauthenticated(conn);
       const left = (this.#perAddress.get(address) ?? 1) - 1;
       if (left > 0) this.#perAddress.set(address, left);
       else this.#perAddress.delete(address);
@@ -369,7 +511,26 @@ export class MqttBroker {
     return true;
   }
 
-  /** Hands an admitted (and for TLS, handshaken) socket to aedes. */
+  #dropUnauthenticated(conn: Conn, scope: string): void {
+    this.#warn(
+      `connection:${conn.address}`,
+      { remote: conn.address },
+      `connection closed: too many connections that have not logged in ${scope}`,
+    );
+    this.#leaveUnauthenticated(conn);
+    conn.socket.destroy();
+  }
+
+  #leaveUnauthenticated(conn: Conn): void {
+    if (conn.deadline) clearTimeout(conn.deadline);
+    conn.deadline = null;
+    if (!this.#unauthenticated.delete(conn)) return;
+    const left = (this.#unauthenticatedPerAddress.get(conn.address) ?? 1) - 1;
+    if (left > 0) this.#unauthenticatedPerAddress.set(conn.address, left);
+    else this.#unauthenticatedPerAddress.delete(conn.address);
+  }
+
+  /** Hands an admitted (and for TLS, handshaken) socket to aedes, through the packet gate. */
   #attach(socket: net.Socket, transport: 'tcp' | 'tls'): void {
     const aedes = this.#aedes;
     if (!aedes || this.#stopping) {
@@ -380,14 +541,17 @@ export class MqttBroker {
     if (transport === 'tls') {
       socket.on('error', (error) => this.#log.debug({ transport, err: error.message }, 'socket error'));
     }
-    aedes.handle(socket);
-    watchPacketSizes(socket, this.#maxPacketBytes, (size) => {
-      this.#log.warn(
-        { transport, remote: socket.remoteAddress, size },
-        'MQTT packet too large: connection closed',
-      );
-      socket.destroy();
-    });
+    const client = aedes.handle(socket);
+    const remote = socket.remoteAddress ?? 'unknown';
+    const gate = new PacketGate(client, this.#maxPacketBytes, (reason) =>
+      this.#warn(
+        `protocol:${remote}`,
+        { transport, remote, device: this.#sessions.get(client)?.id },
+        `MQTT protocol violation, connection closed: ${reason}`,
+      ),
+    );
+    this.#gates.set(client, gate);
+    socket.once('close', () => gate.close());
   }
 
   #authenticate(
@@ -405,7 +569,7 @@ export class MqttBroker {
     }
     if (!result.ok) {
       const remote = remoteOf(client);
-      this.#logRefusal(
+      this.#warn(
         `login:${remote ?? ''}`,
         { device: result.device, clientId: client.id, remote, returnCode: result.returnCode },
         `MQTT login refused: ${result.why}`,
@@ -417,9 +581,16 @@ export class MqttBroker {
       return;
     }
     const identity = result.identity;
+    const conn = this.#connOf(client);
+    if (conn && !conn.authenticated) {
+      conn.authenticated = true;
+      this.#authenticatedCount++;
+      this.#leaveUnauthenticated(conn);
+    }
     this.#sessions.set(client, identity);
     client.conn.once('close', () => this.#endSession(client));
-    this.#log.info(
+    this.#info(
+      `session:${identity.id}`,
       { device: identity.id, role: identity.role, remote: remoteOf(client) },
       'device connected',
     );
@@ -435,6 +606,18 @@ export class MqttBroker {
       return { ok: false, returnCode: 5, why: 'anonymous clients are not allowed' };
     if (user.length > MAX_USERNAME_LENGTH || secret.length > MAX_SECRET_LENGTH) {
       return { ok: false, returnCode: 4, why: 'username or secret too long' };
+    }
+    const bannedUntil = this.#backoff.get(user);
+    if (bannedUntil !== undefined) {
+      const seconds = Math.ceil((bannedUntil - Date.now()) / 1000);
+      if (seconds > 0) {
+        return { ok: false, returnCode: 3, why: `over a budget: try again in ${seconds} s`, device: user };
+      }
+      this.#backoff.delete(user);
+    }
+    const conn = this.#connOf(client);
+    if (conn && !conn.authenticated && this.#authenticatedCount >= this.#maxClients) {
+      return { ok: false, returnCode: 3, why: `limit of ${this.#maxClients} connections reached` };
     }
     let identity: DeviceIdentity | null;
     try {
@@ -480,7 +663,7 @@ export class MqttBroker {
     const identity = this.#sessions.get(client);
     if (!identity) return;
     this.#sessions.delete(client);
-    this.#log.info({ device: identity.id }, 'device disconnected');
+    this.#info(`session:${identity.id}`, { device: identity.id }, 'device disconnected');
     if (this.#hasOtherSession(identity.id, client)) return;
     if (this.#stopping) return;
     const wasOnline = this.#online.has(identity.id);
@@ -544,16 +727,22 @@ export class MqttBroker {
   #judge(client: Client, identity: DeviceIdentity, packet: PublishPacket): Verdict {
     const topic = packet.topic;
     const acl = canPublish(this.#baseTopic, identity, topic);
-    if (!acl.allowed) return this.#refuse(identity, topic, acl.reason);
+    if (!acl.allowed) return this.#refuse(identity, topic, acl.reason, undefined, client);
     const parsed = parseTopic(this.#baseTopic, topic);
     const payload = packet.payload;
 
     if (parsed?.area === 'door' && parsed.channel === 'credential') {
       const doorId = parsed.doorId;
+      const over = this.#admitCredential(client, identity);
+      if (over !== null) {
+        const requestId = salvageRequestId(payload, this.#maxPayloadBytes);
+        this.#answerRateLimited(client, identity, doorId, requestId, over);
+        return { route: false };
+      }
       const credential = parseCredential(payload, this.#maxPayloadBytes);
       if (!credential.ok) {
         const requestId = salvageRequestId(payload, this.#maxPayloadBytes);
-        const verdict = this.#refuse(identity, topic, credential.error, { doorId, requestId });
+        const verdict = this.#refuse(identity, topic, credential.error, { doorId, requestId }, client);
         if (requestId !== null) {
           const answer: DecisionMessage = { id: requestId, granted: false, reason: 'invalid_request' };
           this.#publish(this.#topics.doorDecision(doorId), answer, false).catch(() => {});
@@ -567,17 +756,22 @@ export class MqttBroker {
         early: true,
         act: () => {
           this.#log.debug({ device: identity.id, door: doorId, kind, requestId: id }, 'credential presented');
-          this.#emit('presented', {
+          const presentation: Presentation = {
             doorId,
             kind,
             value,
             readerId: reader ?? identity.id,
             requestId: id,
             deviceId: identity.id,
-          });
+          };
+          this.#unanswered.set(presentation, { deviceId: identity.id, at: Date.now() });
+          this.#budgetOf(identity).unanswered++;
+          this.#emit('presented', presentation);
         },
       };
     }
+    const kind = budgetKindOf(parsed);
+    if (kind !== null && !this.#spend(identity, kind)) return this.#overBudget(client, identity, kind);
     if (parsed?.area === 'door' && parsed.channel === 'state') {
       const state = parseState(payload, this.#maxPayloadBytes);
       if (!state.ok) return this.#refuse(identity, topic, state.error);
@@ -632,7 +826,9 @@ export class MqttBroker {
     topic: string,
     reason: string,
     credential?: { doorId: string; requestId: string | null },
+    client?: Client,
   ): Verdict {
+    if (client && !this.#spend(identity, 'refused')) return this.#overBudget(client, identity, 'refused');
     // Audited by the hub (a refused credential is a decision: invalid_request).
     this.#emit('deviceRejected', {
       deviceId: identity.id,
@@ -640,8 +836,8 @@ export class MqttBroker {
       error: reason,
       ...(credential ? { doorId: credential.doorId, requestId: credential.requestId } : {}),
     });
-    this.#logRefusal(
-      identity.id,
+    this.#warn(
+      `refused:${identity.id}`,
       { device: identity.id, topic: shorten(topic), reason },
       'device message refused',
     );
@@ -649,27 +845,148 @@ export class MqttBroker {
     return { route: false };
   }
 
-  /** A device looping on bad messages (or a login flood) must not wear out the SD card with log lines. */
-  #logRefusal(key: string, fields: Record<string, unknown>, message: string): void {
-    const now = Date.now();
-    if (this.#refusalLogBudget.size > 1000) this.#refusalLogBudget.clear();
-    let budget = this.#refusalLogBudget.get(key);
-    if (!budget || now - budget.since >= REFUSAL_LOG_WINDOW_MS) {
-      if (budget && budget.suppressed > 0) {
-        this.#log.warn(
-          { source: key, suppressed: budget.suppressed },
-          'more refusals from this source were not logged',
-        );
+  // ---- budgets ----
+
+  #budgetOf(identity: DeviceIdentity): DeviceBudget {
+    return this.#budgets.getOrCreate(identity.id, () => {
+      const doors = Math.max(1, identity.doors.length);
+      return {
+        credentials: new TokenBucket(
+          this.#limits.credentialsPerSecond * doors,
+          this.#limits.credentialBurst * doors,
+        ),
+        unanswered: 0,
+        kinds: {},
+      };
+    });
+  }
+
+  /** Spends one message of `kind` from the device's budget; false when it is over. */
+  #spend(identity: DeviceIdentity, kind: BudgetKind): boolean {
+    const budget = this.#budgetOf(identity);
+    let bucket = budget.kinds[kind];
+    if (!bucket) {
+      const l = this.#limits;
+      const [rate, burst] =
+        kind === 'refused'
+          ? [l.refusedPerSecond, l.refusedBurst]
+          : kind === 'subscribe'
+            ? [l.subscriptionsPerSecond, l.subscriptionBurst]
+            : kind === 'bridgeRequest'
+              ? [l.bridgeRequestsPerSecond, l.bridgeRequestBurst]
+              : [l.messagesPerSecond, l.messageBurst];
+      bucket = new TokenBucket(rate, burst);
+      budget.kinds[kind] = bucket;
+    }
+    return bucket.take();
+  }
+
+  /**
+   * Admission of one credential: null when it may be decided, else why not. Over the rate the hub
+   * stops reading from the device until a token is back, so a flood waits in TCP, not in memory.
+   */
+  #admitCredential(client: Client, identity: DeviceIdentity): string | null {
+    this.#expireUnanswered();
+    const budget = this.#budgetOf(identity);
+    if (this.#unanswered.size >= this.#limits.maxUnanswered) return 'hub at capacity';
+    const doors = Math.max(1, identity.doors.length);
+    if (budget.unanswered >= this.#limits.maxUnansweredPerDevice * doors) {
+      this.#gates.get(client)?.pause(BUSY_PAUSE_MS);
+      return 'too many unanswered credentials';
+    }
+    if (!budget.credentials.take()) {
+      this.#gates.get(client)?.pause(budget.credentials.waitMs());
+      return 'over the credential rate';
+    }
+    return null;
+  }
+
+  /** Answers `rate_limited` at once; past capacity even that is shed (the device hears nothing). */
+  /**
+   * Answers `rate_limited` at once, written straight to the device that asked (if it subscribed to
+   * the decision topic): far cheaper than routing, so shedding load costs little. A device that is
+   * not reading its socket gets nothing (shed).
+   */
+  #answerRateLimited(
+    client: Client,
+    identity: DeviceIdentity,
+    doorId: string,
+    requestId: string | null,
+    why: string,
+  ): void {
+    if (this.#limitedAudit.allow(identity.id)) {
+      this.#emit('deviceRejected', {
+        deviceId: identity.id,
+        topic: 'credential',
+        error: `credential answered rate_limited: ${why}`,
+      });
+    }
+    this.#warn(
+      `limited:${identity.id}`,
+      { device: identity.id, door: doorId, why },
+      'credential rate_limited',
+    );
+    const conn = client.conn as Partial<net.Socket>;
+    if (requestId === null || !conn.writable || conn.writableNeedDrain) return;
+    const topic = this.#topics.doorDecision(doorId);
+    const subscriptions = Object.keys((client as unknown as { subscriptions: object }).subscriptions ?? {});
+    if (!subscriptions.some((filter) => filterCovers(filter, topic))) return;
+    const answer: DecisionMessage = { id: requestId, granted: false, reason: 'rate_limited' };
+    conn.write?.(encodePublish(topic, JSON.stringify(answer)));
+  }
+
+  /** Counts a presentation as answered (its decision was written, or it never will be). */
+  #release(presentation: Presentation): void {
+    const entry = this.#unanswered.get(presentation);
+    if (!entry) return;
+    this.#unanswered.delete(presentation);
+    const budget = this.#budgets.get(entry.deviceId);
+    if (budget && budget.unanswered > 0) budget.unanswered--;
+  }
+
+  #expireUnanswered(): void {
+    const cutoff = Date.now() - UNANSWERED_EXPIRY_MS;
+    for (const [presentation, entry] of this.#unanswered) {
+      if (entry.at > cutoff) break;
+      this.#release(presentation);
+    }
+  }
+
+  /**
+   * Over a budget other than credentials: the device is disconnected and its logins are refused for
+   * backoffSeconds; one audit event and one log line per back-off, not one per message.
+   */
+  #overBudget(client: Client, identity: DeviceIdentity, kind: BudgetKind): Verdict {
+    const seconds = this.#limits.backoffSeconds;
+    const already = (this.#backoff.get(identity.id) ?? 0) > Date.now();
+    this.#backoff.set(identity.id, Date.now() + seconds * 1000);
+    this.#gates.get(client)?.close();
+    for (const [other, otherIdentity] of this.#sessions) {
+      if (otherIdentity.id === identity.id) {
+        this.#gates.get(other)?.close();
+        other.close();
       }
-      budget = { since: now, logged: 0, suppressed: 0 };
-      this.#refusalLogBudget.set(key, budget);
     }
-    if (budget.logged < REFUSAL_LOGS_PER_WINDOW) {
-      budget.logged++;
-      this.#log.warn(fields, message);
-    } else {
-      budget.suppressed++;
+    if (!already) {
+      const error = `over its budget of ${kind} messages: disconnected for ${seconds} s`;
+      this.#emit('deviceRejected', { deviceId: identity.id, topic: kind, error });
+      this.#log.warn({ device: identity.id, kind, backoffSeconds: seconds }, `device ${error}`);
     }
+    return { route: false };
+  }
+
+  #connOf(client: Client): Conn | undefined {
+    const conn = client.conn as Partial<net.Socket>;
+    return this.#conns.get(`${conn.remoteAddress}|${conn.remotePort}`);
+  }
+
+  /** A warning that may repeat: the first few per source and minute, then one summary line. */
+  #warn(source: string, fields: Record<string, unknown>, message: string): void {
+    if (this.#logs.allow(source)) this.#log.warn(fields, message);
+  }
+
+  #info(source: string, fields: Record<string, unknown>, message: string): void {
+    if (this.#logs.allow(source)) this.#log.info(fields, message);
   }
 
   #sendError(identity: DeviceIdentity, topic: string, error: string): void {
@@ -688,12 +1005,17 @@ export class MqttBroker {
       const decision = identity
         ? canSubscribe(this.#baseTopic, identity, subscription.topic)
         : { allowed: false as const, reason: 'not allowed: not logged in' };
+      if (identity && !this.#spend(identity, 'subscribe')) {
+        this.#overBudget(client, identity, 'subscribe');
+        callback(null, null);
+        return;
+      }
       if (decision.allowed) {
         callback(null, subscription);
         return;
       }
-      this.#logRefusal(
-        identity?.id ?? '',
+      this.#warn(
+        `refused:${identity?.id ?? ''}`,
         { device: identity?.id, filter: shorten(subscription.topic) },
         decision.reason,
       );
@@ -710,15 +1032,22 @@ export class MqttBroker {
 
   #publishDecision(presentation: Presentation, decision: Decision): void {
     if (presentation.requestId === undefined || presentation.deviceId === undefined) return;
-    if (!isTopicSafeId(presentation.doorId)) return;
+    if (!isTopicSafeId(presentation.doorId)) {
+      this.#release(presentation);
+      return;
+    }
     const message: DecisionMessage = {
       id: presentation.requestId,
       granted: decision.granted,
       reason: decision.reason,
     };
     if (decision.unlockMs !== undefined) message.unlockMs = decision.unlockMs;
-    this.#publish(this.#topics.doorDecision(presentation.doorId), message, false).catch((error) =>
-      this.#log.error({ err: error, door: presentation.doorId }, 'could not publish decision'),
+    this.#publish(this.#topics.doorDecision(presentation.doorId), message, false).then(
+      () => this.#release(presentation),
+      (error) => {
+        this.#release(presentation);
+        this.#log.error({ err: error, door: presentation.doorId }, 'could not publish decision');
+      },
     );
   }
 
@@ -807,45 +1136,76 @@ function closeServer(server: net.Server | null): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/**
- * Watches the MQTT fixed headers going past on a socket and reports a packet whose declared
- * length is over the cap, before aedes would buffer it. Observes only: aedes still reads the data.
- */
-export function watchPacketSizes(socket: Duplex, maxBytes: number, onTooLarge: (size: number) => void): void {
-  let state: 'type' | 'length' | 'body' = 'type';
-  let length = 0;
-  let multiplier = 1;
-  let remaining = 0;
-  let tripped = false;
-  socket.on('data', (chunk: Buffer) => {
-    let i = 0;
-    while (i < chunk.length && !tripped) {
-      if (state === 'type') {
-        i++;
-        state = 'length';
-        length = 0;
-        multiplier = 1;
-      } else if (state === 'length') {
-        const byte = chunk[i++] ?? 0;
-        length += (byte & 0x7f) * multiplier;
-        multiplier *= 128;
-        if (byte & 0x80) {
-          if (multiplier >= 128 ** 4) tripped = true;
-          continue;
-        }
-        if (length > maxBytes) tripped = true;
-        remaining = length;
-        state = remaining === 0 ? 'type' : 'body';
-      } else {
-        const take = Math.min(remaining, chunk.length - i);
-        i += take;
-        remaining -= take;
-        if (remaining === 0) state = 'type';
-      }
-    }
-    if (tripped) {
-      socket.removeAllListeners('data');
-      onTooLarge(length);
-    }
+/** Resolves when `promise` does, or after `ms` at the latest. */
+function withDeadline(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
   });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Which budget a device message (other than a credential) spends. */
+function budgetKindOf(parsed: ReturnType<typeof parseTopic>): BudgetKind | null {
+  if (parsed?.area === 'door') {
+    if (parsed.channel === 'state') return 'state';
+    if (parsed.channel === 'event') return 'event';
+    if (parsed.channel === 'sync') return 'syncAck';
+    return null;
+  }
+  if (parsed?.area === 'device' && parsed.channel === 'availability') return 'availability';
+  if (parsed?.area === 'bridge' && parsed.channel === 'request') return 'bridgeRequest';
+  return null;
+}
+
+interface EmitterInternals {
+  _parallel: (that: unknown, matches: unknown[], message: unknown, done: () => void) => void;
+}
+
+/**
+ * aedes' message emitter (mqemitter) finishes a message with no subscribers synchronously and then
+ * starts the next queued one from inside that call, so draining a queue of N such messages nests N
+ * calls deep: a long enough queue (a flood, then a slow reader) threw "Maximum call stack size
+ * exceeded". Past MAX_EMITTER_DEPTH nested calls the next one continues on the next turn instead.
+ */
+export function boundEmitterDepth(aedes: Aedes): void {
+  const mq = (aedes as unknown as { mq: EmitterInternals }).mq;
+  const parallel = mq._parallel;
+  let depth = 0;
+  const bounded: EmitterInternals['_parallel'] = (that, matches, message, done) => {
+    if (depth >= MAX_EMITTER_DEPTH) {
+      setImmediate(() => bounded(that, matches, message, done));
+      return;
+    }
+    depth++;
+    try {
+      parallel(that, matches, message, done);
+    } finally {
+      depth--;
+    }
+  };
+  mq._parallel = bounded;
+}
+
+/** A QoS 0 PUBLISH packet (MQTT 3.1.1 §3.3). */
+function encodePublish(topic: string, payload: string): Buffer {
+  const topicLength = Buffer.byteLength(topic);
+  const length = 2 + topicLength + Buffer.byteLength(payload);
+  const lengthBytes: number[] = [];
+  let rest = length;
+  do {
+    let byte = rest % 128;
+    rest = Math.floor(rest / 128);
+    if (rest > 0) byte |= 0x80;
+    lengthBytes.push(byte);
+  } while (rest > 0);
+  const packet = Buffer.allocUnsafe(1 + lengthBytes.length + length);
+  packet[0] = 0x30;
+  let at = 1;
+  for (const byte of lengthBytes) packet[at++] = byte;
+  packet.writeUInt16BE(topicLength, at);
+  at += 2;
+  at += packet.write(topic, at, 'utf8');
+  packet.write(payload, at, 'utf8');
+  return packet;
 }

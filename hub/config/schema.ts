@@ -1,6 +1,7 @@
 // The one config schema: defaults, validation and docs/configuration.md all come from here.
 import Type, { type Static } from 'typebox';
 import { HardwareSectionSchema } from '../../adapters/config.js';
+import { MqttLimitsSchema } from '../broker/limits.js';
 import { CloudConfigSchema } from '../cloud/config.js';
 import { LoginLimitsSchema, StreamLimitsSchema } from '../http/limits.js';
 import { OfflineConfigSchema } from '../offline/config.js';
@@ -60,14 +61,17 @@ export const ConfigSchema = Type.Object(
           minimum: 256,
           maximum: 262144,
           default: 4096,
-          description: 'Larger device messages are refused with an error.',
+          description:
+            'Larger device messages are refused with an error; a packet over this + 1024 bytes closes the connection before anything in it is handled.',
         }),
         maxClients: Type.Integer({
           minimum: 1,
           maximum: 10000,
           default: 500,
-          description: 'Connections beyond this are refused.',
+          description:
+            'Logged-in connections beyond this are refused (CONNACK 3). Connections not logged in yet are capped by limits.maxUnauthenticated.',
         }),
+        limits: MqttLimitsSchema,
       },
       { additionalProperties: false, default: {} },
     ),

@@ -48,6 +48,8 @@ export async function startRig(overrides: Partial<MqttBrokerOptions> = {}): Prom
     directory,
     bus,
     ...overrides,
+    // The rig has no decision service: presentations stay unanswered, so that bound must not bite.
+    limits: { maxUnansweredPerDevice: 10_000, maxUnanswered: 10_000, ...overrides.limits },
   });
   const seen: Rig['seen'] = [];
   const owner = {};

@@ -24,6 +24,7 @@ describe('MQTT over TLS', () => {
     await writeFile(join(dir, 'other-ca.crt'), otherCa);
     rig = await startRig({
       tls: { host: '127.0.0.1', port: 0, keyPem: certs.serverKeyPem, certPem: certs.serverCertPem },
+      limits: { connectTimeoutMs: 1500 },
     });
     const port = rig.broker.addresses().tls;
     if (port === undefined) throw new Error('no TLS port');
@@ -48,6 +49,22 @@ describe('MQTT over TLS', () => {
       expect(client.connected).toBe(true);
       const granted = await client.subscribeAsync('gatehouse/door/front/set', { qos: 1 });
       expect(granted.map((g) => g.qos)).toEqual([1]);
+    } finally {
+      await client.endAsync();
+    }
+  });
+
+  it('a logged-in TLS device is no longer under the login deadline', async () => {
+    const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, {
+      ca: certs.caCertPem,
+      username: FRONT.id,
+      password: FRONT.secret,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(client.connected).toBe(true);
     } finally {
       await client.endAsync();
     }

@@ -1,6 +1,7 @@
 // The hub as an operator runs it: `gatehouse start` in its own process, configured with the CLI,
 // restarted, stopped with SIGTERM and killed with SIGKILL mid-burst.
 
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -90,6 +91,11 @@ describe('the hub process', () => {
     const dir = tempDataDir();
     dirs.push(dir);
     const secret = await setUpBuilding(dir);
+    // A burst far beyond a reader's credential budget: every credential must be decided, not rate_limited.
+    writeFileSync(
+      path.join(dir, 'config.yaml'),
+      'mqtt:\n  limits:\n    credentialsPerSecond: 100000\n    credentialBurst: 100000\n    maxUnansweredPerDevice: 10000\n    maxUnanswered: 100000\n',
+    );
     const hub = await spawnHub(dir);
     procs.push(hub);
     const device = await connectDevice(hub.mqttPort, 'front-reader', secret);
