@@ -246,3 +246,13 @@ export function dirBytes(dir: string): number {
   }
   return total;
 }
+
+/**
+ * For bench devices that stand for many readers each (one socket carrying a building's peak): a busy
+ * controller's credential budget. The hub-wide bound on unanswered presentations stays at its default.
+ */
+export const BUSY_CONTROLLER_BUDGET: NodeJS.ProcessEnv = {
+  GATEHOUSE_MQTT_LIMITS_CREDENTIALS_PER_SECOND: '5000',
+  GATEHOUSE_MQTT_LIMITS_CREDENTIAL_BURST: '5000',
+  GATEHOUSE_MQTT_LIMITS_MAX_UNANSWERED_PER_DEVICE: '256',
+};

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { openHubStore } from '../hub/open-store.js';
+import { BUSY_CONTROLLER_BUDGET } from './hub-process.js';
 import { summarize } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -113,6 +114,9 @@ async function startHub(
       GATEHOUSE_MQTT_TLS_PORT: '0',
       GATEHOUSE_HTTP_HTTP_PORT: '0',
       GATEHOUSE_HTTP_HTTPS_PORT: '0',
+      // One bench device carries 200/s, far over a reader's budget: this measures the decision path,
+      // not admission (bench/isolation.ts measures that with the default budgets).
+      ...BUSY_CONTROLLER_BUDGET,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
