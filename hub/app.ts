@@ -13,6 +13,7 @@ import {
 } from '../adapters/factory.js';
 import { HubActions } from './actions.js';
 import { MqttBroker } from './broker/index.js';
+import { Summarizer } from './budget.js';
 import { type BusEvents, type DoorStatus, EventBus } from './bus.js';
 import { SOCKET_NAME } from './cli/hub-client.js';
 import { CloudMirror } from './cloud/mirror.js';
@@ -49,6 +50,8 @@ export interface HubOptions {
 /** Event types that mean "re-read doors / devices" when another process (the CLI) made them. */
 const DOOR_CHANGES = /^admin\.door\./;
 /** A device whose rights shrank or vanished must reconnect (or stay out); a new device is not affected. */
+/** Refused device messages audited one by one per device and minute; the rest are counted in one event. */
+const REJECTIONS_AUDITED_PER_MINUTE = 10;
 const DEVICE_CHANGES = /^admin\.device\.(removed|secret_rotated|doors_changed)$/;
 
 export class Hub {
@@ -330,6 +333,8 @@ export class Hub {
     await this.#doors?.stop();
     for (const hw of this.#wired.values()) await hw.close().catch(() => undefined);
     this.#wired.clear();
+    this.#rejections?.flush(true); // the last minute's "…and N more" is recorded, not lost
+    this.#rejections = null;
     await this.#opened?.store.events.whenOnDisk();
     this.#opened?.close();
     this.#http = null;
@@ -486,18 +491,30 @@ export class Hub {
     };
   }
 
-  readonly #rejectionBudget = new Map<string, { since: number; count: number }>();
+  /**
+   * Refused device messages are audited a few times a minute per device, then summarised in one
+   * `device.rejected` event with the count, so a looping device cannot fill the disk.
+   */
+  #rejections: Summarizer | null = null;
 
-  /** Refused device messages are audited, at most 60 a minute per device so a looping device cannot fill the disk. */
   #auditRejection(store: Store, r: BusEvents['deviceRejected'][0]): void {
-    const now = this.#now();
-    let budget = this.#rejectionBudget.get(r.deviceId);
-    if (!budget || now - budget.since > 60_000) {
-      if (this.#rejectionBudget.size > 1000) this.#rejectionBudget.clear();
-      budget = { since: now, count: 0 };
-      this.#rejectionBudget.set(r.deviceId, budget);
-    }
-    if (++budget.count > 60) return;
+    this.#rejections ??= new Summarizer({
+      perWindow: REJECTIONS_AUDITED_PER_MINUTE,
+      now: this.#now,
+      onSuppressed: ({ key, suppressed }) =>
+        store.events.append({
+          type: 'device.rejected',
+          doorId: null,
+          personId: null,
+          credentialId: null,
+          data: {
+            device: key,
+            suppressed,
+            error: `…and ${suppressed} more refused messages in the last minute`,
+          },
+        }),
+    });
+    if (!r.budgeted && !this.#rejections.allow(r.deviceId)) return;
     const credential = r.requestId !== undefined;
     store.events.append({
       type: credential ? 'decision' : 'device.rejected',

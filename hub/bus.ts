@@ -52,9 +52,19 @@ export interface BusEvents {
   doorStatus: [s: DoorStatus];
   /** Every event after it is stored durably (this process or another, e.g. the CLI). */
   event: [e: HubEvent];
-  /** The broker refused a device message (ACL or contract). `requestId` is set for refused credentials. */
+  /**
+   * The broker refused a device message (ACL or contract). `requestId` is set for refused credentials;
+   * `budgeted` marks a record the broker already rate-limits itself (back-offs, summaries): always audited.
+   */
   deviceRejected: [
-    r: { deviceId: string; topic: string; error: string; doorId?: string; requestId?: string | null },
+    r: {
+      deviceId: string;
+      topic: string;
+      error: string;
+      doorId?: string;
+      requestId?: string | null;
+      budgeted?: boolean;
+    },
   ];
   /** The store changed outside this process (CLI, restore); parts re-read what they cache. */
   storeChanged: [];

@@ -254,6 +254,7 @@ export class MqttBroker {
           deviceId: key,
           topic: 'credential',
           error: `…and ${suppressed} more credentials answered rate_limited in the last minute`,
+          budgeted: true,
         }),
     });
   }
@@ -919,6 +920,7 @@ export class MqttBroker {
         deviceId: identity.id,
         topic: 'credential',
         error: `credential answered rate_limited: ${why}`,
+        budgeted: true,
       });
     }
     this.#warn(
@@ -969,7 +971,7 @@ export class MqttBroker {
     }
     if (!already) {
       const error = `over its budget of ${kind} messages: disconnected for ${seconds} s`;
-      this.#emit('deviceRejected', { deviceId: identity.id, topic: kind, error });
+      this.#emit('deviceRejected', { deviceId: identity.id, topic: kind, error, budgeted: true });
       this.#log.warn({ device: identity.id, kind, backoffSeconds: seconds }, `device ${error}`);
     }
     return { route: false };
