@@ -44,7 +44,14 @@ describe.skipIf(mount === null)('the hub on a full disk (real tmpfs)', () => {
     store.people.setSuspended('bob', true);
     const secret = store.devices.add('front-reader', { role: 'door', doors: ['front'] }).secret;
     opened.close();
-    hub = await spawnHub(dir, { GATEHOUSE_STORAGE_RESERVE_MB: '2', GATEHOUSE_STORAGE_HELD_EVENTS: '100000' });
+    hub = await spawnHub(dir, {
+      GATEHOUSE_STORAGE_RESERVE_MB: '2',
+      GATEHOUSE_STORAGE_HELD_EVENTS: '100000',
+      // One test device carries 400/s, far over a reader's budget: this test is about the disk.
+      GATEHOUSE_MQTT_LIMITS_CREDENTIALS_PER_SECOND: '5000',
+      GATEHOUSE_MQTT_LIMITS_CREDENTIAL_BURST: '5000',
+      GATEHOUSE_MQTT_LIMITS_MAX_UNANSWERED_PER_DEVICE: '256',
+    });
     const client = await connectDevice(hub.mqttPort, 'front-reader', secret);
     await client.subscribeAsync('gatehouse/door/front/decision', { qos: 1 });
     const answers = new Map<string, Answer>();
