@@ -94,12 +94,19 @@ const CHANGE_CHUNK = 256;
 const SLICE_BUDGET_MS = 3;
 const SLICE_MAX_CHANGES = 200;
 /**
- * Received-but-unapplied changes held in memory. Beyond either bound the hub stops reading the stream
- * (HTTP/2 flow control holds the rest in the cloud); 20,000 lets a revocation behind a 20,000-change
- * flood be read, and so applied first.
+ * Received-but-unapplied changes held in memory (~0.5 KiB each, so ~12 MiB). Beyond either bound the
+ * hub stops reading the stream (HTTP/2 flow control holds the rest in the cloud); 25,000 lets a
+ * revocation behind a 20,000-change flood be read at once, and so applied first.
  */
-const MAX_PENDING_CHANGES = 20_000;
+const MAX_PENDING_CHANGES = 25_000;
 const MAX_PENDING_BYTES = 32 * 1024 * 1024;
+/**
+ * While pages are still streaming in (one arrived within READ_FIRST_MS) and no deny waits, reading
+ * goes first: the denies in the pages behind are then seen before the grants ahead are applied.
+ * Capped so a cloud that never stops sending cannot hold the grants back for long.
+ */
+const READ_FIRST_MS = 10;
+const MAX_READ_FIRST_MS = 2000;
 /** Acks and onChangesApplied at most this often during a long apply (always at its end and after a deny). */
 const APPLY_REPORT_MS = 250;
 /** Requests for a change that keeps arriving unreadable before the hub skips it as rejected. */
@@ -178,6 +185,8 @@ interface ChangeInbox {
   lastReportAt: number;
   touched: Set<ChangeKind>;
   paused: boolean;
+  /** When the last page of changes arrived (performance.now()). */
+  lastPageAt: number;
   /** Slices committed without an fsync since the last durable commit. */
   dirty: boolean;
 }
@@ -197,6 +206,7 @@ function emptyInbox(cursor: number): ChangeInbox {
     lastReportAt: 0,
     touched: new Set(),
     paused: false,
+    lastPageAt: 0,
     dirty: false,
   };
 }
@@ -823,6 +833,7 @@ export class CloudMirror {
       );
       changes = changes.slice(0, MAX_CHANGES_PER_MESSAGE);
     }
+    inbox.lastPageAt = performance.now();
     for (const raw of changes) {
       let wire: WireChange;
       let refusal: string | null = null;
@@ -945,7 +956,18 @@ export class CloudMirror {
     if (inbox.applying) return;
     inbox.applying = true;
     try {
+      const readFirstUntil = performance.now() + MAX_READ_FIRST_MS;
       while (!session.ended && inbox.head < inbox.entries.length) {
+        const now = performance.now();
+        if (
+          inbox.denies.length === 0 &&
+          !inbox.paused &&
+          now - inbox.lastPageAt < READ_FIRST_MS &&
+          now < readFirstUntil
+        ) {
+          await new Promise((resolve) => setTimeout(resolve, READ_FIRST_MS));
+          continue;
+        }
         const appliedDeny = this.#applySlice(session);
         inbox.dirty = true;
         this.#flow(session);
