@@ -117,6 +117,8 @@ const MAX_REJECTIONS_PER_ACK = 1000;
 export const MAX_COMMAND_LIFETIME_MS = 5 * 60_000;
 /** Messages waiting to be handled (e.g. behind a slow command); beyond this the link is dropped. */
 const MAX_QUEUED_MESSAGES = 1000;
+/** The HTTP/2 receive window of the link (the transport's own buffer, on top of the inbox bound). */
+const RECEIVE_WINDOW_BYTES = 4 * 1024 * 1024;
 /** A link that stayed up this long resets the back-off to its minimum. */
 const STABLE_LINK_MS = 30_000;
 
@@ -421,6 +423,9 @@ export class CloudMirror {
       // Deliberate: big enough that one oversized change is read and rejected on its own, announced in
       // Hello so the cloud splits its pages below it (docs/cloud-protocol.md, "Size limits").
       'grpc.max_receive_message_length': MAX_CLOUD_MESSAGE_BYTES,
+      // HTTP/2 receive window: the cloud may send this much ahead of what the hub has read, so a flood's
+      // pages stream in without a round trip each and a revocation behind them arrives early.
+      'grpc-node.flow_control_window': RECEIVE_WINDOW_BYTES,
     };
     if (config.serverName) {
       options['grpc.ssl_target_name_override'] = config.serverName;
