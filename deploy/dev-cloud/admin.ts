@@ -4,7 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { DevCloud } from './server.js';
 
-const MAX_BODY = 1024 * 1024;
+/** Bulk change loads (tens of thousands of records) fit; this API is for development only. */
+const MAX_BODY = 16 * 1024 * 1024;
 
 class HttpError extends Error {
   readonly status: number;
@@ -124,6 +125,16 @@ export class DevCloudAdmin {
     if (method !== 'POST') throw new HttpError(405, 'method not allowed');
     const body = await readJson(req);
 
+    if (collection === 'changes' && recordId === undefined && Array.isArray(body['changes'])) {
+      // Many changes at once (bulk load, flood tests): [{kind, op, id, data}, ...].
+      const changes = (body['changes'] as Array<Record<string, unknown>>).map((change) => ({
+        kind: String(change['kind'] ?? ''),
+        op: change['op'] === 'delete' ? ('delete' as const) : ('upsert' as const),
+        id: String(change['id'] ?? ''),
+        data: (change['data'] as Record<string, unknown> | undefined) ?? {},
+      }));
+      return reply({ changeNo: cloud.pushChanges(hubId, changes) }, 201);
+    }
     if (collection === 'changes' && recordId === undefined) {
       const op = body['op'] === 'delete' ? 'delete' : 'upsert';
       const changeNo = cloud.pushChange(hubId, {

@@ -10,6 +10,7 @@ import {
   AUTH_HEADER,
   type CloudMessage,
   checkHubMessage,
+  DEFAULT_MAX_MESSAGE_BYTES,
   describeProblems,
   type HubMessage,
   loadHubLink,
@@ -32,6 +33,8 @@ export interface DevCloudFaults {
   stopReading: boolean;
   /** Store events but never acknowledge them. */
   dropAcks: boolean;
+  /** Send this change number unreadable every time (its change_no out of range), as a broken cloud would. */
+  garbleChange: number | null;
 }
 
 export interface DevCloudOptions {
@@ -73,14 +76,51 @@ interface HubSession {
   call: Duplex;
   /** Highest change number written to this session. */
   sentChange: number;
+  /** Page size in bytes: below the hub's Hello.max_message_bytes (and PAGE_TARGET_BYTES). */
+  maxMessageBytes: number;
+  /** The stream's buffer is full: the next page goes out on 'drain' (a cloud must not queue without bound). */
+  waitingForDrain: boolean;
   closed: boolean;
+}
+
+/** Room left in a message for protobuf framing and the page's own fields. */
+const MESSAGE_MARGIN_BYTES = 64 * 1024;
+/**
+ * Pages stay this small even when the hub reads more: a Pong queued behind a page waits for it, and
+ * the hub drops a link it hears nothing from for 3 × keepaliveMs.
+ */
+export const PAGE_TARGET_BYTES = 4 * 1024 * 1024;
+
+/** Encoded size of one change, near enough to split pages (protobuf adds a few bytes per field). */
+function changeBytes(change: WireChange): number {
+  return (
+    Buffer.byteLength(change.data_json) +
+    Buffer.byteLength(change.kind) +
+    Buffer.byteLength(change.op) +
+    Buffer.byteLength(change.id) +
+    48
+  );
+}
+
+/** The longest prefix of `changes` (at least one) that fits in a message of `maxBytes`. */
+function fitPage(changes: WireChange[], maxBytes: number): WireChange[] {
+  let bytes = 0;
+  for (let i = 0; i < changes.length; i++) {
+    bytes += changeBytes(changes[i]!);
+    if (bytes > maxBytes - MESSAGE_MARGIN_BYTES) return changes.slice(0, Math.max(1, i));
+  }
+  return changes;
 }
 
 const SERVICE_VERSION = 1;
 
 export class DevCloud {
   readonly store: DevCloudStore;
-  readonly faults: DevCloudFaults = { stopReading: false, dropAcks: false };
+  readonly faults: DevCloudFaults = { stopReading: false, dropAcks: false, garbleChange: null };
+  /** ChangesRequest messages received from hubs (a hub asking again for changes it could not read). */
+  changesRequests = 0;
+  /** Largest change page sent so far (estimated encoded bytes). */
+  largestPageBytes = 0;
   /** Events received again after they were stored (at-least-once delivery; not stored twice). */
   duplicatesIgnored = 0;
   readonly #options: DevCloudOptions;
@@ -204,6 +244,35 @@ export class DevCloud {
     const session = this.#sessions.get(hubId);
     if (session) this.#sendChanges(session);
     return changeNo;
+  }
+
+  /** Validates, stores and pushes many changes at once (one transaction, then pages). Returns the last number. */
+  pushChanges(
+    hubId: string,
+    changes: Array<{ kind: string; op: 'upsert' | 'delete'; id: string; data?: Record<string, unknown> }>,
+  ): number {
+    if (!this.store.hasHub(hubId)) throw new Error(`unknown hub '${hubId}'`);
+    const rows = changes.map((change) => {
+      const dataJson = change.op === 'delete' ? '{}' : JSON.stringify(change.data ?? {});
+      const parsed = parseChange({
+        change_no: 1,
+        based_on_seq: 0,
+        kind: change.kind,
+        op: change.op,
+        id: change.id,
+        data_json: dataJson,
+        ts: Date.now(),
+      });
+      if (!parsed.ok) throw new Error(parsed.reason);
+      return { kind: change.kind, op: change.op, id: change.id, data: dataJson };
+    });
+    let last = this.store.latestChange(hubId);
+    this.store.db.transaction(() => {
+      for (const row of rows) last = this.store.appendChange(hubId, row);
+    })();
+    const session = this.#sessions.get(hubId);
+    if (session) this.#sendChanges(session);
+    return last;
   }
 
   /** Creates or updates a person, keeping fields not given. */
@@ -369,7 +438,14 @@ export class DevCloud {
     }
     const previous = this.#sessions.get(hello.hub_id);
     if (previous) this.#close(previous); // newest stream wins
-    const session: HubSession = { hubId: hello.hub_id, call, sentChange: hello.last_change, closed: false };
+    const session: HubSession = {
+      hubId: hello.hub_id,
+      call,
+      sentChange: hello.last_change,
+      maxMessageBytes: Math.min(hello.max_message_bytes || DEFAULT_MAX_MESSAGE_BYTES, PAGE_TARGET_BYTES),
+      waitingForDrain: false,
+      closed: false,
+    };
     this.#sessions.set(hello.hub_id, session);
     this.store.touch(hello.hub_id);
     const storedSeq = this.store.storedSeq(hello.hub_id);
@@ -426,6 +502,7 @@ export class DevCloud {
         }
         return;
       case 'changes_request':
+        this.changesRequests++;
         session.sentChange = message.changes_request.after_change;
         this.#sendChanges(session);
         return;
@@ -504,18 +581,26 @@ export class DevCloud {
 
   #sendChanges(session: HubSession): void {
     const pageSize = this.#options.pageSize ?? 500;
+    if (session.waitingForDrain) return;
     for (;;) {
       const rows = this.store.changesAfter(session.hubId, session.sentChange, pageSize);
       if (rows.length === 0) return;
-      const changes: WireChange[] = rows.map((row) => ({
-        change_no: row.change_no,
-        based_on_seq: row.based_on_seq,
-        kind: row.kind,
-        op: row.op,
-        id: row.id,
-        data_json: row.data,
-        ts: row.ts,
-      }));
+      const changes = fitPage(
+        rows.map((row) => ({
+          change_no: row.change_no === this.faults.garbleChange ? 2 ** 60 : row.change_no,
+          based_on_seq: row.based_on_seq,
+          kind: row.kind,
+          op: row.op,
+          id: row.id,
+          data_json: row.data,
+          ts: row.ts,
+        })),
+        session.maxMessageBytes,
+      );
+      this.largestPageBytes = Math.max(
+        this.largestPageBytes,
+        changes.reduce((sum, change) => sum + changeBytes(change), 0),
+      );
       if (
         !this.#write(session, {
           body: 'changes',
@@ -524,7 +609,8 @@ export class DevCloud {
       ) {
         return;
       }
-      session.sentChange = rows[rows.length - 1]!.change_no;
+      session.sentChange = rows[changes.length - 1]!.change_no;
+      if (this.#needsDrain(session)) return;
     }
   }
 
@@ -534,23 +620,43 @@ export class DevCloud {
     const basedOn = this.store.storedSeq(session.hubId);
     const records = this.store.records(session.hubId);
     this.#log.info({ hubId: session.hubId, records: records.length, latest }, 'sending snapshot');
-    for (let start = 0; start < records.length; start += pageSize) {
+    for (let start = 0; start < records.length; ) {
       const page = records.slice(start, start + pageSize);
-      const changes: WireChange[] = page.map((record) => ({
-        change_no: latest,
-        based_on_seq: basedOn,
-        kind: record.kind,
-        op: 'upsert',
-        id: record.id,
-        data_json: record.data,
-        ts: Date.now(),
-      }));
+      const changes = fitPage(
+        page.map((record) => ({
+          change_no: latest,
+          based_on_seq: basedOn,
+          kind: record.kind,
+          op: 'upsert',
+          id: record.id,
+          data_json: record.data,
+          ts: Date.now(),
+        })),
+        session.maxMessageBytes,
+      );
       this.#write(session, {
         body: 'changes',
-        changes: { changes, snapshot_begin: start === 0, snapshot_end: start + pageSize >= records.length },
+        changes: {
+          changes,
+          snapshot_begin: start === 0,
+          snapshot_end: start + changes.length >= records.length,
+        },
       });
+      start += changes.length;
     }
     session.sentChange = latest;
+  }
+
+  /** True when the hub is not keeping up: the rest of the log is sent when the stream drains. */
+  #needsDrain(session: HubSession): boolean {
+    const call = session.call as unknown as { writableNeedDrain?: boolean };
+    if (!call.writableNeedDrain) return false;
+    session.waitingForDrain = true;
+    session.call.once('drain', () => {
+      session.waitingForDrain = false;
+      if (!session.closed) this.#sendChanges(session);
+    });
+    return true;
   }
 
   #write(session: HubSession, message: CloudMessage): boolean {

@@ -5,7 +5,7 @@ import { Compile, type Validator } from 'typebox/compile';
 import { Value } from 'typebox/value';
 import { WEEKDAYS } from '../domain.js';
 import type { LocalDenyState, ResolvedChange } from './port.js';
-import { CHANGE_KINDS, type ChangeKind, type WireChange } from './proto.js';
+import { CHANGE_KINDS, type ChangeKind, MAX_CHANGE_DATA_BYTES, type WireChange } from './proto.js';
 
 const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
@@ -112,6 +112,14 @@ export type ParseResult = { ok: true; change: ParsedChange } | { ok: false; reas
 
 /** Checks one change from the wire. Never throws. */
 export function parseChange(wire: WireChange): ParseResult {
+  // Before anything else touches it: a 10 MB record is refused without being parsed.
+  const dataBytes = Buffer.byteLength(wire.data_json, 'utf8');
+  if (dataBytes > MAX_CHANGE_DATA_BYTES) {
+    return {
+      ok: false,
+      reason: `${printable(wire.kind)} ${printable(wire.id)}: data_json is ${dataBytes} bytes, over the limit of ${MAX_CHANGE_DATA_BYTES} bytes per change`,
+    };
+  }
   if (!(CHANGE_KINDS as readonly string[]).includes(wire.kind)) {
     return { ok: false, reason: `unknown change kind '${printable(wire.kind)}'` };
   }
@@ -155,6 +163,25 @@ export function parseChange(wire: WireChange): ParseResult {
     return { ok: false, reason: `code_revocation ${wire.id}: data.serial does not match the change id` };
   }
   return { ok: true, change: { ...base, op: 'upsert', data, ignoredFields } };
+}
+
+/**
+ * Does this change take access away (credential revoked or deleted, person suspended or deleted, doorcode
+ * revoked)? Such changes are applied ahead of grants queued before them. Cheap and never throws: a
+ * change it cannot read is simply not a deny (it is then applied, or rejected, in order).
+ */
+export function isDenyChange(wire: WireChange): boolean {
+  if (wire.kind === 'code_revocation') return wire.op === 'upsert';
+  if (wire.kind !== 'person' && wire.kind !== 'credential') return false;
+  if (wire.op === 'delete') return true;
+  if (wire.op !== 'upsert' || wire.data_json.length > MAX_CHANGE_DATA_BYTES) return false;
+  try {
+    const data = JSON.parse(wire.data_json) as { suspended?: unknown; revoked?: unknown } | null;
+    if (data === null || typeof data !== 'object') return false;
+    return wire.kind === 'person' ? data.suspended === true : data.revoked === true;
+  } catch {
+    return false;
+  }
 }
 
 function printable(value: string): string {

@@ -6,9 +6,10 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
+import { Summarizer } from '../budget.js';
 import type { HubEvent } from '../domain.js';
 import { backoffDelay } from './backoff.js';
-import { type ParsedChange, parseChange, resolveChange } from './changes.js';
+import { isDenyChange, type ParsedChange, parseChange, resolveChange } from './changes.js';
 import type { CloudConfig } from './config.js';
 import { ChangeRefusedError, type CloudCommandHandler, type CloudPort } from './port.js';
 import {
@@ -17,11 +18,14 @@ import {
   type CloudMessage,
   type Command,
   checkCloudMessage,
+  checkWireChange,
   describeProblems,
   HUB_ID_HEADER,
   type HubLinkClient,
   type HubMessage,
   loadHubLink,
+  MAX_CHANGES_PER_MESSAGE,
+  MAX_CLOUD_MESSAGE_BYTES,
   PROTOCOL_VERSION,
   type WireChange,
   type WireEvent,
@@ -84,10 +88,37 @@ export interface CloudMirrorOptions {
   random?: () => number;
 }
 
-/** Changes applied per transaction; between chunks the event loop (and the access path) runs. */
+/** Snapshot changes applied per transaction; between chunks the event loop (and the access path) runs. */
 const CHANGE_CHUNK = 256;
+/** One slice of change log: at most this long or this many changes, then commit and let doors run. */
+const SLICE_BUDGET_MS = 3;
+const SLICE_MAX_CHANGES = 200;
+/**
+ * Received-but-unapplied changes held in memory (~0.5 KiB each, so ~12 MiB). Beyond either bound the
+ * hub stops reading the stream (HTTP/2 flow control holds the rest in the cloud); 25,000 lets a
+ * revocation behind a 20,000-change flood be read at once, and so applied first.
+ */
+const MAX_PENDING_CHANGES = 25_000;
+const MAX_PENDING_BYTES = 32 * 1024 * 1024;
+/**
+ * While pages are still streaming in (one arrived within READ_FIRST_MS) and no deny waits, reading
+ * goes first: the denies in the pages behind are then seen before the grants ahead are applied.
+ * Capped so a cloud that never stops sending cannot hold the grants back for long.
+ */
+const READ_FIRST_MS = 10;
+const MAX_READ_FIRST_MS = 2000;
+/** Acks and onChangesApplied at most this often during a long apply (always at its end and after a deny). */
+const APPLY_REPORT_MS = 250;
+/** Requests for a change that keeps arriving unreadable before the hub skips it as rejected. */
+const MAX_RESEND_REQUESTS = 3;
+/** Rejections per ChangeAck; more go in the next ones. */
+const MAX_REJECTIONS_PER_ACK = 1000;
+/** A cloud command is never run later than this after now (expires_at further ahead is refused). */
+export const MAX_COMMAND_LIFETIME_MS = 5 * 60_000;
 /** Messages waiting to be handled (e.g. behind a slow command); beyond this the link is dropped. */
 const MAX_QUEUED_MESSAGES = 1000;
+/** The HTTP/2 receive window of the link (the transport's own buffer, on top of the inbox bound). */
+const RECEIVE_WINDOW_BYTES = 4 * 1024 * 1024;
 /** A link that stayed up this long resets the back-off to its minimum. */
 const STABLE_LINK_MS = 30_000;
 
@@ -113,9 +144,77 @@ interface Session {
   queue: CloudMessage[];
   processing: boolean;
   snapshotOpen: boolean;
+  /** The hub paused reading while it applies a snapshot page. */
+  readingPaused: boolean;
+  inbox: ChangeInbox;
   timers: NodeJS.Timeout[];
   ended: boolean;
 }
+
+/** A received change waiting to be applied. */
+interface PendingChange {
+  wire: WireChange;
+  /** Set when the change cannot be applied (unreadable envelope, never arrived): rejected in order. */
+  refusal: string | null;
+  /** For a skipped range: the first change number it covers (wire.change_no is the last). */
+  fromNo: number;
+  deny: boolean;
+  recordKey: string | null;
+  bytes: number;
+  done: boolean;
+}
+
+/**
+ * Received changes in change_no order, contiguous after the durable cursor. Denies are applied ahead
+ * of the rest; the cursor only passes changes that are done (applied or rejected) in a committed slice.
+ */
+interface ChangeInbox {
+  entries: PendingChange[];
+  /** Index of the first entry the cursor has not passed. */
+  head: number;
+  /** Deny entries not yet applied, oldest first. */
+  denies: PendingChange[];
+  /** Entries per person/credential, so a deny taken ahead brings the earlier changes of its record along. */
+  byRecord: Map<string, PendingChange[]>;
+  bytes: number;
+  /** Highest change number received in order (>= the cursor). */
+  receivedThrough: number;
+  /** A gap we asked the cloud to fill. */
+  gap: { after: number; requests: number; highestSeen: number } | null;
+  rejected: Array<{ change_no: number; reason: string }>;
+  applying: boolean;
+  ackedCursor: number;
+  lastReportAt: number;
+  touched: Set<ChangeKind>;
+  paused: boolean;
+  /** When the last page of changes arrived (performance.now()). */
+  lastPageAt: number;
+  /** Slices committed without an fsync since the last durable commit. */
+  dirty: boolean;
+}
+
+function emptyInbox(cursor: number): ChangeInbox {
+  return {
+    entries: [],
+    head: 0,
+    denies: [],
+    byRecord: new Map(),
+    bytes: 0,
+    receivedThrough: cursor,
+    gap: null,
+    rejected: [],
+    applying: false,
+    ackedCursor: -1,
+    lastReportAt: 0,
+    touched: new Set(),
+    paused: false,
+    lastPageAt: 0,
+    dirty: false,
+  };
+}
+
+/** Thrown inside a savepoint to undo a deny taken ahead that cannot be applied yet. */
+class NotAheadError extends Error {}
 
 export class CloudMirror {
   readonly #config: CloudConfig;
@@ -144,6 +243,10 @@ export class CloudMirror {
   /** Back-off step; reset only by a link that stayed up (a cloud that accepts then drops does not reset it). */
   #backoffAttempt = 0;
   #ackTimer: NodeJS.Timeout | undefined;
+  /** Rejected changes: the first few per minute become audit events and log lines, the rest a summary. */
+  readonly #rejections: Summarizer;
+  /** Unreadable messages and changes from the cloud: summarised log lines. */
+  readonly #malformed: Summarizer;
 
   constructor(options: CloudMirrorOptions) {
     this.#config = options.config;
@@ -156,6 +259,19 @@ export class CloudMirror {
     this.#onChangesApplied = options.onChangesApplied;
     this.#onCloudTime = options.onCloudTime;
     this.#status = this.#initialStatus();
+    this.#rejections = new Summarizer({
+      perWindow: 20,
+      now: this.#now,
+      onSuppressed: ({ suppressed, windowMs }) => this.#rejectionSummary(suppressed, windowMs),
+    });
+    this.#malformed = new Summarizer({
+      now: this.#now,
+      onSuppressed: ({ key, suppressed, windowMs }) =>
+        this.#log.warn(
+          { kind: key, suppressed, windowMs },
+          `…and ${suppressed} more unreadable cloud messages in the last minute`,
+        ),
+    });
   }
 
   async start(): Promise<void> {
@@ -193,6 +309,8 @@ export class CloudMirror {
     clearTimeout(this.#reconnectTimer);
     clearTimeout(this.#scanTimer);
     this.#persistAck();
+    this.#rejections.flush(true);
+    this.#malformed.flush(true);
     try {
       this.#state?.saveScanPosition();
     } catch {
@@ -302,7 +420,12 @@ export class CloudMirror {
       'grpc.initial_reconnect_backoff_ms': config.backoff.minMs,
       'grpc.max_reconnect_backoff_ms': config.backoff.maxMs,
       'grpc.enable_retries': 0,
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      // Deliberate: big enough that one oversized change is read and rejected on its own, announced in
+      // Hello so the cloud splits its pages below it (docs/cloud-protocol.md, "Size limits").
+      'grpc.max_receive_message_length': MAX_CLOUD_MESSAGE_BYTES,
+      // HTTP/2 receive window: the cloud may send this much ahead of what the hub has read, so a flood's
+      // pages stream in without a round trip each and a revocation behind them arrives early.
+      'grpc-node.flow_control_window': RECEIVE_WINDOW_BYTES,
     };
     if (config.serverName) {
       options['grpc.ssl_target_name_override'] = config.serverName;
@@ -339,15 +462,21 @@ export class CloudMirror {
       queue: [],
       processing: false,
       snapshotOpen: false,
+      readingPaused: false,
+      inbox: emptyInbox(this.#state!.changeCursor),
       timers: [],
       ended: false,
     };
     this.#session = session;
     call.on('data', (message: unknown) => this.#receive(session, message));
     call.on('error', (err: grpc.ServiceError) => {
+      const tooLarge =
+        err.code === grpc.status.RESOURCE_EXHAUSTED
+          ? ` (the cloud sent a message over the hub's limit of ${MAX_CLOUD_MESSAGE_BYTES} bytes, announced in Hello.max_message_bytes: the cloud must split its pages)`
+          : '';
       this.#endSession(
         session,
-        `stream error: ${err.code === undefined ? '' : `${grpc.status[err.code]} `}${err.details ?? err.message}`,
+        `stream error: ${err.code === undefined ? '' : `${grpc.status[err.code]} `}${err.details ?? err.message}${tooLarge}`,
         true,
       );
     });
@@ -367,6 +496,7 @@ export class CloudMirror {
         acked_seq: this.#ackedSeq,
         last_seq: this.#port.lastSeq(),
         software: this.#software,
+        max_message_bytes: MAX_CLOUD_MESSAGE_BYTES,
       },
     });
     session.timers.push(
@@ -442,6 +572,8 @@ export class CloudMirror {
     const timer = setInterval(() => {
       if (session.ended) return;
       const now = this.#now();
+      // While the hub itself is not reading (flow control, a snapshot page), silence is ours, not the cloud's.
+      if (session.inbox.paused || session.readingPaused) session.lastReceivedAt = now;
       if (now - session.lastReceivedAt > 3 * keepaliveMs) {
         this.#endSession(
           session,
@@ -604,13 +736,15 @@ export class CloudMirror {
     session.lastReceivedAt = this.#now();
     if (!checkCloudMessage.Check(raw)) {
       const body = typeof raw === 'object' && raw !== null ? (raw as { body?: unknown }).body : undefined;
-      this.#log.warn(
-        {
-          body: typeof body === 'string' ? body : null,
-          problems: describeProblems(checkCloudMessage.Errors(raw)),
-        },
-        'ignored a malformed or unknown message from the cloud',
-      );
+      if (this.#malformed.allow('message')) {
+        this.#log.warn(
+          {
+            body: typeof body === 'string' ? body : null,
+            problems: describeProblems(checkCloudMessage.Errors(raw)),
+          },
+          'ignored a malformed or unknown message from the cloud',
+        );
+      }
       return;
     }
     if (!session.welcomed && raw.body !== 'welcome' && raw.body !== 'error') {
@@ -658,7 +792,9 @@ export class CloudMirror {
         this.#onEventAck(session, message.event_ack.seq);
         return;
       case 'changes':
-        await this.#onChanges(session, message.changes);
+        if (message.changes.snapshot_begin || session.snapshotOpen)
+          await this.#onSnapshotPage(session, message.changes);
+        else this.#acceptChanges(session, message.changes.changes);
         return;
       case 'command':
         await this.#onCommand(session, message.command);
@@ -686,65 +822,384 @@ export class CloudMirror {
     }
   }
 
-  async #onChanges(
+  // ------------------------------------------------------------------ cloud -> hub: the change log
+
+  /**
+   * Takes one page of the change log into the inbox (in change_no order), then lets the applier run.
+   * Nothing is applied here: receiving stays cheap, so a revocation behind a flood is read early.
+   */
+  #acceptChanges(session: Session, rawChanges: unknown[]): void {
+    const inbox = session.inbox;
+    let changes = rawChanges;
+    if (changes.length > MAX_CHANGES_PER_MESSAGE) {
+      this.#log.warn(
+        { changes: changes.length, max: MAX_CHANGES_PER_MESSAGE },
+        'cloud page too long; reading the first part and asking for the rest again',
+      );
+      changes = changes.slice(0, MAX_CHANGES_PER_MESSAGE);
+    }
+    inbox.lastPageAt = performance.now();
+    for (const raw of changes) {
+      let wire: WireChange;
+      let refusal: string | null = null;
+      if (checkWireChange.Check(raw)) wire = raw;
+      else {
+        const changeNo = (raw as { change_no?: unknown } | null)?.change_no;
+        if (typeof changeNo !== 'number' || !Number.isSafeInteger(changeNo) || changeNo < 1) {
+          // Without a usable number it cannot even be rejected: it shows as a gap (asked for again).
+          if (this.#malformed.allow('change'))
+            this.#log.warn(
+              { problems: describeProblems(checkWireChange.Errors(raw)) },
+              'ignored an unreadable cloud change',
+            );
+          continue;
+        }
+        refusal = `malformed change: ${describeProblems(checkWireChange.Errors(raw))}`;
+        wire = { change_no: changeNo, based_on_seq: 0, kind: '', op: '', id: '', data_json: '', ts: 0 };
+      }
+      if (wire.change_no <= inbox.receivedThrough) continue; // already here or applied: a resend
+      if (wire.change_no !== inbox.receivedThrough + 1 && !this.#onGap(session, wire.change_no)) break;
+      this.#enqueue(inbox, wire, refusal, wire.change_no);
+    }
+    this.#flow(session);
+    void this.#applyInbox(session);
+  }
+
+  #enqueue(inbox: ChangeInbox, wire: WireChange, refusal: string | null, fromNo: number): void {
+    const deny = refusal === null && isDenyChange(wire);
+    const recordKey =
+      refusal === null && (wire.kind === 'person' || wire.kind === 'credential')
+        ? `${wire.kind}:${wire.id}`
+        : null;
+    const entry: PendingChange = {
+      wire,
+      refusal,
+      fromNo,
+      deny,
+      recordKey,
+      bytes: wire.data_json.length + 64,
+      done: false,
+    };
+    inbox.entries.push(entry);
+    inbox.bytes += entry.bytes;
+    if (deny) inbox.denies.push(entry);
+    if (recordKey) {
+      const list = inbox.byRecord.get(recordKey);
+      if (list) list.push(entry);
+      else inbox.byRecord.set(recordKey, [entry]);
+    }
+    inbox.receivedThrough = wire.change_no;
+    if (inbox.gap && inbox.receivedThrough > inbox.gap.after) inbox.gap = null;
+  }
+
+  /**
+   * A change number was skipped. Ask the cloud to resend after what we have; when its resends keep
+   * missing the same change (it arrives unreadable), give up on it after MAX_RESEND_REQUESTS: it is
+   * rejected and the cursor moves on, so one broken change cannot hold back the ones behind it.
+   * Returns true when the caller should take `got` now (the missing ones were skipped).
+   */
+  #onGap(session: Session, got: number): boolean {
+    const inbox = session.inbox;
+    const after = inbox.receivedThrough;
+    const gap = inbox.gap;
+    const ask = (): void => {
+      this.#log.warn({ expected: after + 1, got }, 'gap in cloud change numbers; asking again');
+      this.#send(session, { body: 'changes_request', changes_request: { after_change: after } });
+    };
+    if (!gap || gap.after !== after) {
+      inbox.gap = { after, requests: 1, highestSeen: got };
+      ask();
+      return false;
+    }
+    if (got > gap.highestSeen) {
+      gap.highestSeen = got; // the rest of the stream sent before our request
+      return false;
+    }
+    // The cloud started over (a resend) and change after+1 is still missing.
+    gap.highestSeen = got;
+    if (gap.requests < MAX_RESEND_REQUESTS) {
+      gap.requests++;
+      ask();
+      return false;
+    }
+    const reason =
+      got - after === 2
+        ? `change ${after + 1} did not arrive in a readable form after ${gap.requests} requests; skipped`
+        : `changes ${after + 1}-${got - 1} did not arrive in a readable form after ${gap.requests} requests; skipped`;
+    this.#log.error({ from: after + 1, through: got - 1 }, reason);
+    const placeholder = {
+      change_no: got - 1,
+      based_on_seq: 0,
+      kind: '',
+      op: '',
+      id: '',
+      data_json: '',
+      ts: 0,
+    };
+    this.#enqueue(inbox, placeholder, reason, after + 1);
+    inbox.gap = null;
+    return true;
+  }
+
+  /** Stops reading the stream while the inbox is over its bounds (HTTP/2 flow control does the rest). */
+  #flow(session: Session): void {
+    if (session.ended) return;
+    const inbox = session.inbox;
+    const full = inbox.entries.length - inbox.head >= MAX_PENDING_CHANGES || inbox.bytes >= MAX_PENDING_BYTES;
+    if (full && !inbox.paused) {
+      inbox.paused = true;
+      session.call.pause();
+    } else if (!full && inbox.paused) {
+      inbox.paused = false;
+      session.call.resume();
+    }
+  }
+
+  /** Applies the inbox in short slices, denies first, yielding to the event loop between slices. */
+  async #applyInbox(session: Session): Promise<void> {
+    const inbox = session.inbox;
+    if (inbox.applying) return;
+    inbox.applying = true;
+    try {
+      const readFirstUntil = performance.now() + MAX_READ_FIRST_MS;
+      while (!session.ended && inbox.head < inbox.entries.length) {
+        const now = performance.now();
+        if (
+          inbox.denies.length === 0 &&
+          !inbox.paused &&
+          now - inbox.lastPageAt < READ_FIRST_MS &&
+          now < readFirstUntil
+        ) {
+          await new Promise((resolve) => setTimeout(resolve, READ_FIRST_MS));
+          continue;
+        }
+        const appliedDeny = this.#applySlice(session);
+        inbox.dirty = true;
+        this.#flow(session);
+        if (appliedDeny || this.#now() - inbox.lastReportAt >= APPLY_REPORT_MS) this.#report(session);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      if (!session.ended) this.#report(session);
+      this.#rejections.flush();
+    } catch (err) {
+      // A disk or database failure is not the changes' fault: drop the link unacked (they come again).
+      this.#log.error({ err: (err as Error).message }, 'cannot apply cloud changes');
+      this.#endSession(session, `internal error: ${(err as Error).message}`, true);
+    } finally {
+      inbox.applying = false;
+    }
+  }
+
+  /**
+   * One transaction: denies taken ahead (with the earlier changes of their record), then changes in
+   * order, within SLICE_BUDGET_MS; then the cursor passes every leading change that is done. Returns
+   * true when a deny was applied.
+   */
+  #applySlice(session: Session): boolean {
+    const state = this.#state!;
+    const inbox = session.inbox;
+    const started = performance.now();
+    let count = 0;
+    let appliedDeny = false;
+    const hasTime = () => count < SLICE_MAX_CHANGES && performance.now() - started < SLICE_BUDGET_MS;
+    this.#withoutFsync(() =>
+      this.#port.transaction(() => {
+        state.scanDenies(true);
+        while (inbox.denies.length > 0 && hasTime()) {
+          const deny = inbox.denies.shift()!;
+          if (deny.done) continue;
+          const applied = this.#applyAhead(inbox, deny);
+          count += applied || 1;
+          if (applied > 0) appliedDeny = true;
+        }
+        for (let i = inbox.head; i < inbox.entries.length && hasTime(); i++) {
+          const entry = inbox.entries[i]!;
+          if (entry.done) continue;
+          this.#applyEntry(inbox, entry);
+          if (entry.deny) appliedDeny = true;
+          count++;
+        }
+        let cursor = state.changeCursor;
+        while (inbox.head < inbox.entries.length && inbox.entries[inbox.head]!.done) {
+          const entry = inbox.entries[inbox.head++]!;
+          cursor = entry.wire.change_no;
+          this.#release(inbox, entry);
+        }
+        if (cursor !== state.changeCursor) {
+          state.write('change_cursor', cursor);
+          state.write('last_change_at', this.#now());
+        }
+        state.skipOwnEvents();
+      }),
+    );
+    if (inbox.head > 1024 && inbox.head * 2 > inbox.entries.length) {
+      inbox.entries.splice(0, inbox.head);
+      inbox.head = 0;
+    }
+    return appliedDeny;
+  }
+
+  /**
+   * Runs a slice without an fsync at commit (WAL, synchronous=NORMAL): an fsync per slice would block the
+   * doors longer than the slice itself. The slice is visible at once and in order on disk; #makeDurable
+   * fsyncs it (and everything before it) before any ack, so nothing is acknowledged that a power cut
+   * could take back, and after one the cursor and the changes roll back together.
+   */
+  #withoutFsync<T>(fn: () => T): T {
+    const db = this.#port.db;
+    const level = db.pragma('synchronous', { simple: true }) as number;
+    if (level < 2) return fn();
+    db.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      db.pragma(`synchronous = ${level}`);
+    }
+  }
+
+  /** One small durable (synchronous=FULL) commit: the WAL fsync also covers the slices before it. */
+  #makeDurable(): void {
+    this.#port.transaction(() => this.#state!.write('last_change_at', this.#now()));
+  }
+
+  #release(inbox: ChangeInbox, entry: PendingChange): void {
+    inbox.bytes -= entry.bytes;
+    if (!entry.recordKey) return;
+    const list = inbox.byRecord.get(entry.recordKey);
+    if (!list) return;
+    const index = list.indexOf(entry);
+    if (index >= 0) list.splice(index, 1);
+    if (list.length === 0) inbox.byRecord.delete(entry.recordKey);
+  }
+
+  /** Applies (or rejects) one change in order. */
+  #applyEntry(inbox: ChangeInbox, entry: PendingChange): void {
+    const wire = entry.wire;
+    const reason = entry.refusal ?? this.#applyOne(wire);
+    if (entry.refusal !== null) this.#reject(wire, entry.refusal);
+    if (reason !== null) {
+      if (entry.fromNo < wire.change_no && wire.change_no - entry.fromNo < 100) {
+        for (let n = entry.fromNo; n <= wire.change_no; n++) inbox.rejected.push({ change_no: n, reason });
+      } else inbox.rejected.push({ change_no: entry.fromNo, reason });
+    } else inbox.touched.add(wire.kind as ChangeKind);
+    entry.done = true;
+  }
+
+  /**
+   * Applies a deny before the changes queued ahead of it, together with the earlier changes of the
+   * same record (so their order is kept), in one savepoint. When any of them cannot be applied yet
+   * (e.g. it needs a record created further up the queue), nothing is kept and they wait their turn.
+   * Returns how many changes were applied.
+   */
+  #applyAhead(inbox: ChangeInbox, deny: PendingChange): number {
+    const group = (deny.recordKey ? (inbox.byRecord.get(deny.recordKey) ?? []) : [deny]).filter(
+      (entry) => !entry.done && entry.wire.change_no <= deny.wire.change_no,
+    );
+    if (group.some((entry) => entry.refusal !== null)) return 0;
+    try {
+      this.#port.transaction(() => {
+        for (const entry of group) {
+          const parsed = parseChange(entry.wire);
+          if (!parsed.ok) throw new NotAheadError(parsed.reason);
+          this.#write(parsed.change);
+        }
+      });
+    } catch (err) {
+      if (err instanceof ChangeRefusedError || err instanceof NotAheadError) return 0;
+      throw err;
+    }
+    for (const entry of group) {
+      entry.done = true;
+      inbox.touched.add(entry.wire.kind as ChangeKind);
+    }
+    this.#stats.applied += group.length;
+    this.#stats.lastChangeAt = this.#now();
+    return group.length;
+  }
+
+  /** Acks the cursor and the rejections, and tells the hub which kinds changed. */
+  #report(session: Session): void {
+    const inbox = session.inbox;
+    inbox.lastReportAt = this.#now();
+    if (inbox.touched.size > 0) {
+      const touched = inbox.touched;
+      inbox.touched = new Set();
+      try {
+        this.#onChangesApplied?.(touched);
+      } catch (err) {
+        this.#log.error({ err: (err as Error).message }, 'onChangesApplied listener failed');
+      }
+    }
+    const cursor = this.#state!.changeCursor;
+    const idle = inbox.head >= inbox.entries.length;
+    // Also when nothing moved but the inbox is idle: a resend after a lost ack wants its answer.
+    if (cursor === inbox.ackedCursor && inbox.rejected.length === 0 && !idle) return;
+    if (inbox.dirty) {
+      this.#makeDurable();
+      inbox.dirty = false;
+    }
+    do {
+      const rejected = inbox.rejected.splice(0, MAX_REJECTIONS_PER_ACK);
+      this.#send(session, { body: 'change_ack', change_ack: { applied_through: cursor, rejected } });
+    } while (inbox.rejected.length > 0);
+    inbox.ackedCursor = cursor;
+    this.#schedulePump(); // the changes wrote admin events: send them up
+  }
+
+  /** A snapshot page: applied in order (it is the cloud's whole state), cursor set after the last page. */
+  async #onSnapshotPage(
     session: Session,
-    batch: { changes: WireChange[]; snapshot_begin: boolean; snapshot_end: boolean },
+    batch: { changes: unknown[]; snapshot_begin: boolean; snapshot_end: boolean },
   ): Promise<void> {
     const state = this.#state!;
+    while (session.inbox.applying && !session.ended) await new Promise((resolve) => setTimeout(resolve, 5));
     if (batch.snapshot_begin) {
       session.snapshotOpen = true;
       this.#log.info('receiving a full snapshot from the cloud');
     }
-    const isSnapshot = session.snapshotOpen;
     const rejected: Array<{ change_no: number; reason: string }> = [];
-    let gapAfter: number | null = null;
     let snapshotCursor = 0;
     const touched = new Set<ChangeKind>();
+    const changes: WireChange[] = [];
+    for (const raw of batch.changes.slice(0, MAX_CHANGES_PER_MESSAGE)) {
+      if (checkWireChange.Check(raw)) changes.push(raw);
+      else if (this.#malformed.allow('change'))
+        this.#log.warn(
+          { problems: describeProblems(checkWireChange.Errors(raw)) },
+          'ignored an unreadable snapshot record',
+        );
+    }
     session.call.pause();
+    session.readingPaused = true;
     try {
-      for (let start = 0; start < batch.changes.length && gapAfter === null; start += CHANGE_CHUNK) {
+      for (let start = 0; start < changes.length; start += CHANGE_CHUNK) {
         if (session.ended) return;
-        const chunk = batch.changes.slice(start, start + CHANGE_CHUNK);
+        const chunk = changes.slice(start, start + CHANGE_CHUNK);
         this.#port.transaction(() => {
           state.scanDenies(true);
-          let cursor = state.changeCursor;
           for (const wire of chunk) {
-            if (isSnapshot) {
-              snapshotCursor = Math.max(snapshotCursor, wire.change_no);
-            } else if (wire.change_no <= cursor) {
-              continue; // already applied: a resend after a lost ack
-            } else if (wire.change_no !== cursor + 1) {
-              gapAfter = cursor;
-              this.#log.warn(
-                { expected: cursor + 1, got: wire.change_no },
-                'gap in cloud change numbers; asking again',
-              );
-              break;
-            }
+            snapshotCursor = Math.max(snapshotCursor, wire.change_no);
             const reason = this.#applyOne(wire);
             if (reason !== null) rejected.push({ change_no: wire.change_no, reason });
             else touched.add(wire.kind as ChangeKind);
-            if (!isSnapshot) cursor = wire.change_no;
-          }
-          if (!isSnapshot && cursor !== state.changeCursor) {
-            state.write('change_cursor', cursor);
-            state.write('last_change_at', this.#now());
           }
           state.skipOwnEvents();
         });
         // Let decisions and I/O run between chunks.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      if (isSnapshot && batch.snapshot_end) {
+      if (batch.snapshot_end) {
         this.#port.transaction(() => {
           const cursor = Math.max(state.changeCursor, snapshotCursor);
           state.write('change_cursor', cursor);
           state.write('last_change_at', this.#now());
         });
         session.snapshotOpen = false;
+        session.inbox = emptyInbox(state.changeCursor);
         this.#log.info({ changeCursor: state.changeCursor }, 'snapshot applied');
       }
     } finally {
+      session.readingPaused = false;
       if (!session.ended) session.call.resume();
       if (touched.size > 0) {
         try {
@@ -755,14 +1210,13 @@ export class CloudMirror {
       }
     }
     if (session.ended) return;
-    if (!isSnapshot || batch.snapshot_end) {
+    if (batch.snapshot_end) {
       this.#send(session, {
         body: 'change_ack',
         change_ack: { applied_through: state.changeCursor, rejected },
       });
     }
-    if (gapAfter !== null)
-      this.#send(session, { body: 'changes_request', changes_request: { after_change: gapAfter } });
+    this.#rejections.flush();
     this.#schedulePump(); // the changes wrote admin events: send them up
   }
 
@@ -818,8 +1272,10 @@ export class CloudMirror {
     if (resolution.write) this.#port.write(resolution.write);
   }
 
+  /** Counts a rejection; the first few per minute become an event and a log line, the rest a summary. */
   #reject(wire: WireChange, reason: string): void {
     this.#stats.rejected++;
+    if (!this.#rejections.allow('change_rejected')) return;
     this.#log.warn({ changeNo: wire.change_no, reason }, 'rejected a cloud change');
     this.#port.appendEvent({
       type: 'cloud.change_rejected',
@@ -828,6 +1284,26 @@ export class CloudMirror {
       credentialId: null,
       data: { changeNo: wire.change_no, reason },
     });
+  }
+
+  #rejectionSummary(suppressed: number, windowMs: number): void {
+    this.#log.warn(
+      { suppressed, windowMs },
+      `…and ${suppressed} more rejected cloud changes in the last minute`,
+    );
+    try {
+      this.#port.transaction(() =>
+        this.#port.appendEvent({
+          type: 'cloud.changes_rejected',
+          doorId: null,
+          personId: null,
+          credentialId: null,
+          data: { count: suppressed, windowMs },
+        }),
+      );
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message }, 'cannot record the rejected-changes summary');
+    }
   }
 
   async #onCommand(session: Session, command: Command): Promise<void> {
@@ -857,11 +1333,21 @@ export class CloudMirror {
         this.#log.error({ err: (err as Error).message }, 'cannot record a cloud command event');
       }
     };
-    if (command.expires_at > 0 && command.expires_at < this.#now()) {
-      reply(false, 'expired');
+    // A command queued during an outage must not open a door hours later: no expiry means refused.
+    const now = this.#now();
+    const stale =
+      command.expires_at <= 0
+        ? 'no expiry (expires_at 0): a command must say when it expires'
+        : command.expires_at < now
+          ? 'expired'
+          : command.expires_at - now > MAX_COMMAND_LIFETIME_MS
+            ? `expires_at is more than ${MAX_COMMAND_LIFETIME_MS / 1000} s ahead: a command may live at most that long`
+            : null;
+    if (stale !== null) {
+      reply(false, stale);
       this.#log.warn(
-        { commandId: command.command_id, kind: command.kind },
-        'refused an expired cloud command',
+        { commandId: command.command_id, kind: command.kind, expiresAt: command.expires_at, reason: stale },
+        'refused a stale cloud command',
       );
       return;
     }

@@ -10,6 +10,19 @@ import { Compile } from 'typebox/compile';
 export const PROTOCOL_VERSION = 1;
 export const PROTO_FILE_NAME = 'gatehouse-cloud.proto';
 
+/** Largest data_json of one change (UTF-8 bytes): a real record is a few hundred bytes; larger is rejected. */
+export const MAX_CHANGE_DATA_BYTES = 256 * 1024;
+/**
+ * Largest CloudMessage the hub reads (grpc.max_receive_message_length), announced in Hello. Large enough
+ * that a page with a few oversized changes still arrives, so they are rejected one by one and the rest
+ * applied; a larger message drops the link (the cloud must split its pages).
+ */
+export const MAX_CLOUD_MESSAGE_BYTES = 32 * 1024 * 1024;
+/** What a cloud may assume when the hub does not announce a limit (the gRPC default). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** Changes per message; the rest of a longer page is ignored and asked for again. */
+export const MAX_CHANGES_PER_MESSAGE = 10_000;
+
 /** The .proto sits next to this file in the source tree; from dist/ it is found in the source tree. */
 export function protoPath(): string {
   const candidates = [
@@ -80,6 +93,8 @@ export const HelloSchema = Type.Object({
   acked_seq: U64,
   last_seq: U64,
   software: ShortText,
+  // Optional so a hand-made Hello (or an older hub's) still passes; protobuf decodes a missing one as 0.
+  max_message_bytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
 });
 export type Hello = Static<typeof HelloSchema>;
 
@@ -118,17 +133,22 @@ export const CHANGE_KINDS = [
 ] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
-/** The envelope of a change. `kind` and `op` stay open strings here: unknown ones are rejected per change. */
+/**
+ * The envelope of a change, checked one change at a time: a bad one is rejected on its own. `kind` and
+ * `op` stay open strings here (unknown ones are rejected per change); the size of data_json is checked
+ * per change by parseChange (MAX_CHANGE_DATA_BYTES), the message size by the transport.
+ */
 export const WireChangeSchema = Type.Object({
   change_no: U64,
   based_on_seq: U64,
   kind: Type.String({ maxLength: 64 }),
   op: Type.String({ maxLength: 64 }),
   id: Type.String({ maxLength: 256 }),
-  data_json: Type.String({ maxLength: 262144 }),
+  data_json: Type.String(),
   ts: I64,
 });
 export type WireChange = Static<typeof WireChangeSchema>;
+export const checkWireChange = Compile(WireChangeSchema);
 
 export const CommandSchema = Type.Object({
   command_id: Type.String({ minLength: 1, maxLength: 128 }),
@@ -149,7 +169,8 @@ export const CloudMessageSchema = Type.Union([
   Type.Object({
     body: Type.Literal('changes'),
     changes: Type.Object({
-      changes: Type.Array(WireChangeSchema, { maxItems: 10000 }),
+      // Each change is checked on its own (checkWireChange), so one bad change does not drop the page.
+      changes: Type.Array(Type.Unknown()),
       snapshot_begin: Type.Boolean(),
       snapshot_end: Type.Boolean(),
     }),

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../hub/cloud/backoff.js';
-import { parseChange, resolveChange } from '../../hub/cloud/changes.js';
+import { isDenyChange, parseChange, resolveChange } from '../../hub/cloud/changes.js';
 import { parseCloudConfig } from '../../hub/cloud/config.js';
+import { MAX_CHANGE_DATA_BYTES } from '../../hub/cloud/proto.js';
 
 describe('reconnect back-off', () => {
   it('starts at 1 s, doubles, caps at 5 min, and always jitters within its step', () => {
@@ -79,5 +80,39 @@ describe('the deny-wins rule on its own', () => {
     });
     expect(resolveChange(person({}, 5), null, 6)).toMatchObject({ write: null });
     expect(resolveChange(person({}, 6), null, 6).write).not.toBeNull();
+  });
+});
+
+describe('cloud change limits and deny classification', () => {
+  const wire = (kind: string, op: string, data: unknown) => ({
+    change_no: 1,
+    based_on_seq: 0,
+    kind,
+    op,
+    id: 'x1',
+    data_json: typeof data === 'string' ? data : JSON.stringify(data),
+    ts: 0,
+  });
+
+  it('rejects a change over 256 KiB with its size and the limit, before parsing it', () => {
+    const big = wire('person', 'upsert', { name: 'Big', notes: 'é'.repeat(MAX_CHANGE_DATA_BYTES / 2) });
+    const result = parseChange(big);
+    expect(result).toEqual({
+      ok: false,
+      reason: `person x1: data_json is ${Buffer.byteLength(big.data_json)} bytes, over the limit of ${MAX_CHANGE_DATA_BYTES} bytes per change`,
+    });
+    expect(parseChange(wire('person', 'upsert', { name: 'Small', notes: 'n'.repeat(1000) })).ok).toBe(true);
+  });
+
+  it('knows which changes take access away', () => {
+    expect(isDenyChange(wire('credential', 'upsert', { revoked: true }))).toBe(true);
+    expect(isDenyChange(wire('credential', 'delete', ''))).toBe(true);
+    expect(isDenyChange(wire('person', 'upsert', { name: 'A', suspended: true }))).toBe(true);
+    expect(isDenyChange(wire('person', 'delete', ''))).toBe(true);
+    expect(isDenyChange(wire('code_revocation', 'upsert', { serial: 'oc-aaaaaaaaaaaa' }))).toBe(true);
+    expect(isDenyChange(wire('credential', 'upsert', { revoked: false }))).toBe(false);
+    expect(isDenyChange(wire('person', 'upsert', { name: 'A' }))).toBe(false);
+    expect(isDenyChange(wire('group', 'delete', ''))).toBe(false);
+    expect(isDenyChange(wire('credential', 'upsert', '{"revoked": tru'))).toBe(false);
   });
 });
