@@ -15,6 +15,7 @@ import { parseCloudConfig } from '../hub/cloud/config.js';
 import { CloudMirror } from '../hub/cloud/mirror.js';
 import { StoreCloudPort } from '../hub/cloud/store-port.js';
 import { resolveConfig } from '../hub/config/index.js';
+import { BUSY_CONTROLLER_LIMITS } from './hub-process.js';
 import { summarize } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -151,7 +152,8 @@ export async function benchCloud(): Promise<Record<string, unknown>> {
       config: resolveConfig({
         dataDir: path.join(dir, 'hub'),
         simulation: { door: '' },
-        mqtt: { tcp: { port: 0 }, tls: { port: 0, host: '127.0.0.1' } },
+        // The bench reader carries 200/s, over a reader's budget: this measures the cloud's cost to doors.
+        mqtt: { tcp: { port: 0 }, tls: { port: 0, host: '127.0.0.1' }, limits: BUSY_CONTROLLER_LIMITS },
         http: { http: { port: 0 }, https: { port: 0, host: '127.0.0.1' } },
       }),
     });

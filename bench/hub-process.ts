@@ -256,3 +256,10 @@ export const BUSY_CONTROLLER_BUDGET: NodeJS.ProcessEnv = {
   GATEHOUSE_MQTT_LIMITS_CREDENTIAL_BURST: '5000',
   GATEHOUSE_MQTT_LIMITS_MAX_UNANSWERED_PER_DEVICE: '256',
 };
+
+/** The same budget as config (`mqtt.limits`), for benches that build the hub or the broker in-process. */
+export const BUSY_CONTROLLER_LIMITS = {
+  credentialsPerSecond: 5000,
+  credentialBurst: 5000,
+  maxUnansweredPerDevice: 256,
+};

@@ -19,6 +19,7 @@ import { httpRequester, Phone, presentOverApi } from '../hub/mobile/phone.js';
 import { MobileAccess } from '../hub/mobile/service.js';
 import { MobileVerifier } from '../hub/mobile/verifier.js';
 import { openHubStore } from '../hub/open-store.js';
+import { BUSY_CONTROLLER_LIMITS } from './hub-process.js';
 import { summarize } from './stats.js';
 
 const EXCHANGES = Number(process.env.BENCH_MOBILE_EXCHANGES ?? 300);
@@ -63,6 +64,7 @@ export async function benchMobile(): Promise<Record<string, unknown>> {
     tls: null,
     directory: { authenticate: (u, s) => store.devices.verify(u, s) },
     bus,
+    limits: BUSY_CONTROLLER_LIMITS, // the bench measures the exchange, not a reader's budget
   });
   const verifier = new MobileVerifier({
     store,
