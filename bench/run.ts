@@ -23,7 +23,10 @@ const SUITES: Array<[string, () => Promise<Record<string, unknown>>]> = [
   ['isolation', async () => (await import('./isolation.js')).benchIsolation()],
 ];
 
-/** `npm run bench -- --only isolation,cloud` (or BENCH_ONLY=...) runs just those suites, without the core figures. */
+/**
+ * `npm run bench -- --only isolation,cloud` (or BENCH_ONLY=...) runs just those suites, without the core
+ * figures; name `core` among them to include the core figures (decision round trip, cold start, RSS).
+ */
 const ONLY = (() => {
   const at = process.argv.indexOf('--only');
   const names = at >= 0 ? process.argv[at + 1] : process.env.BENCH_ONLY;
@@ -230,7 +233,7 @@ async function decisionRoundTrip(port: number, secret: string, cards: string[], 
 
 /** Each area's own benchmark, each with its baseline measured in the same run. */
 async function runSuites(report: Record<string, unknown>, only: string[] | null): Promise<void> {
-  const unknown = (only ?? []).filter((name) => !SUITES.some(([known]) => known === name));
+  const unknown = (only ?? []).filter((name) => name !== 'core' && !SUITES.some(([known]) => known === name));
   if (unknown.length > 0)
     throw new Error(`unknown suite ${unknown.join(', ')}; known: ${SUITES.map(([n]) => n).join(', ')}`);
   for (const [name, load] of SUITES) {
@@ -245,7 +248,7 @@ async function runSuites(report: Record<string, unknown>, only: string[] | null)
 }
 
 async function main(): Promise<void> {
-  if (ONLY) {
+  if (ONLY && !ONLY.includes('core')) {
     const report: Record<string, unknown> = {
       when: new Date().toISOString(),
       node: process.version,
@@ -324,7 +327,8 @@ async function main(): Promise<void> {
     hub.child.kill('SIGTERM');
     await new Promise((r) => hub.child.on('exit', r));
 
-    await runSuites(report, null);
+    // `--only core,isolation`: the core figures, then just those suites.
+    await runSuites(report, ONLY ? ONLY.filter((name) => name !== 'core') : null);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
