@@ -19,6 +19,7 @@ import { httpRequester, Phone, presentOverApi } from '../hub/mobile/phone.js';
 import { MobileAccess } from '../hub/mobile/service.js';
 import { MobileVerifier } from '../hub/mobile/verifier.js';
 import { openHubStore } from '../hub/open-store.js';
+import { CARD_HASH_PURPOSE } from '../hub/store/migrations.js';
 import { BUSY_CONTROLLER_LIMITS } from './hub-process.js';
 import { summarize } from './stats.js';
 
@@ -91,6 +92,7 @@ export async function benchMobile(): Promise<Record<string, unknown>> {
     signingKey: issuer.privateKey,
     publish: (d, c, m, r) => broker.publishToDoor(d, c, m, r),
     pinKey: opened.keys.subkey('pin'),
+    cardKey: opened.keys.subkey(CARD_HASH_PURPOSE),
     timeZone: 'UTC',
   });
   const app = Fastify();

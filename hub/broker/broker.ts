@@ -92,6 +92,8 @@ const DELIVERY_CONCURRENCY = 1000;
 const MAX_EMITTER_DEPTH = 64;
 /** A presentation that got no decision within this is no longer counted as unanswered (lost or mobile). */
 const UNANSWERED_EXPIRY_MS = 10_000;
+/** The value of a `kind: "mobile"` credential that asks for a challenge (docs/mqtt.md §8). */
+const MOBILE_CHALLENGE_REQUEST = 'challenge';
 /** How long a device over its unanswered bound is not read from. */
 const BUSY_PAUSE_MS = 50;
 /** stop() gives aedes this long to close its clients before the sockets are destroyed anyway. */
@@ -765,8 +767,12 @@ export class MqttBroker {
             requestId: id,
             deviceId: identity.id,
           };
-          this.#unanswered.set(presentation, { deviceId: identity.id, at: Date.now() });
-          this.#budgetOf(identity).unanswered++;
+          // A mobile challenge request is answered on the challenge topic, never by a decision: it would
+          // hold an unanswered slot for UNANSWERED_EXPIRY_MS. Its rate is bounded above and per door.
+          if (!(kind === 'mobile' && value === MOBILE_CHALLENGE_REQUEST)) {
+            this.#unanswered.set(presentation, { deviceId: identity.id, at: Date.now() });
+            this.#budgetOf(identity).unanswered++;
+          }
           this.#emit('presented', presentation);
         },
       };
@@ -938,12 +944,28 @@ export class MqttBroker {
   }
 
   /** Counts a presentation as answered (its decision was written, or it never will be). */
-  #release(presentation: Presentation): void {
-    const entry = this.#unanswered.get(presentation);
-    if (!entry) return;
+  #release(answered: Presentation): void {
+    // A part may answer with a copy of the presentation (mobile keys do): then match it by its fields.
+    const presentation = this.#unanswered.has(answered) ? answered : this.#findUnanswered(answered);
+    const entry = presentation && this.#unanswered.get(presentation);
+    if (!presentation || !entry) return;
     this.#unanswered.delete(presentation);
     const budget = this.#budgets.get(entry.deviceId);
     if (budget && budget.unanswered > 0) budget.unanswered--;
+  }
+
+  #findUnanswered(copy: Presentation): Presentation | undefined {
+    if (copy.requestId === undefined) return undefined;
+    for (const presentation of this.#unanswered.keys()) {
+      if (
+        presentation.requestId === copy.requestId &&
+        presentation.deviceId === copy.deviceId &&
+        presentation.doorId === copy.doorId
+      ) {
+        return presentation;
+      }
+    }
+    return undefined;
   }
 
   #expireUnanswered(): void {

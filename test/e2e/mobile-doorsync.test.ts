@@ -92,6 +92,41 @@ describe('issue 5 on the whole hub', () => {
     expect(decisions).toEqual([{ id: 'm-2', granted: true, reason: 'granted', unlockMs: 5000 }]);
   });
 
+  it('a mobile reader serves phone after phone within its default budget (no slot is held after an answer)', async () => {
+    const reader = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.addresses().mqtt.tcp}`, {
+      username: 'front-ctl',
+      password: secret,
+      reconnectPeriod: 0,
+    });
+    clients.push(reader);
+    const answers = new Map<string, Record<string, unknown>>();
+    reader.on('message', (topic, payload) => {
+      if (topic.endsWith('/decision') || topic.endsWith('/challenge')) {
+        const body = JSON.parse(payload.toString()) as Record<string, unknown>;
+        answers.set(String(body.id), body);
+      }
+    });
+    await reader.subscribeAsync('gatehouse/door/front/#', { qos: 1 });
+    const send = async (id: string, value: string) => {
+      await reader.publishAsync(
+        'gatehouse/door/front/credential',
+        JSON.stringify({ id, kind: 'mobile', value }),
+      );
+      await until(() => answers.has(id), 5000, id);
+      return answers.get(id)!;
+    };
+    // Eight phones in a row, well within a reader's rate budget but more than its unanswered bound (4).
+    for (let i = 0; i < 8; i++) {
+      const asked = await send(`c-${i}`, 'challenge');
+      expect(asked, `challenge ${i}`).toMatchObject({ challenge: expect.any(String) });
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      expect(await send(`r-${i}`, phone.answer(String(asked.challenge), 'front'))).toMatchObject({
+        granted: true,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+  });
+
   it('a door controller keeps a copy, acks it, and a CLI revocation reaches it', async () => {
     door = new EmulatedDoorController('front', IssuerKey.loadOrCreate(dataDir).publicKey);
     await door.connect(hub.addresses().mqtt.tcp!, 'front-ctl', secret);
