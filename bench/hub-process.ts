@@ -38,25 +38,29 @@ export interface HubProcess {
   stop(killAfterMs?: number): Promise<{ shutdownMs: number | null; code: number | null; killed: boolean }>;
 }
 
+/** A bench hub's environment: its own data dir, free ports on loopback, no simulated door. */
+export function benchHubEnv(dataDir: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    GATEHOUSE_DATA: dataDir,
+    GATEHOUSE_LOG_LEVEL: 'info',
+    GATEHOUSE_SIMULATION_DOOR: '',
+    GATEHOUSE_MQTT_TCP_PORT: '0',
+    GATEHOUSE_MQTT_TLS_PORT: '0',
+    GATEHOUSE_MQTT_TLS_HOST: '127.0.0.1',
+    GATEHOUSE_HTTP_HTTP_PORT: '0',
+    GATEHOUSE_HTTP_HTTPS_PORT: '0',
+    GATEHOUSE_HTTP_HTTPS_HOST: '127.0.0.1',
+  };
+}
+
 export async function startHubProcess(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<HubProcess> {
   const nodeArgs = [
     ...DEPLOYED_NODE_FLAGS,
     ...(process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean),
   ];
   const child = spawn(process.execPath, [...nodeArgs, MAIN, 'start'], {
-    env: {
-      ...process.env,
-      GATEHOUSE_DATA: dataDir,
-      GATEHOUSE_LOG_LEVEL: 'info',
-      GATEHOUSE_SIMULATION_DOOR: '',
-      GATEHOUSE_MQTT_TCP_PORT: '0',
-      GATEHOUSE_MQTT_TLS_PORT: '0',
-      GATEHOUSE_MQTT_TLS_HOST: '127.0.0.1',
-      GATEHOUSE_HTTP_HTTP_PORT: '0',
-      GATEHOUSE_HTTP_HTTPS_PORT: '0',
-      GATEHOUSE_HTTP_HTTPS_HOST: '127.0.0.1',
-      ...env,
-    },
+    env: { ...benchHubEnv(dataDir), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let bytes = 0;

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { openHubStore } from '../hub/open-store.js';
-import { BUSY_CONTROLLER_BUDGET } from './hub-process.js';
+import { BUSY_CONTROLLER_BUDGET, benchHubEnv } from './hub-process.js';
 import { summarize } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -108,19 +108,9 @@ async function startHub(
     ...(process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean),
   ];
   const child = spawn(process.execPath, [...nodeArgs, MAIN, 'start'], {
-    env: {
-      ...process.env,
-      GATEHOUSE_DATA: dataDir,
-      GATEHOUSE_LOG_LEVEL: 'info',
-      GATEHOUSE_SIMULATION_DOOR: '',
-      GATEHOUSE_MQTT_TCP_PORT: '0',
-      GATEHOUSE_MQTT_TLS_PORT: '0',
-      GATEHOUSE_HTTP_HTTP_PORT: '0',
-      GATEHOUSE_HTTP_HTTPS_PORT: '0',
-      // One bench device carries 200/s, far over a reader's budget: this measures the decision path,
-      // not admission (bench/isolation.ts measures that with the default budgets).
-      ...BUSY_CONTROLLER_BUDGET,
-    },
+    // One bench device carries 200/s, far over a reader's budget: this measures the decision path,
+    // not admission (bench/isolation.ts measures that with the default budgets).
+    env: { ...benchHubEnv(dataDir), ...BUSY_CONTROLLER_BUDGET },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const ready = await waitForLine(child, (e) => e.msg === 'deciding');
