@@ -1,5 +1,5 @@
 // Staff and cloud requests that act on doors. Every caller (HTTP API, cloud command, Node-RED later)
-// goes through here, so the same policy applies whoever asks (DESIGN invariant 6).
+// goes through here, so the same policy applies whoever asks (docs/architecture.md, invariant 6).
 import type { DoorMode } from './domain.js';
 import type { Logger } from './logger.js';
 import type { Store } from './store/store.js';

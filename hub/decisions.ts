@@ -1,5 +1,5 @@
 // The access path: a presentation from any door (MQTT or wired) → store lookups → the pure engine →
-// a durable audit event → the decision on the bus. It never waits on the network (DESIGN invariant 1).
+// a durable audit event → the decision on the bus. It never waits on the network (docs/architecture.md, invariant 1).
 import { decide, type KeypadLockout, validatePresentationValue } from './access/index.js';
 import { Summarizer } from './budget.js';
 import type { Decision, EventBus, Presentation } from './bus.js';

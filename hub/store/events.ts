@@ -1,4 +1,4 @@
-// The event log: audit trail and cloud outbox (DESIGN invariant 3). Every event gets the next
+// The event log: audit trail and cloud outbox (docs/architecture.md, invariant 3). Every event gets the next
 // hub-wide seq and a hash chained to the previous event, both assigned inside the write
 // transaction so several processes appending at once still build one valid chain.
 import { createHash } from 'node:crypto';
