@@ -135,7 +135,7 @@ export async function benchMobile(): Promise<Record<string, unknown>> {
       reconnectPeriod: 0,
     });
     reader = client;
-    // TCP_NODELAY: without it every QoS 1 round trip waits on delayed ACKs (docs/mqtt.md §1).
+    // TCP_NODELAY: without it every QoS 1 round trip waits on delayed ACKs (docs/mqtt.md §1.3).
     (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     await client.subscribeAsync('gatehouse/door/front/#', { qos: 1 });
     const waiting = new Map<string, (body: Record<string, unknown>) => void>();
