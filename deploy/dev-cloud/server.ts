@@ -223,27 +223,7 @@ export class DevCloud {
     hubId: string,
     change: { kind: string; op: 'upsert' | 'delete'; id: string; data?: Record<string, unknown> },
   ): number {
-    if (!this.store.hasHub(hubId)) throw new Error(`unknown hub '${hubId}'`);
-    const dataJson = change.op === 'delete' ? '{}' : JSON.stringify(change.data ?? {});
-    const parsed = parseChange({
-      change_no: 1,
-      based_on_seq: 0,
-      kind: change.kind,
-      op: change.op,
-      id: change.id,
-      data_json: dataJson,
-      ts: Date.now(),
-    });
-    if (!parsed.ok) throw new Error(parsed.reason);
-    const changeNo = this.store.appendChange(hubId, {
-      kind: change.kind,
-      op: change.op,
-      id: change.id,
-      data: dataJson,
-    });
-    const session = this.#sessions.get(hubId);
-    if (session) this.#sendChanges(session);
-    return changeNo;
+    return this.pushChanges(hubId, [change]);
   }
 
   /** Validates, stores and pushes many changes at once (one transaction, then pages). Returns the last number. */

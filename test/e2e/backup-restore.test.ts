@@ -2,7 +2,6 @@
 // file from a running hub, restored onto a new SD card, and the restored hub decides a card, a PIN,
 // a daily doorcode and a mobile key exactly as the old one did.
 
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,7 +11,7 @@ import { httpRequester, Phone, presentOverApi } from '../../hub/mobile/phone.js'
 import { issueCode } from '../../hub/offline/codes.js';
 import { CodeSecret } from '../../hub/offline/secret.js';
 import { openHubStore } from '../../hub/open-store.js';
-import { connectDevice, hubEnv, MAIN, present, removeDir, startHub, tempDataDir } from '../helpers/hub.js';
+import { connectDevice, present, removeDir, cli as runCli, startHub, tempDataDir } from '../helpers/hub.js';
 import { hashTree } from '../store/helpers.js';
 
 const PASS = 'lighthouse keeper 1904 plum';
@@ -20,25 +19,8 @@ const CARD = '04A22B1C9F';
 const PIN = '48151623';
 const HUB_CONFIG = { timeZone: 'UTC', offline: { clock: { rtc: true, ntpCheck: false } } };
 
-/** `gatehouse <args>` as test/helpers cli(), with room for scrypt on a loaded 2-core machine. */
-function cli(
-  dataDir: string,
-  args: string[],
-  input?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [MAIN, ...args],
-      { env: hubEnv(dataDir), timeout: 90_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    child.stdin?.end(input);
-  });
-}
+/** `gatehouse <args>`, with room for scrypt on a loaded 2-core machine. */
+const cli = (dataDir: string, args: string[], input?: string) => runCli(dataDir, args, input, 90_000);
 
 const dirs: string[] = [];
 const hubs: Hub[] = [];

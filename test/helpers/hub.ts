@@ -55,12 +55,13 @@ export function cli(
   dataDir: string,
   args: string[],
   input?: string,
+  timeoutMs = 20_000,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
       [MAIN, ...args],
-      { env: hubEnv(dataDir), timeout: 20_000 },
+      { env: hubEnv(dataDir), timeout: timeoutMs },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         resolve({ code, stdout, stderr });
