@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Store } from '../hub/store/store.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.join(here, '../hub/main.js');
@@ -267,3 +268,29 @@ export const BUSY_CONTROLLER_LIMITS = {
   credentialBurst: 5000,
   maxUnansweredPerDevice: 256,
 };
+
+/**
+ * Adds `count` residents with one card each (`04000000`, `04000001`, … in hex), in durable batches;
+ * every tenth is a member of the existing `residents` group. Returns every card and the granted ones.
+ */
+export function seedResidents(store: Store, count: number): { cards: string[]; granted: string[] } {
+  const cards: string[] = [];
+  const granted: string[] = [];
+  const batch = 5000;
+  for (let start = 0; start < count; start += batch) {
+    store.transaction(() => {
+      for (let i = start; i < Math.min(start + batch, count); i++) {
+        const personId = `p${i}`;
+        store.people.add({ id: personId, name: `Resident ${i}`, kind: 'resident' });
+        const hex = (0x04000000 + i).toString(16).toUpperCase().padStart(8, '0');
+        store.credentials.addCard(personId, hex);
+        if (i % 10 === 0) {
+          store.groups.addMember('residents', personId);
+          granted.push(hex);
+        }
+        cards.push(hex);
+      }
+    });
+  }
+  return { cards, granted };
+}

@@ -31,6 +31,7 @@ import {
   RssSampler,
   rssMiB,
   STOP_KILL_AFTER_MS,
+  seedResidents,
   startHubProcess,
 } from './hub-process.js';
 import { summarize } from './stats.js';
@@ -110,22 +111,7 @@ function seed(dataDir: string): Seeded {
     store.groups.addDoor('residents', door);
     secrets[door] = store.devices.add(`${door}-reader`, { role: 'door', doors: [door] }).secret;
   }
-  const granted: string[] = [];
-  const batch = 5000;
-  for (let start = 0; start < CREDENTIALS; start += batch) {
-    store.transaction(() => {
-      for (let i = start; i < Math.min(start + batch, CREDENTIALS); i++) {
-        const personId = `p${i}`;
-        store.people.add({ id: personId, name: `Resident ${i}`, kind: 'resident' });
-        const hex = (0x04000000 + i).toString(16).toUpperCase().padStart(8, '0');
-        store.credentials.addCard(personId, hex);
-        if (i % 10 === 0) {
-          store.groups.addMember('residents', personId);
-          granted.push(hex);
-        }
-      }
-    });
-  }
+  const { granted } = seedResidents(store, CREDENTIALS);
   opened.close();
   return { dataDir, secrets, granted };
 }

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { openHubStore } from '../hub/open-store.js';
-import { BUSY_CONTROLLER_BUDGET, benchHubEnv } from './hub-process.js';
+import { BUSY_CONTROLLER_BUDGET, benchHubEnv, seedResidents } from './hub-process.js';
 import { summarize } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -79,20 +79,7 @@ function seed(dataDir: string): { secret: string; cards: string[] } {
   const { secret } = store.devices.add('bench-reader', { role: 'door', doors: ['front'] });
   store.groups.add({ id: 'residents', name: 'Residents' });
   store.groups.addDoor('residents', 'front');
-  const cards: string[] = [];
-  const batch = 5000;
-  for (let start = 0; start < CREDENTIALS; start += batch) {
-    store.transaction(() => {
-      for (let i = start; i < Math.min(start + batch, CREDENTIALS); i++) {
-        const personId = `p${i}`;
-        store.people.add({ id: personId, name: `Resident ${i}`, kind: 'resident' });
-        const hex = (0x04000000 + i).toString(16).toUpperCase().padStart(8, '0');
-        store.credentials.addCard(personId, hex);
-        if (i % 10 === 0) store.groups.addMember('residents', personId);
-        cards.push(hex);
-      }
-    });
-  }
+  const { cards } = seedResidents(store, CREDENTIALS);
   opened.close();
   return { secret, cards };
 }
