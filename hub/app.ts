@@ -311,6 +311,8 @@ export class Hub {
       this.#onStoredEvents(events);
       bus.emit('storeChanged');
     });
+    // A device that went quiet still gets its "…and N more" within a minute, not at the next stop.
+    this.#rejectionsTimer = setInterval(() => this.#rejections?.flush(), 60_000).unref();
     this.#startedAt = this.#now();
     logger.info({ ...this.addresses(), doors: store.doors.list().length }, 'deciding');
   }
@@ -318,6 +320,8 @@ export class Hub {
   async stop(): Promise<void> {
     this.#unwatch?.();
     this.#unwatch = null;
+    if (this.#rejectionsTimer) clearInterval(this.#rejectionsTimer);
+    this.#rejectionsTimer = null;
     this.bus.removeAll(this);
     await this.#cloud?.stop();
     this.#cloud = null;
@@ -496,6 +500,7 @@ export class Hub {
    * `device.rejected` event with the count, so a looping device cannot fill the disk.
    */
   #rejections: Summarizer | null = null;
+  #rejectionsTimer: NodeJS.Timeout | null = null;
 
   #auditRejection(store: Store, r: BusEvents['deviceRejected'][0]): void {
     this.#rejections ??= new Summarizer({
