@@ -1,0 +1,197 @@
+// The command layer: every change to the hub is one named command with an input schema, the roles
+// that may call it, and one implementation. HTTP routes, CLI subcommands, MQTT bridge requests and
+// the cloud mirror all call `Commands.execute`, so the same policy and the same audit `actor` apply
+// whoever asks (docs/architecture.md, "Where each kind of change goes").
+import type { Static, TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
+import type { Logger } from '../logger.js';
+import { StoreError } from '../store/errors.js';
+import type { Store } from '../store/store.js';
+
+/**
+ * Who may call a command. Staff roles come from a login; `integration` is an MQTT integration account
+ * (Node-RED, Home Assistant) calling through bridge requests; `cloud` is the cloud mirror. The CLI on
+ * the hub owns the data directory and calls as `admin`.
+ */
+export type Role = 'admin' | 'staff' | 'installer' | 'integration' | 'cloud';
+
+export const ALL_ROLES: readonly Role[] = ['admin', 'staff', 'installer', 'integration', 'cloud'];
+
+/** Who is asking. `actor` is recorded as `data.actor` in every audit event the command writes. */
+export interface Caller {
+  /** `user:<name>`, `cli:<os user>`, `device:<id>`, `cloud`, `node-red`. */
+  actor: string;
+  role: Role;
+}
+
+/** Parts of the running hub a command may need (absent when the CLI runs a command on the store alone). */
+// biome-ignore lint/suspicious/noEmptyInterface: extended by the command modules that need live parts
+export interface LiveHub {}
+
+export interface CommandContext {
+  /** The store whose audit events record the caller as actor (`store.as(caller.actor)`). */
+  store: Store;
+  caller: Caller;
+  /** Present only inside the hub process; `runs: 'hub'` commands get it always. */
+  hub: LiveHub | null;
+  logger: Logger;
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface CommandDef<S extends TSchema = TSchema, R = unknown> {
+  /** `noun.verb`, e.g. `credential.revoke`: the bridge request name and the CLI's vocabulary. */
+  name: string;
+  /** One line, for --help, OpenAPI and docs/mqtt.md. */
+  summary: string;
+  /** Validated before anything runs; path parameters of `http.path` are fields of this object. */
+  input: S;
+  roles: readonly Role[];
+  /** 'store': runs wherever the store is open (the CLI too); 'hub': needs the running hub's parts. */
+  runs: 'store' | 'hub';
+  /** Reads change nothing and write no audit event. */
+  readOnly?: boolean;
+  /** The REST route, e.g. `{ method: 'POST', path: '/credentials/:id/revoke' }` under /api/v1. */
+  http: { method: HttpMethod; path: string; status?: number };
+  run(ctx: CommandContext, input: Static<S>): R | Promise<R>;
+}
+
+/** Identity function that keeps the input type for `run` (and for callers of `execute`). */
+export function defineCommand<S extends TSchema, R>(def: CommandDef<S, R>): CommandDef<S, R> {
+  return def;
+}
+
+export type CommandErrorCode =
+  | 'invalid' // the input is wrong (HTTP 400)
+  | 'unauthenticated' // no or an expired login (401)
+  | 'forbidden' // the caller's role may not do this (403)
+  | 'not_found' // the command or its subject does not exist (404)
+  | 'conflict' // the state forbids it: exists already, in use (409)
+  | 'refused' // the hub's policy says no: lockdown, fire release, deny-wins (409)
+  | 'unavailable'; // the disk is full, the hub is not running (503)
+
+export const COMMAND_ERROR_STATUS: Record<CommandErrorCode, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  refused: 409,
+  unavailable: 503,
+};
+
+export class CommandError extends Error {
+  readonly code: CommandErrorCode;
+
+  constructor(code: CommandErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CommandError';
+    this.code = code;
+  }
+
+  get statusCode(): number {
+    return COMMAND_ERROR_STATUS[this.code];
+  }
+}
+
+/** Store refusals keep their message; their codes map onto the command codes. */
+export function toCommandError(err: unknown): CommandError | null {
+  if (err instanceof CommandError) return err;
+  if (err instanceof StoreError) {
+    const code: CommandErrorCode =
+      err.code === 'in_use'
+        ? 'conflict'
+        : err.code === 'unsupported'
+          ? 'invalid'
+          : (err.code as CommandErrorCode);
+    return new CommandError(code, err.message, { cause: err });
+  }
+  return null;
+}
+
+interface SchemaError {
+  instancePath: string;
+  message: string;
+}
+
+/** "'ms' must be >= 1000" — the first problem, named by its field. */
+function describeInvalid(errors: Iterable<unknown>): string {
+  for (const e of errors as Iterable<SchemaError>) {
+    const field = e.instancePath ? `'${e.instancePath.slice(1).replaceAll('/', '.')}' ` : '';
+    return `${field}${e.message}`;
+  }
+  return 'invalid input';
+}
+
+export interface CommandsOptions {
+  store: Store;
+  hub?: LiveHub | null;
+  logger: Logger;
+}
+
+/** The table of commands and the one way to run them. */
+export class Commands {
+  readonly #defs = new Map<string, CommandDef>();
+  readonly #checks = new Map<string, ReturnType<typeof Compile>>();
+  readonly #store: Store;
+  readonly #hub: LiveHub | null;
+  readonly #logger: Logger;
+
+  constructor(defs: readonly CommandDef[], options: CommandsOptions) {
+    for (const def of defs) {
+      if (this.#defs.has(def.name)) throw new Error(`command '${def.name}' is defined twice`);
+      this.#defs.set(def.name, def);
+    }
+    this.#store = options.store;
+    this.#hub = options.hub ?? null;
+    this.#logger = options.logger;
+  }
+
+  list(): CommandDef[] {
+    return [...this.#defs.values()];
+  }
+
+  get(name: string): CommandDef | undefined {
+    return this.#defs.get(name);
+  }
+
+  /** Can `caller` call `name` at all (before looking at the input)? */
+  allowed(name: string, role: Role): boolean {
+    return this.#defs.get(name)?.roles.includes(role) ?? false;
+  }
+
+  /**
+   * Checks the role, validates the input, runs the command with a store that records the caller as
+   * actor. Throws CommandError for every refusal; anything else is a bug and is rethrown as is.
+   */
+  async execute(name: string, input: unknown, caller: Caller): Promise<unknown> {
+    const def = this.#defs.get(name);
+    if (!def) throw new CommandError('not_found', `unknown command '${name.slice(0, 64)}'`);
+    if (!def.roles.includes(caller.role)) {
+      throw new CommandError('forbidden', `the ${caller.role} role may not run '${name}'`);
+    }
+    let check = this.#checks.get(name);
+    if (!check) {
+      check = Compile(def.input);
+      this.#checks.set(name, check);
+    }
+    const value = input ?? {};
+    if (!check.Check(value)) throw new CommandError('invalid', describeInvalid(check.Errors(value)));
+    if (def.runs === 'hub' && !this.#hub) {
+      throw new CommandError('unavailable', `'${name}' needs the running hub: start it first`);
+    }
+    const ctx: CommandContext = {
+      store: def.readOnly ? this.#store : this.#store.as(caller.actor),
+      caller,
+      hub: this.#hub,
+      logger: this.#logger,
+    };
+    try {
+      return await def.run(ctx, value as never);
+    } catch (err) {
+      const refusal = toCommandError(err);
+      if (refusal) throw refusal;
+      throw err;
+    }
+  }
+}
