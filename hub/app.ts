@@ -35,7 +35,8 @@ import {
 } from './mobile/index.js';
 import { createOffline, type OfflineParts } from './offline/index.js';
 import { type OpenedStore, openHubStore } from './open-store.js';
-import { ensureCertificates } from './pki/certificates.js';
+import { Held, Lifecycle, type Part, service } from './parts.js';
+import { ensureCertificates, type HubCertificates } from './pki/certificates.js';
 import { CARD_HASH_PURPOSE } from './store/migrations.js';
 import type { Store } from './store/store.js';
 
@@ -54,157 +55,341 @@ const DOOR_CHANGES = /^admin\.door\./;
 const REJECTIONS_AUDITED_PER_MINUTE = 10;
 const DEVICE_CHANGES = /^admin\.device\.(removed|secret_rotated|doors_changed)$/;
 
+export interface HubStopOptions {
+  /** The whole stop gets this long; main.ts keeps it under its forced exit (see Lifecycle.stop). */
+  deadlineMs?: number;
+}
+
 export class Hub {
   readonly config: Config;
   readonly bus = new EventBus();
   readonly logger: Logger;
   readonly simDoors = new Map<string, SimDoor>();
-  #opened: OpenedStore | null = null;
-  #doors: DoorManager | null = null;
-  #decisions: DecisionService | null = null;
-  #mobile: MobileAccess | null = null;
-  #offline: OfflineParts | null = null;
-  #doorSync: DoorSync | null = null;
-  #broker: MqttBroker | null = null;
-  #http: HttpServer | null = null;
-  #actions: HubActions | null = null;
-  #unwatch: (() => void) | null = null;
-  #cloud: CloudMirror | null = null;
-  #readers: ReaderMonitor | null = null;
-  #startedAt = 0;
   readonly #now: () => number;
+  readonly #lifecycle: Lifecycle;
+  #startedAt = 0;
+
+  // The parts, in start order (docs/architecture.md, "Start and stop order"). Each is built when it
+  // starts, from the parts before it, with the logger the lifecycle named for it ({ part: <name> }).
+
+  /** Everything a decision needs is local. Closed last, once the event log is on disk. */
+  readonly #store = new Held<OpenedStore>('store', {
+    build: ({ logger }) => openHubStore(this.config.dataDir, { now: this.#now, logger }),
+    start: (opened, { logger }) => this.#prepareStore(opened.store, logger),
+    stop: async (opened) => {
+      await opened.store.events.whenOnDisk();
+      opened.close();
+    },
+  });
+
+  /** Wired locks go to their safe state before anything else (docs/wiring.md). */
+  readonly #hardware: Part = {
+    name: 'hardware',
+    start: ({ logger }) => this.#startWiredHardware(this.store, logger),
+    stop: async () => {
+      for (const hw of this.#wired.values()) await hw.close().catch(() => undefined);
+      this.#wired.clear();
+    },
+    status: () => ({}),
+  };
+
+  /** Every controller starts locked, all before any network listener opens. */
+  readonly #doors = service(
+    'doors',
+    ({ logger }) =>
+      new DoorManager({
+        doors: this.store.doors.list(),
+        bus: this.bus,
+        emitEvent: (e) => this.store.events.append(e),
+        wiredIo: (door) => this.#wiredIo(door),
+        logger,
+      }),
+    { status: (doors) => ({ doors: (doors?.status() ?? []).map((s) => this.#withReaders(s)) }) },
+  );
+
+  readonly #actions = new Held<HubActions>('actions', {
+    build: ({ logger }) => new HubActions(this.store, this.doors, logger),
+  });
+
+  /** Offline doorcodes, the keypad daily failure cap and the trusted clock (docs/offline-codes.md). */
+  readonly #offline = new Held<OfflineParts>('offline', {
+    build: ({ logger }) =>
+      createOffline({
+        store: this.store,
+        dataDir: this.config.dataDir,
+        timeZone: this.config.timeZone,
+        config: this.config.offline,
+        keypadPolicy: {
+          maxFailures: this.config.keypad.maxFailures,
+          windowMs: this.config.keypad.windowSeconds * 1000,
+          baseLockMs: this.config.keypad.lockSeconds * 1000,
+          maxLockMs: this.config.keypad.maxLockSeconds * 1000,
+        },
+        logger,
+        systemNow: this.#now,
+      }),
+    start: async (offline) => {
+      await offline.clock.start();
+      await offline.codes.start();
+    },
+    stop: async (offline) => {
+      await offline.codes.stop();
+      await offline.clock.stop();
+    },
+    status: (offline) => ({ clock: offline?.clock.status() ?? null }),
+  });
+
+  readonly #decisions = service('decisions', ({ logger }) => {
+    const offline = this.#offline.get();
+    return new DecisionService({
+      store: this.store,
+      bus: this.bus,
+      lockout: offline.lockout,
+      timeZone: this.config.timeZone,
+      now: () => offline.clock.nowMs(),
+      offlineCodes: offline.codes,
+      logger,
+    });
+  });
+
+  /** Mobile keys: verified offline by challenge–response (docs/mobile-keys.md). */
+  readonly #mobile = new Held<{ access: MobileAccess; issuer: IssuerKey }>('mobile', {
+    build: ({ logger }) => this.#buildMobile(logger),
+    start: ({ access }) => access.start(),
+    stop: ({ access }) => access.stop(),
+  });
+
+  /** Readers start only once decisions are being made, so no card is read into the void. */
+  readonly #readers: Part = {
+    name: 'readers',
+    start: ({ logger }) => this.#attachReaders(this.store, logger),
+    stop: () => this.#detachReaders(),
+    status: () => ({}),
+  };
+
+  readonly #certificates = new Held<HubCertificates>('certificates', {
+    build: () =>
+      ensureCertificates(path.join(this.config.dataDir, 'certs'), {
+        hostnames: [hostname(), ...this.config.certificates.hostnames],
+        ips: this.config.certificates.ips,
+      }),
+  });
+
+  /**
+   * Refused device messages are audited a few times a minute per device, then summarised in one
+   * `device.rejected` event with the count, so a looping device cannot fill the disk. It stops after
+   * the broker, so the last minute's "…and N more" is recorded, not lost.
+   */
+  readonly #deviceAudit = new Held<{ rejections: Summarizer; timer: NodeJS.Timeout }>('device-audit', {
+    build: () => {
+      const rejections = this.#rejectionSummarizer(this.store);
+      // A device that went quiet still gets its "…and N more" within a minute, not at the next stop.
+      return { rejections, timer: setInterval(() => rejections.flush(), 60_000).unref() };
+    },
+    start: ({ rejections }) =>
+      this.bus.on(rejections, 'deviceRejected', (r) => this.#auditRejection(this.store, rejections, r)),
+    stop: ({ rejections, timer }) => {
+      clearInterval(timer);
+      this.bus.removeAll(rejections);
+      rejections.flush(true);
+    },
+  });
+
+  readonly #broker = service('broker', ({ logger }) => this.#buildBroker(logger), {
+    status: (broker) => ({
+      mqtt: broker?.addresses() ?? {},
+      devicesOnline: broker?.onlineDevices().length ?? 0,
+    }),
+    stopDeadlineMs: 5_000, // bridge offline, then clients and listeners each within 2 s
+  });
+
+  /** Integrations hear about decisions and door states after the door has its answer. */
+  readonly #bridgeEvents: Part = {
+    name: 'bridge-events',
+    start: () => {
+      const bridge = (payload: Record<string, unknown>) =>
+        setImmediate(() => setImmediate(() => void this.#broker.current?.publishBridgeEvent(payload)));
+      this.bus.on(this.#bridgeEvents, 'decided', (p, d) =>
+        bridge({ type: 'decision', door: p.doorId, kind: p.kind, granted: d.granted, reason: d.reason }),
+      );
+      this.bus.on(this.#bridgeEvents, 'doorStatus', (s) => bridge({ type: 'door', ...s }));
+    },
+    stop: () => this.bus.removeAll(this.#bridgeEvents),
+    status: () => ({}),
+  };
+
+  /** Door-side sync: signed copies for LAN door controllers (docs/mqtt.md §8). */
+  readonly #doorSync = service(
+    'doorsync',
+    ({ logger }) =>
+      new DoorSync({
+        store: this.store,
+        bus: this.bus,
+        signingKey: this.#mobile.get().issuer.privateKey,
+        publish: this.#publishToDoor,
+        pinKey: this.#store.get().keys.subkey('pin'),
+        cardKey: this.#store.get().keys.subkey(CARD_HASH_PURPOSE),
+        timeZone: this.config.timeZone,
+        now: this.#now,
+        logger,
+      }),
+  );
+
+  readonly #http = service('http', ({ logger }) => this.#buildHttp(logger), {
+    status: (http) => ({ http: http?.ports() ?? {} }),
+    stopDeadlineMs: 3_000,
+  });
+
+  /** The cloud mirror: events up, changes down. Nothing on the access path waits for it. */
+  readonly #cloud = service('cloud', ({ logger }) => this.#buildCloud(logger), {
+    status: (cloud) => ({ cloud: cloud?.status() ?? { state: 'stopped' } }),
+  });
+
+  /** Changes made by other processes (the CLI) reach the running parts within ~200 ms. */
+  readonly #watch = new Held<() => void>('watch', {
+    build: () =>
+      this.store.watch(200, (events) => {
+        this.#onStoredEvents(events);
+        this.bus.emit('storeChanged');
+      }),
+    stop: (unwatch) => unwatch(),
+  });
 
   constructor(options: HubOptions) {
     this.config = options.config;
     this.logger = options.logger ?? silentLogger();
     this.#now = options.now ?? Date.now;
+    this.#lifecycle = new Lifecycle(
+      [
+        this.#store,
+        this.#hardware,
+        this.#doors,
+        this.#actions,
+        this.#offline,
+        this.#decisions,
+        this.#mobile,
+        this.#readers,
+        this.#certificates,
+        this.#deviceAudit,
+        this.#broker,
+        this.#bridgeEvents,
+        ...(this.config.doorSync.enabled ? [this.#doorSync] : []),
+        this.#http,
+        this.#cloud,
+        this.#watch,
+      ],
+      this.logger,
+    );
   }
 
   get store(): Store {
-    if (!this.#opened) throw new Error('hub is not started');
-    return this.#opened.store;
+    return this.#store.get().store;
   }
 
   get doors(): DoorManager {
-    if (!this.#doors) throw new Error('hub is not started');
-    return this.#doors;
+    return this.#doors.get();
   }
 
   get actions(): HubActions {
-    if (!this.#actions) throw new Error('hub is not started');
-    return this.#actions;
+    return this.#actions.get();
   }
 
   get broker(): MqttBroker {
-    if (!this.#broker) throw new Error('hub is not started');
-    return this.#broker;
+    return this.#broker.get();
   }
 
   /** Actual listening ports (useful when configured as 0). */
   addresses(): { mqtt: { tcp?: number; tls?: number }; http: { http?: number; https?: number } } {
-    return { mqtt: this.#broker?.addresses() ?? {}, http: this.#http?.ports() ?? {} };
+    return { mqtt: this.#broker.current?.addresses() ?? {}, http: this.#http.current?.ports() ?? {} };
   }
 
+  /** Starts the parts in order; when one fails, the ones before it are stopped again and it throws. */
   async start(): Promise<void> {
-    const { config, logger, bus } = this;
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.config.dataDir, { recursive: true, mode: 0o700 });
+    await this.#lifecycle.start();
+    this.#startedAt = this.#now();
+    this.logger.info({ ...this.addresses(), doors: this.store.doors.list().length }, 'deciding');
+  }
 
-    // 1. Store: everything a decision needs is local.
-    this.#opened = openHubStore(config.dataDir, { now: this.#now, logger: logger.child({ part: 'store' }) });
-    const store = this.#opened.store;
+  /** Stops the parts in reverse: the network first, the doors late, the store last. */
+  async stop(options: HubStopOptions = {}): Promise<void> {
+    await this.#lifecycle.stop(options);
+    this.#startedAt = 0;
+  }
+
+  /** The hub's status: each part's fields, and `parts` with the lifecycle state of each. */
+  status(): Record<string, unknown> {
+    return {
+      version: VERSION,
+      uptimeS: this.#startedAt ? Math.round((this.#now() - this.#startedAt) / 1000) : 0,
+      ...this.#lifecycle.status(),
+    };
+  }
+
+  /** Journal recovery, change notifications and the first-boot simulated door. */
+  #prepareStore(store: Store, logger: Logger): void {
     // Decisions reach this journal before their answer; a crash leaves the tail to replay here.
-    const recovered = store.events.useJournal(path.join(config.dataDir, 'events.journal'), {
-      reserveBytes: config.storage.reserveMb * 1024 * 1024,
-      heldEvents: config.storage.heldEvents,
+    const recovered = store.events.useJournal(path.join(this.config.dataDir, 'events.journal'), {
+      reserveBytes: this.config.storage.reserveMb * 1024 * 1024,
+      heldEvents: this.config.storage.heldEvents,
     });
     if (recovered > 0)
       logger.warn({ recovered }, 'recovered decisions from the journal after an unclean stop');
-    // Own changes (this process) and other processes' (the CLI, via watch below) take the same path.
+    // Own changes (this process) and other processes' (the CLI, via watch) take the same path.
     store.events.onStored((events) => this.#onStoredEvents(events));
     this.#ensureSimulatedDoor(store);
+  }
 
-    // 2. Doors first: wired locks go to their safe state before anything else, then every controller
-    // starts locked, all before any network listener opens.
-    await this.#startWiredHardware(store);
-    this.#doors = new DoorManager({
-      doors: store.doors.list(),
-      bus,
-      emitEvent: (e) => store.events.append(e),
-      wiredIo: (door) => this.#wiredIo(door),
-      logger: logger.child({ part: 'doors' }),
-    });
-    await this.#doors.start();
-    this.#actions = new HubActions(store, this.#doors, logger.child({ part: 'actions' }));
+  /** Sends to a LAN door's device; refused while the broker is not running. */
+  readonly #publishToDoor = (
+    doorId: string,
+    channel: 'challenge' | 'sync/snapshot' | 'sync/delta',
+    payload: object,
+    retain: boolean,
+  ): Promise<void> => {
+    const broker = this.#broker.current;
+    return broker
+      ? broker.publishToDoor(doorId, channel, payload, retain)
+      : Promise.reject(new Error('broker is not running'));
+  };
 
-    // 3. The access path.
-    // Offline doorcodes, the keypad daily failure cap and the trusted clock (docs/offline-codes.md).
-    const offline = createOffline({
-      store,
-      dataDir: config.dataDir,
-      timeZone: config.timeZone,
-      config: config.offline,
-      keypadPolicy: {
-        maxFailures: config.keypad.maxFailures,
-        windowMs: config.keypad.windowSeconds * 1000,
-        baseLockMs: config.keypad.lockSeconds * 1000,
-        maxLockMs: config.keypad.maxLockSeconds * 1000,
-      },
-      logger,
-      systemNow: this.#now,
-    });
-    this.#offline = offline;
-    await offline.clock.start();
-    await offline.codes.start();
-    this.#decisions = new DecisionService({
-      store,
-      bus,
-      lockout: offline.lockout,
-      timeZone: config.timeZone,
-      now: () => offline.clock.nowMs(),
-      offlineCodes: offline.codes,
-      logger: logger.child({ part: 'access' }),
-    });
-    await this.#decisions.start();
-    // Mobile keys: verified offline by challenge–response (docs/mobile-keys.md).
+  #buildMobile(logger: Logger): { access: MobileAccess; issuer: IssuerKey } {
+    const { config, store } = this;
+    const clock = this.#offline.get().clock;
     const issuer = IssuerKey.loadOrCreate(config.dataDir);
-    const publishToDoor = (
-      doorId: string,
-      channel: 'challenge' | 'sync/snapshot' | 'sync/delta',
-      payload: object,
-      retain: boolean,
-    ) =>
-      this.#broker
-        ? this.#broker.publishToDoor(doorId, channel, payload, retain)
-        : Promise.reject(new Error('broker is not running'));
-    this.#mobile = new MobileAccess({
+    const access = new MobileAccess({
       store,
-      bus,
+      bus: this.bus,
       verifier: new MobileVerifier({
         store,
         issuers: trustedIssuers(issuer, config.mobile.cloudIssuerPublicKey),
         timeZone: config.timeZone,
-        now: () => offline.clock.nowMs(),
+        now: () => clock.nowMs(),
         challengeTtlMs: config.mobile.challengeSeconds * 1000,
         maxOutstandingChallenges: config.mobile.maxLiveChallenges,
       }),
-      publishToDoor,
+      publishToDoor: this.#publishToDoor,
       limits: {
         challengesPerMinutePerAddress: config.mobile.requestsPerMinutePerAddress,
         responsesPerMinutePerAddress: config.mobile.requestsPerMinutePerAddress,
         perAddressBurst: config.mobile.burstPerAddress,
         challengesPerSecondPerDoor: config.mobile.challengesPerSecondPerDoor,
       },
-      logger: logger.child({ part: 'mobile' }),
+      logger,
     });
-    await this.#mobile.start();
-    await this.#attachReaders(store);
+    return { access, issuer };
+  }
 
-    // 4. Network: broker, then web server.
-    const certs = await ensureCertificates(path.join(config.dataDir, 'certs'), {
-      hostnames: [hostname(), ...config.certificates.hostnames],
-      ips: config.certificates.ips,
-    });
-    this.#broker = new MqttBroker({
+  #buildBroker(logger: Logger): MqttBroker {
+    const { config, store } = this;
+    const certs = this.#certificates.get();
+    if (config.mqtt.tcp.enabled && !['127.0.0.1', '::1', 'localhost'].includes(config.mqtt.tcp.host)) {
+      logger.warn(
+        { host: config.mqtt.tcp.host },
+        'plain MQTT is open beyond this machine: device secrets cross the LAN unencrypted',
+      );
+    }
+    return new MqttBroker({
       baseTopic: config.mqtt.baseTopic,
       tcp: config.mqtt.tcp.enabled ? { host: config.mqtt.tcp.host, port: config.mqtt.tcp.port } : null,
       tls: config.mqtt.tls.enabled
@@ -219,47 +404,21 @@ export class Hub {
       maxClients: config.mqtt.maxClients,
       limits: config.mqtt.limits,
       directory: { authenticate: (username, secret) => store.devices.verify(username, secret) },
-      bus,
-      logger: logger.child({ part: 'broker' }),
+      bus: this.bus,
+      logger,
     });
-    await this.#broker.start();
-    if (config.mqtt.tcp.enabled && !['127.0.0.1', '::1', 'localhost'].includes(config.mqtt.tcp.host)) {
-      logger.warn(
-        { host: config.mqtt.tcp.host },
-        'plain MQTT is open beyond this machine: device secrets cross the LAN unencrypted',
-      );
-    }
-    // Integrations hear about decisions and door states after the door has its answer.
-    const bridge = (payload: Record<string, unknown>) =>
-      setImmediate(() => setImmediate(() => void this.#broker?.publishBridgeEvent(payload)));
-    // Door-side sync: signed copies for LAN door controllers (docs/mqtt.md §8).
-    this.#doorSync = !config.doorSync.enabled
-      ? null
-      : new DoorSync({
-          store,
-          bus,
-          signingKey: issuer.privateKey,
-          publish: publishToDoor,
-          pinKey: this.#opened.keys.subkey('pin'),
-          cardKey: this.#opened.keys.subkey(CARD_HASH_PURPOSE),
-          timeZone: config.timeZone,
-          now: this.#now,
-          logger: logger.child({ part: 'doorsync' }),
-        });
-    await this.#doorSync?.start();
-    const mobile = this.#mobile;
-    const doorSync = this.#doorSync;
-    bus.on(this, 'decided', (p, d) =>
-      bridge({ type: 'decision', door: p.doorId, kind: p.kind, granted: d.granted, reason: d.reason }),
-    );
-    bus.on(this, 'doorStatus', (s) => bridge({ type: 'door', ...s }));
-    bus.on(this, 'deviceRejected', (r) => this.#auditRejection(store, r));
+  }
 
-    this.#http = new HttpServer(
+  #buildHttp(logger: Logger): HttpServer {
+    const { config, store } = this;
+    const certs = this.#certificates.get();
+    const { access: mobile, issuer } = this.#mobile.get();
+    const doorSync = this.#doorSync.current;
+    return new HttpServer(
       {
         store,
-        bus,
-        actions: this.#actions,
+        bus: this.bus,
+        actions: this.actions,
         status: () => this.status(),
         sim: this.#simControl(),
         sessionHours: config.http.sessionHours,
@@ -267,7 +426,7 @@ export class Hub {
           (api) => registerMobileRoutes(api, { mobile, store, issuer }),
           ...(doorSync ? [(api: FastifyInstance) => registerDoorSyncRoutes(api, { doorSync })] : []),
         ],
-        logger: logger.child({ part: 'http' }),
+        logger,
       },
       {
         http: config.http.http,
@@ -278,11 +437,13 @@ export class Hub {
         login: config.http.login,
       },
     );
-    await this.#http.start();
+  }
 
-    // 5. The cloud mirror: events up, changes down. Nothing on the access path waits for it.
-    this.#cloud = new CloudMirror({
-      config: config.cloud,
+  #buildCloud(logger: Logger): CloudMirror {
+    const { store } = this;
+    const offline = this.#offline.get();
+    return new CloudMirror({
+      config: this.config.cloud,
       // cloud-offline: doorcode revocations from the cloud go to the durable denylist (OfflineCodes.revoke,
       // the per-serial step of applyRevocations, keeping the cloud's reason); the cloud's clock
       // confirms trusted time when it agrees with ours (docs/cloud-protocol.md).
@@ -292,7 +453,7 @@ export class Hub {
             .alreadyRevoked,
       }),
       onCloudTime: (cloudMs) => void offline.clock.confirm('cloud', cloudMs),
-      logger: logger.child({ part: 'cloud' }),
+      logger,
       software: `gatehouse/${VERSION}`,
       commands: {
         unlock: (doorId, ms) => this.actions.unlockDoor(doorId, ms, 'cloud'),
@@ -300,72 +461,15 @@ export class Hub {
       },
       // Cloud writes use this process's connection, so store.watch does not see them.
       onChangesApplied: (kinds) => {
-        if (kinds.has('door')) void this.#doors?.reload(store.doors.list());
+        if (kinds.has('door')) void this.#doors.current?.reload(store.doors.list());
         this.bus.emit('storeChanged');
       },
     });
-    await this.#cloud.start();
-
-    // 6. Changes made by other processes (the CLI) reach the running parts within ~200 ms.
-    this.#unwatch = store.watch(200, (events) => {
-      this.#onStoredEvents(events);
-      bus.emit('storeChanged');
-    });
-    // A device that went quiet still gets its "…and N more" within a minute, not at the next stop.
-    this.#rejectionsTimer = setInterval(() => this.#rejections?.flush(), 60_000).unref();
-    this.#startedAt = this.#now();
-    logger.info({ ...this.addresses(), doors: store.doors.list().length }, 'deciding');
-  }
-
-  async stop(): Promise<void> {
-    this.#unwatch?.();
-    this.#unwatch = null;
-    if (this.#rejectionsTimer) clearInterval(this.#rejectionsTimer);
-    this.#rejectionsTimer = null;
-    this.bus.removeAll(this);
-    await this.#cloud?.stop();
-    this.#cloud = null;
-    await this.#http?.stop();
-    await this.#broker?.stop();
-    await this.#detachReaders();
-    await this.#doorSync?.stop();
-    await this.#mobile?.stop();
-    await this.#decisions?.stop();
-    await this.#offline?.codes.stop();
-    await this.#offline?.clock.stop();
-    this.#offline = null;
-    await this.#doors?.stop();
-    for (const hw of this.#wired.values()) await hw.close().catch(() => undefined);
-    this.#wired.clear();
-    this.#rejections?.flush(true); // the last minute's "…and N more" is recorded, not lost
-    this.#rejections = null;
-    await this.#opened?.store.events.whenOnDisk();
-    this.#opened?.close();
-    this.#http = null;
-    this.#broker = null;
-    this.#decisions = null;
-    this.#mobile = null;
-    this.#doorSync = null;
-    this.#doors = null;
-    this.#opened = null;
-  }
-
-  status(): Record<string, unknown> {
-    return {
-      version: VERSION,
-      uptimeS: this.#startedAt ? Math.round((this.#now() - this.#startedAt) / 1000) : 0,
-      mqtt: this.#broker?.addresses() ?? {},
-      http: this.#http?.ports() ?? {},
-      devicesOnline: this.#broker?.onlineDevices().length ?? 0,
-      cloud: this.#cloud?.status() ?? { state: 'stopped' },
-      clock: this.#offline?.clock.status() ?? null,
-      doors: (this.#doors?.status() ?? []).map((s) => this.#withReaders(s)),
-    };
   }
 
   /** A door's live status with its readers' state (wired doors). */
   #withReaders(status: DoorStatus): DoorStatus {
-    const readers = this.#readers?.forDoor(status.doorId);
+    const readers = this.#readerMonitor?.forDoor(status.doorId);
     return readers ? { ...status, readers } : status;
   }
 
@@ -418,15 +522,15 @@ export class Hub {
   wiredHardware(doorId: string): WiredDoorHardware | undefined {
     return this.#wired.get(doorId);
   }
+  #readerMonitor: ReaderMonitor | null = null;
   #readerDetach: Array<() => void> = [];
 
   /** Builds the configured wired doors (locks first) and makes sure each has a door record. */
-  async #startWiredHardware(store: Store): Promise<void> {
+  async #startWiredHardware(store: Store, log: Logger): Promise<void> {
     const defs = this.config.hardware.doors ?? [];
     if (defs.length === 0) return;
     const sysfsRoot = this.config.hardware.sysfsRoot ?? '/sys/class/gpio';
     const driver = await resolveDriver(this.config.hardware.driver, sysfsRoot);
-    const log = this.logger.child({ part: 'hardware' });
     // Which parts are simulated (GPIO lines, emulated PN532s), so a rehearsal is never mistaken for the building.
     const simulated = Object.fromEntries(defs.map((d) => [d.door, simulatedParts(d, driver)]));
     log.info({ driver, doors: defs.map((d) => d.door), simulated }, 'wired doors');
@@ -444,19 +548,18 @@ export class Hub {
     }
   }
 
-  /** Readers start only once decisions are being made, so no card is read into the void. */
-  async #attachReaders(store: Store): Promise<void> {
+  async #attachReaders(store: Store, logger: Logger): Promise<void> {
     if (this.#wired.size === 0) return;
     // One alarm when a reader goes offline, one event when it is back (docs/doors.md).
     const monitor = new ReaderMonitor({
       emitEvent: (e) => store.events.append(e),
       onChange: (doorId) => {
-        const status = this.#doors?.get(doorId)?.status();
+        const status = this.#doors.current?.get(doorId)?.status();
         if (status) this.bus.emit('doorStatus', this.#withReaders(status));
       },
-      logger: this.logger.child({ part: 'readers' }),
+      logger,
     });
-    this.#readers = monitor;
+    this.#readerMonitor = monitor;
     for (const hw of this.#wired.values()) {
       this.#readerDetach.push(attachToBus(hw, this.bus));
       for (const r of hw.readers) this.#readerDetach.push(monitor.watch(hw.doorId, r));
@@ -465,8 +568,8 @@ export class Hub {
   }
 
   async #detachReaders(): Promise<void> {
-    this.#readers?.stop();
-    this.#readers = null;
+    this.#readerMonitor?.stop();
+    this.#readerMonitor = null;
     for (const off of this.#readerDetach.splice(0)) off();
     for (const hw of this.#wired.values()) {
       for (const r of [...hw.readers, ...hw.keypads]) await r.stop().catch(() => undefined);
@@ -477,7 +580,7 @@ export class Hub {
     return {
       present: (doorId: string, kind: 'card' | 'keypad', value: string) => {
         if (!this.simDoors.has(doorId)) return null;
-        return this.#decisions!.decide({
+        return this.#decisions.get().decide({
           doorId,
           kind,
           value,
@@ -495,15 +598,8 @@ export class Hub {
     };
   }
 
-  /**
-   * Refused device messages are audited a few times a minute per device, then summarised in one
-   * `device.rejected` event with the count, so a looping device cannot fill the disk.
-   */
-  #rejections: Summarizer | null = null;
-  #rejectionsTimer: NodeJS.Timeout | null = null;
-
-  #auditRejection(store: Store, r: BusEvents['deviceRejected'][0]): void {
-    this.#rejections ??= new Summarizer({
+  #rejectionSummarizer(store: Store): Summarizer {
+    return new Summarizer({
       perWindow: REJECTIONS_AUDITED_PER_MINUTE,
       now: this.#now,
       onSuppressed: ({ key, suppressed }) =>
@@ -519,7 +615,10 @@ export class Hub {
           },
         }),
     });
-    if (!r.budgeted && !this.#rejections.allow(r.deviceId)) return;
+  }
+
+  #auditRejection(store: Store, rejections: Summarizer, r: BusEvents['deviceRejected'][0]): void {
+    if (!r.budgeted && !rejections.allow(r.deviceId)) return;
     const credential = r.requestId !== undefined;
     store.events.append({
       type: credential ? 'decision' : 'device.rejected',
@@ -545,9 +644,11 @@ export class Hub {
       if (DOOR_CHANGES.test(e.type)) doorsChanged = true;
       if (DEVICE_CHANGES.test(e.type) && typeof e.data.deviceId === 'string') {
         // A removed device or one whose doors changed reconnects with its new rights (or not at all).
-        this.#broker?.disconnectDevice(e.data.deviceId);
+        this.#broker.current?.disconnectDevice(e.data.deviceId);
       }
     }
-    if (doorsChanged && this.#doors && this.#opened) void this.#doors.reload(this.#opened.store.doors.list());
+    const doors = this.#doors.current;
+    const opened = this.#store.current;
+    if (doorsChanged && doors && opened) void doors.reload(opened.store.doors.list());
   }
 }

@@ -5,6 +5,11 @@ import { runCli } from './cli/program.js';
 import { ConfigError, loadConfig } from './config/index.js';
 import { createLogger } from './logger.js';
 
+/** After a signal the process is gone within this long, whatever a part does. */
+const FORCED_EXIT_MS = 10_000;
+/** The parts get this much of it to stop in reverse; the rest is for the last log lines. */
+const STOP_BUDGET_MS = 8_000;
+
 async function startHub(configFile?: string): Promise<void> {
   let loaded: ReturnType<typeof loadConfig>;
   try {
@@ -32,17 +37,17 @@ async function startHub(configFile?: string): Promise<void> {
     // Armed first: nothing below (a log write to a dead stdout included) can keep the process up.
     const force = setTimeout(() => {
       try {
-        logger.error('shutdown took longer than 10 s; exiting');
+        logger.error(`shutdown took longer than ${FORCED_EXIT_MS / 1000} s; exiting`);
       } finally {
         process.exit(1);
       }
-    }, 10_000);
+    }, FORCED_EXIT_MS);
     force.unref();
     try {
       logger.info({ signal }, 'stopping');
     } catch {}
     try {
-      await hub.stop();
+      await hub.stop({ deadlineMs: STOP_BUDGET_MS });
       logger.info('stopped');
       logger.flush();
       process.exit(0);
@@ -65,8 +70,11 @@ async function startHub(configFile?: string): Promise<void> {
   try {
     await hub.start();
   } catch (err) {
+    // A signal during start: the shutdown above stops what started and exits.
+    if (stopping) return;
     logger.fatal({ err }, 'could not start; see docs/troubleshooting.md');
-    await hub.stop().catch(() => undefined);
+    // The parts already started were stopped in reverse when this one failed; this is a no-op then.
+    await hub.stop({ deadlineMs: STOP_BUDGET_MS }).catch(() => undefined);
     logger.flush();
     process.exit(1);
   }

@@ -252,7 +252,7 @@ export class CloudMirror {
     this.#config = options.config;
     this.#port = options.port;
     this.#commands = options.commands;
-    this.#log = (options.logger ?? pino({ enabled: false })).child({ part: 'cloud' });
+    this.#log = options.logger ?? pino({ enabled: false }); // named by the composition
     this.#software = options.software ?? 'gatehouse';
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;

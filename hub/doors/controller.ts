@@ -148,10 +148,7 @@ export class DoorController {
     this.#bus = options.bus;
     this.#emitEvent = options.emitEvent;
     this.#clock = options.clock ?? systemClock;
-    this.#logger = (options.logger ?? pino({ level: 'silent' })).child({
-      part: 'door',
-      door: checked.door.id,
-    });
+    this.#logger = (options.logger ?? pino({ level: 'silent' })).child({ door: checked.door.id });
     this.#relayLog = new Summarizer({
       perWindow: RELAY_LINES_PER_MINUTE,
       now: () => this.#clock.now(),

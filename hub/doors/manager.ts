@@ -43,7 +43,8 @@ export class DoorManager {
   constructor(options: DoorManagerOptions) {
     this.#options = options;
     this.#doors = options.doors;
-    this.#logger = (options.logger ?? pino({ level: 'silent' })).child({ part: 'doors' });
+    // Named by the composition ({ part: 'doors' }); each controller adds its door.
+    this.#logger = options.logger ?? pino({ level: 'silent' });
   }
 
   async start(): Promise<void> {

@@ -49,6 +49,7 @@ export function createOffline(options: {
   timeZone: string;
   config: OfflineConfig;
   keypadPolicy: Partial<KeypadLockoutPolicy>;
+  /** Already named by the composition ({ part: 'offline' }); shared by the clock and the codes. */
   logger?: Logger;
   /** Test hook: the system clock. */
   systemNow?: () => number;
@@ -61,7 +62,7 @@ export function createOffline(options: {
     emitEvent,
     ...(config.clock.ntpCheck ? { ntpSynchronized: timedatectlNtpSynchronized } : {}),
     ...(options.systemNow ? { systemNow: options.systemNow } : {}),
-    ...(logger ? { logger: logger.child({ part: 'clock' }) } : {}),
+    ...(logger ? { logger } : {}),
   });
   const secret = CodeSecret.loadOrCreate(options.dataDir, logger);
   const codes = new OfflineCodes({
@@ -71,7 +72,7 @@ export function createOffline(options: {
     config,
     clock,
     lockoutPolicy: options.keypadPolicy,
-    ...(logger ? { logger: logger.child({ part: 'offline-codes' }) } : {}),
+    ...(logger ? { logger } : {}),
   });
   const lockout = new CappedKeypadLockout(options.keypadPolicy, {
     db: store.db,
