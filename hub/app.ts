@@ -337,7 +337,7 @@ export class Hub {
       logger.warn({ recovered }, 'recovered decisions from the journal after an unclean stop');
     // Own changes (this process) and other processes' (the CLI, via watch) take the same path.
     store.events.onStored((events) => this.#onStoredEvents(events));
-    this.#ensureSimulatedDoor(store);
+    this.#ensureSimulatedDoor(store, logger);
   }
 
   /** Sends to a LAN door's device; refused while the broker is not running. */
@@ -473,7 +473,7 @@ export class Hub {
     return readers ? { ...status, readers } : status;
   }
 
-  #ensureSimulatedDoor(store: Store): void {
+  #ensureSimulatedDoor(store: Store, logger: Logger): void {
     const id = this.config.simulation.door;
     if (!id || store.doors.list().length > 0) return;
     store.doors.add({
@@ -483,10 +483,7 @@ export class Hub {
       unlockMs: this.config.doors.unlockMs,
       heldOpenMs: this.config.doors.heldOpenMs,
     });
-    this.logger.info(
-      { door: id },
-      'first boot: created a simulated door (drive it with `npx gatehouse sim`)',
-    );
+    logger.info({ door: id }, 'first boot: created a simulated door (drive it with `npx gatehouse sim`)');
   }
 
   #wiredIo(door: Door) {

@@ -169,9 +169,9 @@ export class Lifecycle {
       const logger = this.#loggers.get(part)!;
       const failed = this.#states.get(part) === 'failed';
       this.#states.set(part, 'stopping');
-      const allowed = Math.max(
-        LAST_CHANCE_MS,
-        Math.min(part.stopDeadlineMs ?? DEFAULT_STOP_DEADLINE_MS, until - Date.now()),
+      const allowed = Math.min(
+        part.stopDeadlineMs ?? DEFAULT_STOP_DEADLINE_MS,
+        Math.max(LAST_CHANCE_MS, until - Date.now()),
       );
       const stopping = Promise.resolve().then(() => part.stop());
       let timer: NodeJS.Timeout | undefined;
