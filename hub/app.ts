@@ -1,5 +1,5 @@
-// Composition: builds every part from config and wires them through the bus. Start order puts the
-// locks in their safe state first and opens the network last; stop runs in reverse.
+// Composition: an ordered list of parts (hub/parts.ts) built from config and wired through the bus. Start
+// order puts the locks in their safe state first and opens the network last; stop runs in reverse.
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -50,9 +50,9 @@ export interface HubOptions {
 
 /** Event types that mean "re-read doors / devices" when another process (the CLI) made them. */
 const DOOR_CHANGES = /^admin\.door\./;
-/** A device whose rights shrank or vanished must reconnect (or stay out); a new device is not affected. */
 /** Refused device messages audited one by one per device and minute; the rest are counted in one event. */
 const REJECTIONS_AUDITED_PER_MINUTE = 10;
+/** A device whose rights shrank or vanished must reconnect (or stay out); a new device is not affected. */
 const DEVICE_CHANGES = /^admin\.device\.(removed|secret_rotated|doors_changed)$/;
 
 export interface HubStopOptions {
