@@ -154,22 +154,24 @@ export class DecisionService {
     const door = this.#doors.get(p.doorId);
     const checked = validatePresentationValue(p.kind, p.value);
 
-    let decision: Decision & { detail?: string };
+    let decision: Decision;
+    let detail: string | undefined;
     if (!door) {
       decision = { granted: false, reason: 'invalid_request' };
     } else {
-      decision = this.#decideFor(door, p, checked, now, keypadKey);
+      const verdict = this.#decideFor(door, p, checked, now, keypadKey);
+      decision = verdict.decision;
+      detail = verdict.detail;
     }
 
     if (door) this.#countKeypad(decision, p, keypadKey, now);
 
-    const { detail, ...answer } = decision;
     // Every decision is in the event log already; the log line is for debugging only (spare the SD card).
     logger.debug(
-      { door: p.doorId, kind: p.kind, granted: answer.granted, reason: answer.reason },
+      { door: p.doorId, kind: p.kind, granted: decision.granted, reason: decision.reason },
       'decision',
     );
-    this.#recorder.record(p, answer, {
+    this.#recorder.record(p, decision, {
       doorKnown: door !== undefined,
       data: {
         // Unknown cards keep a masked tail so staff can tell which card it was; keypad digits never.
@@ -178,7 +180,7 @@ export class DecisionService {
         ...(door ? {} : { error: `unknown door '${p.doorId}'` }),
       },
     });
-    return answer;
+    return decision;
   }
 
   #decideFor(
@@ -187,7 +189,7 @@ export class DecisionService {
     checked: ReturnType<typeof validatePresentationValue>,
     now: number,
     keypadKey: string,
-  ): Decision & { detail?: string } {
+  ): { decision: Decision; detail?: string } {
     const { store, lockout } = this.#o;
     const keypadLocked = p.kind === 'keypad' && lockout.isLocked(keypadKey, now).locked;
     const lookupKind = credentialKindFor(p.kind);
@@ -220,7 +222,7 @@ export class DecisionService {
         offline.notePinLength?.(decision.credentialId, checked.value.length); // for the guessing figure
       }
     }
-    return decision;
+    return { decision };
   }
 
   #holidayDates(): Set<string> {
@@ -247,14 +249,16 @@ export class DecisionService {
 }
 
 /** The decision and its detail, without whatever else a verdict carries (serial, code type). */
-function answerOf(verdict: Decision & { detail?: string }): Decision & { detail?: string } {
+function answerOf(verdict: Decision & { detail?: string }): { decision: Decision; detail?: string } {
   const { granted, reason, unlockMs, personId, credentialId, detail } = verdict;
   return {
-    granted,
-    reason,
-    ...(unlockMs !== undefined ? { unlockMs } : {}),
-    personId: personId ?? null,
-    credentialId: credentialId ?? null,
+    decision: {
+      granted,
+      reason,
+      ...(unlockMs !== undefined ? { unlockMs } : {}),
+      personId: personId ?? null,
+      credentialId: credentialId ?? null,
+    },
     ...(detail ? { detail } : {}),
   };
 }
