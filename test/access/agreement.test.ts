@@ -225,6 +225,14 @@ const ROWS: Row[] = [
     expect: 'granted',
   },
   {
+    what: 'a group whose schedule has no interval: in the copy, and outside the schedule there too',
+    door: 'front',
+    kind: 'card',
+    value: '0C10',
+    when: SYNC_AT,
+    expect: 'outside_schedule',
+  },
+  {
     what: 'the group without a schedule opens on a holiday',
     door: 'front',
     kind: 'card',
@@ -316,9 +324,12 @@ beforeAll(async () => {
     ...(['mon', 'tue', 'wed', 'thu', 'fri'] as const).map((day) => ({ day, from: '08:00', to: '18:00' })),
     { day: 'hol', from: '11:00', to: '12:00' },
   ]);
+  store.schedules.set('closed', 'Closed', []);
   store.holidays.add('2026-12-25', 'Christmas');
   store.groups.add({ id: 'residents', name: 'Residents' });
   store.groups.add({ id: 'staff', name: 'Staff', scheduleId: 'office' });
+  store.groups.add({ id: 'closed', name: 'Closed', scheduleId: 'closed' });
+  store.groups.addDoor('closed', 'front');
   for (const door of ['front', 'vault', 'gym']) {
     store.groups.addDoor('residents', door);
     store.groups.addDoor('staff', door);
@@ -343,6 +354,8 @@ beforeAll(async () => {
   store.credentials.addCard('eve', 'EE01', { validFrom: SYNC_AT + 24 * HOUR });
   person('finn', 'residents');
   store.credentials.addCard('finn', 'FF01', { validUntil: SYNC_AT + 2 * HOUR });
+  person('cole', 'closed');
+  store.credentials.addCard('cole', '0C10');
   person('alex', null);
   store.credentials.addCard('alex', 'AA01');
 
