@@ -1,16 +1,76 @@
 // The access path: a presentation from any door (MQTT or wired) → store lookups → the pure engine →
 // a durable audit event → the decision on the bus. It never waits on the network (docs/architecture.md, invariant 1).
-import { decide, type KeypadLockout, validatePresentationValue } from './access/index.js';
+import {
+  credentialKindFor,
+  decide,
+  type KeypadLockout,
+  keypadLockoutOutcome,
+  validatePresentationValue,
+} from './access/index.js';
 import { Summarizer } from './budget.js';
 import type { Decision, EventBus, Presentation } from './bus.js';
-import type { CredentialKind, Door } from './domain.js';
+import type { Door, NewEvent } from './domain.js';
 import { type Logger, maskCard } from './logger.js';
 import type { Store } from './store/store.js';
 
-/** Offline doorcodes (issue #5, hub/offline/OfflineCodes): tried for keypad entries that matched no PIN. */
+/**
+ * Offline doorcodes (hub/offline/OfflineCodes): tried for keypad entries that matched no PIN. The
+ * verdict is the engine's decision for the code; `detail` says more than the reason (e.g. 'time_untrusted').
+ */
 export interface OfflineCodeVerifier {
-  verify(doorId: string, digits: string, now: number): Decision | null;
+  verify(doorId: string, digits: string, now: number): (Decision & { detail?: string }) | null;
   notePinLength?(credentialId: string, digits: number): void;
+}
+
+/** The part of the event log a recorder writes to (EventLog). */
+export interface DecisionLog {
+  appendCommitted(e: NewEvent): void;
+  flushSoon(): void;
+}
+
+/**
+ * Journal → answer → commit, for every decision: cards, PINs, offline codes and mobile keys. The
+ * decision is in the journal (one write()) before the answer leaves on the bus (door controllers and
+ * the broker answer on `decided`), and SQLite commits right after (docs/architecture.md, step 4).
+ */
+export class DecisionRecorder {
+  readonly #events: DecisionLog;
+  readonly #bus: EventBus;
+
+  constructor(events: DecisionLog, bus: EventBus) {
+    this.#events = events;
+    this.#bus = bus;
+  }
+
+  /** Records the decision, then announces it, then schedules the commit. `data` adds to the event. */
+  record(
+    p: Presentation,
+    decision: Decision,
+    options: { doorKnown: boolean; data?: Record<string, unknown> },
+  ): void {
+    this.#events.appendCommitted({
+      type: 'decision',
+      doorId: options.doorKnown ? p.doorId : null,
+      personId: decision.personId ?? null,
+      credentialId: decision.credentialId ?? null,
+      data: {
+        granted: decision.granted,
+        reason: decision.reason,
+        kind: p.kind,
+        reader: p.readerId,
+        ...(p.deviceId ? { device: p.deviceId } : {}),
+        ...(p.requestId ? { request: p.requestId } : {}),
+        ...options.data,
+      },
+    });
+    this.#bus.emit('decided', p, decision);
+    this.#events.flushSoon();
+  }
+
+  /** Announces without a record: a refusal that was only counted into a summary event. */
+  announce(p: Presentation, decision: Decision): void {
+    this.#bus.emit('decided', p, decision);
+  }
 }
 
 export interface DecisionServiceOptions {
@@ -22,25 +82,23 @@ export interface DecisionServiceOptions {
   logger: Logger;
   /** Offline daily / temporary doorcodes (issue #5); without it only personal PINs open keypads. */
   offlineCodes?: OfflineCodeVerifier;
+  /** Shared with mobile keys (hub/app.ts); by default one over `store.events` and `bus`. */
+  recorder?: DecisionRecorder;
 }
 
 /** "decision failed" lines per door per minute; beyond it one summary (a broken store fails every card). */
 const FAILURE_LINES_PER_MINUTE = 3;
 
-const LOOKUP_KIND: Record<Presentation['kind'], CredentialKind> = {
-  card: 'card',
-  keypad: 'pin',
-  mobile: 'mobile',
-};
-
 export class DecisionService {
   readonly #o: DecisionServiceOptions;
   readonly #now: () => number;
   readonly #failureLog: Summarizer;
+  readonly #recorder: DecisionRecorder;
 
   constructor(options: DecisionServiceOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    this.#recorder = options.recorder ?? new DecisionRecorder(options.store.events, options.bus);
     this.#failureLog = new Summarizer({
       perWindow: FAILURE_LINES_PER_MINUTE,
       now: this.#now,
@@ -97,50 +155,49 @@ export class DecisionService {
     const checked = validatePresentationValue(p.kind, p.value);
 
     let decision: Decision;
+    let detail: string | undefined;
     if (!door) {
       decision = { granted: false, reason: 'invalid_request' };
-    } else if (!checked.ok) {
-      decision = { granted: false, reason: 'invalid_request' };
     } else {
-      decision = this.#decideFor(door, p, checked.value, now, keypadKey);
+      const verdict = this.#decideFor(door, p, checked, now, keypadKey);
+      decision = verdict.decision;
+      detail = verdict.detail;
     }
 
-    if (p.kind === 'keypad' && door) this.#countKeypad(decision, p, keypadKey, now);
+    if (door) this.#countKeypad(decision, p, keypadKey, now);
 
-    // Crash-safe (journal or WAL) before the answer leaves; SQLite and the fsync follow right after.
-    store.events.appendCommitted({
-      type: 'decision',
-      doorId: door ? door.id : null,
-      personId: decision.personId ?? null,
-      credentialId: decision.credentialId ?? null,
-      data: {
-        granted: decision.granted,
-        reason: decision.reason,
-        kind: p.kind,
-        reader: p.readerId,
-        ...(p.deviceId ? { device: p.deviceId } : {}),
-        ...(p.requestId ? { request: p.requestId } : {}),
-        // Unknown cards keep a masked tail so staff can tell which card it was; keypad digits never.
-        ...(p.kind === 'card' && checked.ok ? { card: maskCard(checked.value) } : {}),
-        ...(door ? {} : { error: `unknown door '${p.doorId}'` }),
-      },
-    });
     // Every decision is in the event log already; the log line is for debugging only (spare the SD card).
     logger.debug(
       { door: p.doorId, kind: p.kind, granted: decision.granted, reason: decision.reason },
       'decision',
     );
-    this.#o.bus.emit('decided', p, decision);
-    store.events.flushSoon();
+    this.#recorder.record(p, decision, {
+      doorKnown: door !== undefined,
+      data: {
+        // Unknown cards keep a masked tail so staff can tell which card it was; keypad digits never.
+        ...(p.kind === 'card' && checked.ok ? { card: maskCard(checked.value) } : {}),
+        ...(detail ? { detail } : {}),
+        ...(door ? {} : { error: `unknown door '${p.doorId}'` }),
+      },
+    });
     return decision;
   }
 
-  #decideFor(door: Door, p: Presentation, value: string, now: number, keypadKey: string): Decision {
+  #decideFor(
+    door: Door,
+    p: Presentation,
+    checked: ReturnType<typeof validatePresentationValue>,
+    now: number,
+    keypadKey: string,
+  ): { decision: Decision; detail?: string } {
     const { store, lockout } = this.#o;
     const keypadLocked = p.kind === 'keypad' && lockout.isLocked(keypadKey, now).locked;
-    const lookupKind = LOOKUP_KIND[p.kind];
-    // Mobile keys are verified by challenge-response (issue 5); a bare value never matches.
-    const match = lookupKind === 'mobile' || keypadLocked ? null : store.credentials.find(lookupKind, value);
+    const lookupKind = credentialKindFor(p.kind);
+    // Mobile keys are verified by challenge-response (hub/mobile); a bare value never matches.
+    const match =
+      !checked.ok || lookupKind === 'mobile' || keypadLocked
+        ? null
+        : store.credentials.find(lookupKind, checked.value);
     const grants = match ? store.access.grantsFor(match.person.id, door.id) : [];
     const decision = decide({
       now,
@@ -151,25 +208,21 @@ export class DecisionService {
       grants,
       holidays: this.#holidayDates(),
       keypadLocked,
+      malformed: !checked.ok,
     });
-    // --- offline doorcodes (issue #5, hub/offline/) ---
+    // Offline doorcodes: a keypad entry that matched no PIN may be a code; the codes ask the engine too.
     const offline = this.#o.offlineCodes;
-    if (offline && p.kind === 'keypad') {
+    if (offline && p.kind === 'keypad' && checked.ok) {
       // unknown_credential is only reached when the door is not in lockdown and the keypad not locked out.
       if (decision.reason === 'unknown_credential') {
-        const verdict = offline.verify(door.id, value, now);
-        if (verdict) {
-          const refs = { personId: verdict.personId ?? null, credentialId: verdict.credentialId ?? null };
-          return verdict.granted
-            ? { granted: true, reason: 'granted', unlockMs: door.unlockMs, ...refs }
-            : { granted: false, reason: verdict.reason, ...refs };
-        }
-      } else if (decision.granted && decision.credentialId) {
-        offline.notePinLength?.(decision.credentialId, value.length); // for the guessing figure
+        const verdict = offline.verify(door.id, checked.value, now);
+        if (verdict) return answerOf(verdict);
+      }
+      if (decision.granted && decision.credentialId) {
+        offline.notePinLength?.(decision.credentialId, checked.value.length); // for the guessing figure
       }
     }
-    // --- end offline doorcodes ---
-    return decision;
+    return { decision };
   }
 
   #holidayDates(): Set<string> {
@@ -179,11 +232,9 @@ export class DecisionService {
 
   #countKeypad(decision: Decision, p: Presentation, keypadKey: string, now: number): void {
     const { lockout, store } = this.#o;
-    if (decision.granted) {
-      lockout.recordSuccess(keypadKey, now);
-      return;
-    }
-    if (decision.reason !== 'unknown_credential' && decision.reason !== 'invalid_request') return;
+    const outcome = keypadLockoutOutcome(p.kind, decision);
+    if (outcome === 'success') lockout.recordSuccess(keypadKey, now);
+    if (outcome !== 'failure') return;
     const result = lockout.recordFailure(keypadKey, now);
     if (result.lockedUntil !== undefined) {
       store.events.append({
@@ -195,4 +246,19 @@ export class DecisionService {
       });
     }
   }
+}
+
+/** The decision and its detail, without whatever else a verdict carries (serial, code type). */
+function answerOf(verdict: Decision & { detail?: string }): { decision: Decision; detail?: string } {
+  const { granted, reason, unlockMs, personId, credentialId, detail } = verdict;
+  return {
+    decision: {
+      granted,
+      reason,
+      ...(unlockMs !== undefined ? { unlockMs } : {}),
+      personId: personId ?? null,
+      credentialId: credentialId ?? null,
+    },
+    ...(detail ? { detail } : {}),
+  };
 }

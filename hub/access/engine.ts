@@ -34,6 +34,8 @@ export interface DecisionInput {
   holidays: ReadonlySet<string>;
   /** KeypadLockout.isLocked(...) for this door's keypad; only consulted for keypad entries. */
   keypadLocked: boolean;
+  /** The presented value failed validatePresentationValue (nothing was looked up). */
+  malformed?: boolean;
 }
 
 const CREDENTIAL_KIND_FOR: Readonly<Record<PresentationKind, CredentialKind>> = {
@@ -59,6 +61,8 @@ function isValidityBound(value: unknown): value is number | null {
  * Grant or deny. Checked in this order, first refusal wins: lockdown, invalid_request, locked_out
  * (keypad only), unknown_credential, revoked, suspended, not_yet_valid, expired, no_access,
  * outside_schedule. Denials carry personId/credentialId when known, for the audit log.
+ * The only statement of this order: the decision service, the door-side copy (hub/doorsync),
+ * offline codes and mobile keys each build this input and call it (docs/access-rules.md).
  */
 export function decide(input: DecisionInput): Decision {
   const { now, door, kind, match } = input;
@@ -69,8 +73,10 @@ export function decide(input: DecisionInput): Decision {
   const deny = (reason: Reason): Decision => ({ granted: false, reason, personId, credentialId });
 
   if (door.mode === 'lockdown') return deny('lockdown');
-  // A broken clock or kind would make every comparison below false and could grant: refuse.
-  if (!Number.isFinite(now) || !isPresentationKind(kind)) return deny('invalid_request');
+  // A broken value, clock or kind would make every comparison below false and could grant: refuse.
+  if (input.malformed === true || !Number.isFinite(now) || !isPresentationKind(kind)) {
+    return deny('invalid_request');
+  }
   if (kind === 'keypad' && input.keypadLocked) return deny('locked_out');
   if (credential === undefined || person === undefined) return deny('unknown_credential');
   // A match that does not fit the presentation is no match (defence against a bad lookup).
@@ -105,6 +111,21 @@ function scheduledGrantAllows({ grants, now, timeZone, holidays }: DecisionInput
 export type PresentationValueCheck = { ok: true; value: string } | { ok: false; error: string };
 
 const MAX_MOBILE_TOKEN_CHARS = 4096;
+const MAX_CARD_INPUT_CHARS = 256;
+const CARD_HEX = /^[0-9A-F]{2,64}$/;
+const PIN_DIGITS = /^[0-9]{4,12}$/;
+
+/** A card UID as stored and compared: uppercase hex without ":" or spaces; null when it is no card value. */
+export function canonicalCardValue(value: unknown): string | null {
+  if (typeof value !== 'string' || value.length > MAX_CARD_INPUT_CHARS) return null;
+  const canonical = value.replace(/[:\s]/g, '').toUpperCase();
+  return CARD_HEX.test(canonical) ? canonical : null;
+}
+
+/** Whether digits have the shape of a keypad entry (4–12 digits): personal PINs and offline codes. */
+export function isKeypadValue(value: unknown): value is string {
+  return typeof value === 'string' && PIN_DIGITS.test(value);
+}
 
 /**
  * Validate and canonicalise a presented value before any lookup. Card UIDs become uppercase hex
@@ -114,15 +135,15 @@ export function validatePresentationValue(kind: unknown, value: unknown): Presen
   if (typeof value !== 'string') return { ok: false, error: 'value must be a string' };
   switch (kind) {
     case 'card': {
-      if (value.length > 256) return { ok: false, error: 'card value is too long' };
-      const canonical = value.replace(/[:\s]/g, '').toUpperCase();
-      if (!/^[0-9A-F]{2,64}$/.test(canonical)) {
+      if (value.length > MAX_CARD_INPUT_CHARS) return { ok: false, error: 'card value is too long' };
+      const canonical = canonicalCardValue(value);
+      if (canonical === null) {
         return { ok: false, error: 'card value must be 2–64 hex digits (":" and spaces allowed)' };
       }
       return { ok: true, value: canonical };
     }
     case 'keypad':
-      if (!/^[0-9]{4,12}$/.test(value)) return { ok: false, error: 'keypad value must be 4–12 digits' };
+      if (!isKeypadValue(value)) return { ok: false, error: 'keypad value must be 4–12 digits' };
       return { ok: true, value };
     case 'mobile':
       if (value.length === 0) return { ok: false, error: 'mobile value must not be empty' };

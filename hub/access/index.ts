@@ -1,9 +1,11 @@
 // The access decision engine: pure functions and an in-memory keypad lockout, no I/O.
 export {
   type AccessGrant,
+  canonicalCardValue,
   credentialKindFor,
   type DecisionInput,
   decide,
+  isKeypadValue,
   type PresentationValueCheck,
   validatePresentationValue,
 } from './engine.js';

@@ -2,8 +2,8 @@
 // credentials and decide from it when the hub is unreachable. Used by the emulated door controller
 // in the tests; a real controller implements the same rules (docs/mqtt.md).
 import { createHmac, type KeyObject } from 'node:crypto';
-import { isValidTimeZone, isWithinSchedule, localTime, previousLocalDay } from '../access/index.js';
-import type { Reason } from '../domain.js';
+import { credentialKindFor, decide, validatePresentationValue } from '../access/index.js';
+import type { Credential, Person, Reason } from '../domain.js';
 import { fromBase64url } from '../mobile/certificate.js';
 import { type DeltaBody, openSyncMessage, type SnapshotBody, type SyncEntry } from './format.js';
 
@@ -19,6 +19,7 @@ export class DoorCopy {
     SnapshotBody,
     'entries' | 'v' | 'type' | 'door' | 'version' | 'issuedAt' | 'pinKey' | 'cardKey'
   > | null = null;
+  #holidays: ReadonlySet<string> = new Set();
   #pinKey: Buffer | null = null;
   #cardKey: Buffer | null = null;
   readonly #entries = new Map<string, SyncEntry>();
@@ -55,36 +56,38 @@ export class DoorCopy {
     return { applied: true, version: this.#version };
   }
 
-  /** A local decision from the copy (cards and PINs; mobile keys need the hub). */
+  /**
+   * A local decision from the copy (cards and PINs; mobile keys need the hub), by the hub's own rules
+   * (hub/access): the copy only builds the engine's input. Revoked and suspended credentials and people
+   * without a group for this door are not in the copy, so the door answers `unknown_credential` for them.
+   */
   decide(kind: 'card' | 'keypad', value: string, now: number): { granted: boolean; reason: Reason } {
     const settings = this.#settings;
     if (!settings) return { granted: false, reason: 'unknown_credential' };
-    if (settings.mode === 'lockdown') return { granted: false, reason: 'lockdown' };
-    let lookup: string;
-    if (kind === 'card') {
-      const uid = value.replace(/[:\s]/g, '').toUpperCase();
-      if (!/^[0-9A-F]{2,64}$/.test(uid)) return { granted: false, reason: 'invalid_request' };
-      // The copy holds keyed hashes of card UIDs, never the UIDs (docs/mqtt.md §8).
-      if (!this.#cardKey) return { granted: false, reason: 'unknown_credential' };
-      lookup = createHmac('sha256', this.#cardKey).update(uid).digest('hex');
-    } else {
-      if (!/^[0-9]{4,12}$/.test(value)) return { granted: false, reason: 'invalid_request' };
-      if (!this.#pinKey) return { granted: false, reason: 'unknown_credential' };
-      lookup = createHmac('sha256', this.#pinKey).update(value).digest('hex');
-    }
-    const ref = this.#index.get(`${kind === 'card' ? 'card' : 'pin'}:${lookup.toLowerCase()}`);
-    const entry = ref === undefined ? undefined : this.#entries.get(ref);
-    if (!entry) return { granted: false, reason: 'unknown_credential' };
-    if (entry.validFrom !== null && now < entry.validFrom) return { granted: false, reason: 'not_yet_valid' };
-    if (entry.validUntil !== null && now >= entry.validUntil) return { granted: false, reason: 'expired' };
-    if (entry.intervals !== null) {
-      if (!isValidTimeZone(settings.timeZone)) return { granted: false, reason: 'outside_schedule' };
-      const at = localTime(now, settings.timeZone);
-      if (!isWithinSchedule(entry.intervals, at, new Set(settings.holidays), previousLocalDay(at))) {
-        return { granted: false, reason: 'outside_schedule' };
-      }
-    }
-    return { granted: true, reason: 'granted' };
+    const checked = validatePresentationValue(kind, value);
+    const entry = checked.ok ? this.#find(kind, checked.value) : undefined;
+    const decision = decide({
+      now,
+      timeZone: settings.timeZone,
+      door: { id: this.doorId, mode: settings.mode, unlockMs: settings.unlockMs },
+      kind,
+      match: entry ? copiedMatch(entry) : null,
+      // The entry's intervals are already the union of every group that opens this door.
+      grants: entry ? [{ groupId: COPY_GRANT, intervals: entry.intervals }] : [],
+      holidays: this.#holidays,
+      keypadLocked: false,
+      malformed: !checked.ok,
+    });
+    return { granted: decision.granted, reason: decision.reason };
+  }
+
+  /** The entry a canonical value matches: the copy holds keyed hashes, never UIDs or PINs (docs/mqtt.md §8). */
+  #find(kind: 'card' | 'keypad', canonical: string): SyncEntry | undefined {
+    const key = kind === 'card' ? this.#cardKey : this.#pinKey;
+    if (!key) return undefined;
+    const lookup = createHmac('sha256', key).update(canonical).digest('hex');
+    const ref = this.#index.get(`${credentialKindFor(kind)}:${lookup}`);
+    return ref === undefined ? undefined : this.#entries.get(ref);
   }
 
   #replace(body: SnapshotBody): void {
@@ -93,6 +96,7 @@ export class DoorCopy {
     for (const entry of body.entries) this.#put(entry);
     const { mode, unlockMs, timeZone, holidays } = body;
     this.#settings = { mode, unlockMs, timeZone, holidays };
+    this.#holidays = new Set(holidays);
     this.#pinKey = body.pinKey ? fromBase64url(body.pinKey) : null;
     this.#cardKey = body.cardKey ? fromBase64url(body.cardKey) : null;
     this.#version = body.version;
@@ -105,7 +109,10 @@ export class DoorCopy {
     if (body.mode !== undefined) settings.mode = body.mode;
     if (body.unlockMs !== undefined) settings.unlockMs = body.unlockMs;
     if (body.timeZone !== undefined) settings.timeZone = body.timeZone;
-    if (body.holidays !== undefined) settings.holidays = body.holidays;
+    if (body.holidays !== undefined) {
+      settings.holidays = body.holidays;
+      this.#holidays = new Set(body.holidays);
+    }
     this.#version = body.version;
   }
 
@@ -122,4 +129,32 @@ export class DoorCopy {
     const key = `${old.kind}:${old.lookup.toLowerCase()}`;
     if (this.#index.get(key) === ref) this.#index.delete(key);
   }
+}
+
+const COPY_GRANT = 'door-copy';
+const COPY_HOLDER: Person = {
+  id: 'door-copy',
+  name: '',
+  kind: 'resident',
+  unitId: null,
+  suspended: false,
+  keyEpoch: 0,
+  createdAt: 0,
+};
+
+/** An entry as the engine's match: in the copy means active, unrevoked and its holder not suspended. */
+function copiedMatch(entry: SyncEntry): { credential: Credential; person: Person } {
+  return {
+    credential: {
+      id: entry.ref,
+      personId: COPY_HOLDER.id,
+      kind: entry.kind,
+      label: '',
+      validFrom: entry.validFrom,
+      validUntil: entry.validUntil,
+      revokedAt: null,
+      createdAt: 0,
+    },
+    person: COPY_HOLDER,
+  };
 }

@@ -556,7 +556,7 @@ function mergeRows(rows: EntryRow[], includePins: boolean, includeCards: boolean
   }
   const result = new Map<string, Computed>();
   for (const [ref, { entry, personId }] of merged) {
-    if (entry.intervals !== null && entry.intervals.length === 0) continue; // opens never
+    // Kept even when its schedules open never: the door then says outside_schedule, as the hub does.
     result.set(ref, { entry, json: JSON.stringify(entry), personId });
   }
   return result;

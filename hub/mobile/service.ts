@@ -1,7 +1,7 @@
 // The mobile-key part of the access path. Over MQTT a reader publishes a credential with kind
 // 'mobile': the value 'challenge' asks for a challenge (answered on door/{d}/challenge), any other
 // value is a phone response and gets a decision. The HTTP routes (http.ts) call the same methods.
-// Every decision is stored durably and announced on the bus like any other (door controllers unlock on it).
+// Every decision takes the cards' path (DecisionRecorder: journal, answer on the bus, commit).
 //
 // Budgets (docs/mobile-keys.md, "Limits"): the endpoints need no login, so what one address can cost is
 // bounded: challenge and response requests per address (token buckets), challenges per door, live
@@ -9,6 +9,7 @@
 // decision: the first few per door and minute are recorded, the rest counted into one summary event.
 import { BoundedMap, type Clock, Summarizer, TokenBucket } from '../budget.js';
 import type { Decision, EventBus, Presentation } from '../bus.js';
+import { DecisionRecorder } from '../decisions.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
 import type { ChallengeOutcome, IssuedChallenge, MobileVerdict, MobileVerifier } from './verifier.js';
@@ -58,6 +59,8 @@ export interface MobileAccessOptions {
   limits?: Partial<MobileLimits>;
   logger?: Logger;
   now?: Clock;
+  /** Shared with cards and PINs (hub/app.ts); by default one over `store.events` and `bus`. */
+  recorder?: DecisionRecorder;
 }
 
 export interface MobilePresentation {
@@ -81,6 +84,7 @@ export class MobileAccess {
   readonly #o: MobileAccessOptions;
   readonly #limits: MobileLimits;
   readonly #now: Clock;
+  readonly #recorder: DecisionRecorder;
   readonly #challengeBuckets = new BoundedMap<string, TokenBucket>(MAX_TRACKED_SOURCES);
   readonly #responseBuckets = new BoundedMap<string, TokenBucket>(MAX_TRACKED_SOURCES);
   readonly #doorBuckets = new BoundedMap<string, TokenBucket>(MAX_TRACKED_SOURCES);
@@ -94,6 +98,7 @@ export class MobileAccess {
     this.#o = options;
     this.#limits = { ...DEFAULT_MOBILE_LIMITS, ...options.limits };
     this.#now = options.now ?? Date.now;
+    this.#recorder = options.recorder ?? new DecisionRecorder(options.store.events, options.bus);
     this.#refusals = new Summarizer({
       perWindow: REFUSALS_RECORDED_PER_MINUTE,
       now: this.#now,
@@ -177,39 +182,9 @@ export class MobileAccess {
    * decision is stored durably; a refusal before that (garbage, a forged or replayed answer) is budgeted.
    */
   present(input: MobilePresentation): MobileVerdict {
-    const { store, bus, logger } = this.#o;
+    const { store, logger } = this.#o;
     const verdict = this.#o.verifier.verify(input.doorId, input.response);
     const doorKnown = store.doors.get(input.doorId) !== null;
-    const event = {
-      type: 'decision',
-      doorId: doorKnown ? input.doorId : null,
-      personId: verdict.personId ?? null,
-      credentialId: verdict.credentialId ?? null,
-      data: {
-        granted: verdict.granted,
-        reason: verdict.reason,
-        kind: 'mobile',
-        reader: input.readerId,
-        ...(input.deviceId ? { device: input.deviceId } : {}),
-        ...(input.requestId ? { request: input.requestId } : {}),
-        ...(!verdict.verified && input.source ? { source: input.source } : {}),
-        ...(verdict.detail ? { error: verdict.detail } : {}),
-      },
-    };
-    const log = { door: input.doorId, kind: 'mobile', granted: verdict.granted, reason: verdict.reason };
-    let announce = true;
-    if (verdict.verified) {
-      const stored = store.events.appendDurable(event);
-      logger?.info({ seq: stored.seq, ...log }, 'decision');
-    } else if (this.#refusals.allow(doorKnown ? input.doorId : UNKNOWN_DOOR)) {
-      // Not a decision about anyone: grouped into the next commit instead of a sync write of its own.
-      store.events.append(event);
-      logger?.info({ ...log, error: verdict.detail }, 'decision');
-    } else {
-      // Counted into the summary. An MQTT reader still gets its answer; nobody else hears of it.
-      announce = input.requestId !== undefined;
-    }
-    if (!announce) return verdict;
     const presentation: Presentation = {
       doorId: input.doorId,
       kind: 'mobile',
@@ -225,7 +200,22 @@ export class MobileAccess {
       personId: verdict.personId ?? null,
       credentialId: verdict.credentialId ?? null,
     };
-    bus.emit('decided', presentation, decision);
+    const data = {
+      ...(!verdict.verified && input.source ? { source: input.source } : {}),
+      ...(verdict.detail ? { error: verdict.detail } : {}),
+    };
+    const log = { door: input.doorId, kind: 'mobile', granted: verdict.granted, reason: verdict.reason };
+    if (verdict.verified) {
+      // Like a card: in the journal before the answer leaves, committed right after.
+      logger?.info(log, 'decision');
+      this.#recorder.record(presentation, decision, { doorKnown, data });
+    } else if (this.#refusals.allow(doorKnown ? input.doorId : UNKNOWN_DOOR)) {
+      logger?.info({ ...log, error: verdict.detail }, 'decision');
+      this.#recorder.record(presentation, decision, { doorKnown, data });
+    } else if (input.requestId !== undefined) {
+      // Counted into the summary. An MQTT reader still gets its answer; nobody else hears of it.
+      this.#recorder.announce(presentation, decision);
+    }
     return verdict;
   }
 

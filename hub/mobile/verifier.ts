@@ -9,7 +9,7 @@
 import { createHmac, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import { decide } from '../access/index.js';
 import type { Decision } from '../bus.js';
-import type { Reason } from '../domain.js';
+import type { Credential } from '../domain.js';
 import type { Store } from '../store/store.js';
 import {
   CHALLENGE_BYTES,
@@ -217,37 +217,34 @@ export class MobileVerifier {
       return invalid('phone signature does not match the challenge, door and certificate');
     }
 
-    // The certificate is genuine and the phone holds its key. Now the same rules as any credential.
-    const match = store.credentials.find('mobile', body.keyId);
-    const sameHolder = match !== null && match.person.id === body.personId;
+    // The certificate is genuine and the phone holds its key. Now the same rules as any credential
+    // (hub/access decides the order); the certificate can only narrow what the store allows: an old key
+    // epoch revokes it, its own validity narrows the credential's, a door outside its scope has no grant.
+    const found = store.credentials.find('mobile', body.keyId);
+    const holder = found !== null && found.person.id === body.personId ? found : null;
+    const staleEpoch = holder !== null && body.keyEpoch !== holder.person.keyEpoch;
+    const grants = holder ? store.access.grantsFor(holder.person.id, door.id) : [];
+    const outOfScope = grants.length > 0 && !this.#inScope(body.scope, door.id);
     const decision = decide({
       now,
       timeZone: this.#o.timeZone,
       door: { id: door.id, mode: door.mode, unlockMs: door.unlockMs },
       kind: 'mobile',
-      match: sameHolder ? match : null,
-      grants: sameHolder ? store.access.grantsFor(match.person.id, door.id) : [],
+      match: holder && {
+        person: holder.person,
+        credential: narrowed(holder.credential, body, staleEpoch, now),
+      },
+      grants: outOfScope ? [] : grants,
       holidays: store.holidays.dates(),
       keypadLocked: false,
     });
-    const withKey = { keyId: body.keyId, verified: true };
-    if (!decision.granted || !sameHolder) return { ...decision, ...withKey };
-
-    // Certificate-level limits: each can only narrow what the store allows (deny wins).
-    const deny = (reason: Reason, detail?: string): MobileVerdict => ({
-      granted: false,
-      reason,
-      personId: match.person.id,
-      credentialId: match.credential.id,
-      ...withKey,
-      ...(detail ? { detail } : {}),
-    });
-    if (body.keyEpoch !== match.person.keyEpoch)
-      return deny('revoked', 'key epoch is no longer current (logged out everywhere)');
-    if (now < body.validFrom) return deny('not_yet_valid');
-    if (now >= body.validUntil) return deny('expired');
-    if (!this.#inScope(body.scope, door.id)) return deny('no_access', 'door is outside the key scope');
-    return { ...decision, ...withKey };
+    const detail =
+      decision.reason === 'revoked' && staleEpoch && holder?.credential.revokedAt === null
+        ? 'key epoch is no longer current (logged out everywhere)'
+        : decision.reason === 'no_access' && outOfScope
+          ? 'door is outside the key scope'
+          : undefined;
+    return { ...decision, keyId: body.keyId, verified: true, ...(detail ? { detail } : {}) };
   }
 
   #inScope(scope: { doors: string[]; groups: string[] }, doorId: string): boolean {
@@ -256,4 +253,20 @@ export class MobileVerifier {
     const groups = this.#o.store.groups.list();
     return groups.some((g) => scope.groups.includes(g.id) && g.doorIds.includes(doorId));
   }
+}
+
+/** The stored credential as the certificate allows it: revoked by an old key epoch, its window narrowed. */
+function narrowed(
+  credential: Credential,
+  cert: { validFrom: number; validUntil: number },
+  staleEpoch: boolean,
+  now: number,
+): Credential {
+  const { validFrom, validUntil } = credential;
+  return {
+    ...credential,
+    revokedAt: credential.revokedAt ?? (staleEpoch ? now : null),
+    validFrom: validFrom === null ? cert.validFrom : Math.max(validFrom, cert.validFrom),
+    validUntil: validUntil === null ? cert.validUntil : Math.min(validUntil, cert.validUntil),
+  };
 }

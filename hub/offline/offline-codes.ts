@@ -4,11 +4,12 @@
 import { createHmac, randomInt } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
+import { decide, isKeypadValue } from '../access/engine.js';
 import { isValidTimeZone, localTime, previousLocalDay } from '../access/localtime.js';
 import type { KeypadLockoutPolicy } from '../access/lockout.js';
 import { isWithinSchedule } from '../access/schedule.js';
 import type { Decision } from '../bus.js';
-import type { ScheduleInterval } from '../domain.js';
+import type { Credential, Person, ScheduleInterval } from '../domain.js';
 import type { Store } from '../store/store.js';
 import type { ClockReading } from './clock.js';
 import {
@@ -226,7 +227,7 @@ export class OfflineCodes {
     if (typeof digits !== 'string' || typeof doorId !== 'string') return null;
     const lengths = this.codeLengths;
     if (digits.length !== lengths.daily && digits.length !== lengths.windowed) return null;
-    if (!/^[0-9]+$/.test(digits)) return null;
+    if (!isKeypadValue(digits)) return null;
     const reading = this.#o.clock?.now();
     const ms = now ?? reading?.ms ?? Date.now();
     const trusted = reading?.trusted ?? true;
@@ -260,8 +261,36 @@ export class OfflineCodes {
         };
     }
     if (match === null) return null;
+    const door = this.#o.store.doors.get(doorId);
+    if (door === null) return null;
     const base = { serial: match.serial, type: match.type, credentialId: match.serial };
     const personId = match.row?.person_id ?? null;
+    const holder = personId === null ? null : this.#o.store.people.get(personId);
+    // The code as the engine's input (hub/access decides the order): the denylist and a removed
+    // holder revoke it; the holder's suspension applies; its scope covers this door (it matched), but
+    // gives no access while the time cannot be trusted. Its window was checked when it matched.
+    const person: Person = holder ?? { ...CODE_HOLDER, suspended: false };
+    const credential: Credential = {
+      id: match.serial,
+      personId: person.id,
+      kind: 'pin',
+      label: 'offline code',
+      validFrom: null,
+      validUntil: null,
+      revokedAt: this.isRevoked(match.serial) || (personId !== null && holder === null) ? ms : null,
+      createdAt: 0,
+    };
+    const untrusted = !trusted && this.#o.config.untrustedTime === 'refuse-timed-codes';
+    const decision = decide({
+      now: ms,
+      timeZone: this.#o.timeZone,
+      door: { id: door.id, mode: door.mode, unlockMs: door.unlockMs },
+      kind: 'keypad',
+      match: { credential, person },
+      grants: untrusted ? [] : [{ groupId: match.spec.scope, intervals: null }],
+      holidays: NO_HOLIDAYS,
+      keypadLocked: false,
+    });
     const deny = (reason: Decision['reason'], detail?: string): OfflineVerdict => ({
       granted: false,
       reason,
@@ -269,19 +298,19 @@ export class OfflineCodes {
       ...base,
       ...(detail ? { detail } : {}),
     });
-
-    // Deny wins: the denylist is applied before anything else.
-    if (this.isRevoked(match.serial)) return deny('revoked');
-    if (!trusted && this.#o.config.untrustedTime === 'refuse-timed-codes')
-      return deny('no_access', 'time_untrusted');
-    if (personId !== null) {
-      const person = this.#o.store.people.get(personId);
-      if (person === null) return deny('revoked', 'person_removed');
-      if (person.suspended) return deny('suspended');
+    if (!decision.granted) {
+      const detail =
+        decision.reason === 'no_access' && untrusted
+          ? 'time_untrusted'
+          : decision.reason === 'revoked' && personId !== null && holder === null
+            ? 'person_removed'
+            : undefined;
+      return deny(decision.reason, detail);
     }
+    // Granted by the rules: now use the code up, durably, before the door hears "granted".
     const usable = this.#consume(digits, match, ms);
     if (usable !== 'ok') return deny('expired', usable);
-    return { granted: true, reason: 'granted', personId, ...base };
+    return { ...decision, personId, ...base };
   }
 
   /**
@@ -843,6 +872,18 @@ export class OfflineCodes {
     return { byLength, total, assumed };
   }
 }
+
+/** The stand-in holder of a code issued for nobody in particular (never stored, never reported). */
+const CODE_HOLDER: Omit<Person, 'suspended'> = {
+  id: 'offline-code',
+  name: 'offline code',
+  kind: 'guest',
+  unitId: null,
+  keyEpoch: 0,
+  createdAt: 0,
+};
+/** A code's scope grants at any time: holidays never narrow it. */
+const NO_HOLIDAYS: ReadonlySet<string> = new Set();
 
 function knownWindow(row: KnownRow): CodeWindow {
   return { start: row.window_start, end: row.window_end };

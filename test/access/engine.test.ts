@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
+  canonicalCardValue,
   credentialKindFor,
   type DecisionInput,
   decide,
+  isKeypadValue,
   validatePresentationValue,
 } from '../../hub/access/index.js';
 import type { Decision } from '../../hub/bus.js';
@@ -115,6 +117,20 @@ describe('decide', () => {
       expect(decide(input({ door: { id: 'front', mode: 'lockdown', unlockMs: 5000 }, match: null }))).toEqual(
         denied('lockdown', false),
       );
+    });
+
+    it('a malformed value is invalid_request, after lockdown and before the keypad lockout', () => {
+      expect(decide(input({ malformed: true, match: null })).reason).toBe('invalid_request');
+      expect(decide(input({ malformed: true, kind: 'keypad', keypadLocked: true, match: null })).reason).toBe(
+        'invalid_request',
+      );
+      expect(
+        decide(
+          input({ malformed: true, match: null, door: { id: 'front', mode: 'lockdown', unlockMs: 5000 } }),
+        ).reason,
+      ).toBe('lockdown');
+      // Even a match cannot outweigh a value the caller found malformed.
+      expect(decide(input({ malformed: true })).granted).toBe(false);
     });
 
     it('a locked-out keypad refuses before looking at the code', () => {
@@ -266,6 +282,16 @@ describe('validatePresentationValue', () => {
     const result = validatePresentationValue(kind, value);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.error).toMatch(message);
+  });
+
+  it('states the clean-up once: canonicalCardValue and isKeypadValue agree with it', () => {
+    expect(canonicalCardValue('04:a2 2b:1c')).toBe('04A22B1C');
+    expect(canonicalCardValue('0x04')).toBeNull();
+    expect(canonicalCardValue('A'.repeat(300))).toBeNull();
+    expect(canonicalCardValue(42)).toBeNull();
+    expect(isKeypadValue('1234')).toBe(true);
+    expect(isKeypadValue('123')).toBe(false);
+    expect(isKeypadValue(1234)).toBe(false);
   });
 
   it('never echoes the entered code in the error', () => {

@@ -124,6 +124,30 @@ describe('mobile key verified offline', () => {
     expect(presentAt(b, 'front').verdict.granted).toBe(true);
   });
 
+  it("applies the certificate's limits in the engine's order (revoked before expired before the schedule)", () => {
+    const { store } = b.opened;
+    // Friday 13:00 in Berlin: outside a weekend-only schedule, and the key's epoch is old.
+    store.schedules.set('weekend', 'Weekend', [{ day: 'sat', from: '00:00', to: '24:00' }]);
+    store.groups.setSchedule('residents', 'weekend');
+    store.people.bumpKeyEpoch('anna');
+    expect(presentAt(b, 'front').verdict).toMatchObject({
+      granted: false,
+      reason: 'revoked',
+      detail: expect.stringMatching(/key epoch/),
+    });
+    // A key whose own window has ended is expired, whatever the schedule says.
+    const late = Phone.generate();
+    const issued = issueMobileKey(
+      store,
+      b.issuer,
+      { personId: 'anna', phonePublicKey: late.publicKey, doors: ['front'], validUntil: b.clock.now + DAY },
+      b.clock.now,
+    );
+    late.install(issued.certificate);
+    b.clock.now += 2 * DAY;
+    expect(presentAt(b, 'front', late).verdict).toMatchObject({ granted: false, reason: 'expired' });
+  });
+
   it('refuses a door in lockdown and an unknown door', () => {
     b.opened.store.doors.setMode('front', 'lockdown');
     expect(presentAt(b, 'front').verdict).toMatchObject({ granted: false, reason: 'lockdown' });

@@ -115,6 +115,32 @@ describe('offline codes at the keypad (decision path)', () => {
       true,
     );
     expect(parts.lockout.isLocked('front/kp1', parts.clock.nowMs()).locked).toBe(false);
+    // The audit event names why (docs/trusted-time.md): the reason code alone would read like a missing group.
+    opened.store.events.flush();
+    const refused = opened.store.events.list({ type: 'decision' }).find((e) => e.data.reason === 'no_access');
+    expect(refused).toMatchObject({ credentialId: code.serial, data: { detail: 'time_untrusted' } });
+  });
+
+  it("codes are refused in the engine's order: lockdown, revoked, suspended, then untrusted time", () => {
+    const issued = parts.codes.issue({ type: 'daily', scope: 'site', date: '2026-11-27', personId: 'alice' });
+    // Untrusted time and a suspended holder: the suspension is the reason (deny wins), as for a PIN.
+    opened.store.people.setSuspended('alice', true);
+    expect(service.decide(keypad(issued.digits))).toMatchObject({ granted: false, reason: 'suspended' });
+    expect(parts.codes.verify('front', issued.digits)).toMatchObject({ reason: 'suspended' });
+    parts.codes.revoke(issued.serial, { actor: 'cli' });
+    expect(service.decide(keypad(issued.digits))).toMatchObject({ granted: false, reason: 'revoked' });
+    // A door in lockdown refuses every code, also when asked directly.
+    parts.clock.confirm('ntp');
+    const site = issueCode(
+      parts.secret.bytes(),
+      { type: 'daily', date: '2026-11-27', index: 4, scope: 'site' },
+      ZONE,
+    );
+    opened.store.doors.setMode('front', 'lockdown');
+    expect(parts.codes.verify('front', site.digits)).toMatchObject({ granted: false, reason: 'lockdown' });
+    expect(service.decide(keypad(site.digits))).toMatchObject({ granted: false, reason: 'lockdown' });
+    opened.store.doors.setMode('front', 'normal');
+    expect(service.decide(keypad(site.digits))).toMatchObject({ granted: true, credentialId: site.serial });
   });
 
   it('a clock set back a day does not bring yesterday back', () => {
