@@ -16,6 +16,7 @@ import { MqttBroker } from './broker/index.js';
 import { Summarizer } from './budget.js';
 import { type BusEvents, type DoorStatus, EventBus } from './bus.js';
 import { SOCKET_NAME } from './cli/hub-client.js';
+import { issuedCodeLearner } from './cloud/issued-codes.js';
 import { CloudMirror } from './cloud/mirror.js';
 import { StoreCloudPort } from './cloud/store-port.js';
 import type { Config } from './config/index.js';
@@ -290,7 +291,15 @@ export class Hub {
         revokeOfflineCode: (serial, reason) =>
           !offline.codes.revoke(serial, { actor: 'cloud', ...(reason === null ? {} : { reason }) })
             .alreadyRevoked,
+        // cloudcode: codes the cloud issued while the link was down; the secret goes up over TLS only.
+        learnOfflineCode: issuedCodeLearner({
+          store,
+          codes: offline.codes,
+          share: offline.share,
+          timeZone: config.timeZone,
+        }),
       }),
+      codeSecret: () => offline.share.current(),
       onCloudTime: (cloudMs) => void offline.clock.confirm('cloud', cloudMs),
       logger: logger.child({ part: 'cloud' }),
       software: `gatehouse/${VERSION}`,
@@ -308,6 +317,7 @@ export class Hub {
 
     // 6. Changes made by other processes (the CLI) reach the running parts within ~200 ms.
     this.#unwatch = store.watch(200, (events) => {
+      if (events.some((e) => e.type === 'admin.code.secret_rotated')) offline.share.check(); // cloudcode
       this.#onStoredEvents(events);
       bus.emit('storeChanged');
     });
