@@ -4,11 +4,14 @@
 // code opens that door (an MQTT door controller's keypad) with the link down; when the link returns
 // the hub learns the code's record (serial, person; never the digits) and lists it as the cloud's.
 import { Writable } from 'node:stream';
+import { Command } from 'commander';
 import type { MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hub } from '../../hub/app.js';
+import { registerCodeCommands } from '../../hub/cli/codes.js';
 import { CodeSecret, OfflineCodes, resolveOfflineConfig } from '../../hub/offline/index.js';
+import { openHubStore } from '../../hub/open-store.js';
 import { connectDoorDevice, present, removeDir, tempDataDir, testConfig } from '../helpers/hub.js';
 import { HUB_ID, mirrorConfig, startCloud, type TestCloud, waitFor } from './helpers.js';
 
@@ -156,4 +159,35 @@ describe('a daily code issued in the cloud while the building is offline', () =>
     expect(logs).not.toContain(hubSecret.exportHex());
     expect(logs).not.toContain(code.digits);
   }, 90_000);
+
+  it('`gatehouse code secret-rotate` (another process) reaches the running hub and the cloud within seconds', async () => {
+    const program = new Command('gatehouse').option('--json').exitOverride();
+    const out: string[] = [];
+    registerCodeCommands(program, {
+      io: { out: (line) => out.push(line), err: (line) => out.push(line) },
+      withStore: async (fn) => {
+        const opened = openHubStore(dir);
+        try {
+          await fn(opened.store.as('cli:staff'), hub.config, false, opened);
+        } finally {
+          opened.close();
+        }
+      },
+    });
+    await expect(program.parseAsync(['code', 'secret-rotate'], { from: 'user' })).rejects.toThrow(/--yes/);
+    await program.parseAsync(['code', 'secret-rotate', '--yes'], { from: 'user' });
+    expect(out.join('\n')).toMatch(/code secret rotated: version 2 \(fingerprint [0-9a-f]{16}\)/);
+    const rotated = CodeSecret.read(dir)!;
+    await waitFor(() => cloud.cloud.codeSecret(HUB_ID)?.version === 2, 10_000, 'version 2 in the cloud');
+    expect(cloud.cloud.codeSecret(HUB_ID)!.fingerprint).toBe(rotated.fingerprint());
+    expect(linkStatus().codeSecret).toMatchObject({ version: 2 });
+    // The hub verifies with the new secret: a code the cloud makes now opens the door.
+    const code = cloud.cloud.issueCode(HUB_ID, { kind: 'daily', doorId: 'front', label: 'courier' });
+    expect(code.secretVersion).toBe(2);
+    expect(await keypad(code.digits)).toMatchObject({ granted: true });
+    expect(hub.store.events.list({ type: 'admin.code.secret_rotated' })).toEqual([
+      expect.objectContaining({ data: expect.objectContaining({ version: 2, actor: 'cli:staff' }) }),
+    ]);
+    expect(logLines.join('')).not.toContain(rotated.exportHex());
+  }, 60_000);
 });
