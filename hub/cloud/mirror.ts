@@ -408,7 +408,7 @@ export class CloudMirror {
       conflicts: 0,
       inFlightBatches: 0,
       codeSecret: {
-        state: this.#codeSecret ? 'pending' : 'none',
+        state: this.#codeSecret && this.#config.enabled ? 'pending' : 'none',
         version: null,
         fingerprint: null,
         cloudVersion: null,

@@ -53,7 +53,7 @@ beforeAll(async () => {
   door = await connectDoorDevice(hub.addresses().mqtt.tcp!, 'front-reader', secret, ['front']);
   // Property management adds the resident in the cloud; the hub gets her over the link.
   const personChange = cloud.cloud.upsertPerson(HUB_ID, 'ada', { name: 'Ada Lovelace' });
-  await waitFor(() => linkStatus().changeCursor >= personChange, 8000, 'person applied on the hub');
+  await waitFor(() => linkStatus().changeCursor >= personChange, 15_000, 'person applied on the hub');
 });
 
 afterAll(async () => {
@@ -87,7 +87,7 @@ describe('a daily code issued in the cloud while the building is offline', () =>
 
     // 2. The link is cut: the cloud stops serving; the hub notices.
     await cloud.cloud.stopListening();
-    await waitFor(() => !linkStatus().connected, 8000, 'link down');
+    await waitFor(() => !linkStatus().connected, 15_000, 'link down');
 
     // 3. Property management issues a daily code for Ada at the front door: only the cloud is involved.
     const code = cloud.cloud.issueCode(HUB_ID, { kind: 'daily', personId: 'ada', doorId: 'front' });
@@ -150,7 +150,7 @@ describe('a daily code issued in the cloud while the building is offline', () =>
 
     // 6. Now that the hub knows whose code it is, suspending Ada stops it.
     const suspend = cloud.cloud.suspend(HUB_ID, 'ada');
-    await waitFor(() => linkStatus().changeCursor >= suspend, 8000, 'suspension applied');
+    await waitFor(() => linkStatus().changeCursor >= suspend, 15_000, 'suspension applied');
     expect(await keypad(code.digits)).toMatchObject({ granted: false, reason: 'suspended' });
 
     // Never in any log line: the secret or the code's digits.
@@ -178,7 +178,7 @@ describe('a daily code issued in the cloud while the building is offline', () =>
     await program.parseAsync(['code', 'secret-rotate', '--yes'], { from: 'user' });
     expect(out.join('\n')).toMatch(/code secret rotated: version 2 \(fingerprint [0-9a-f]{16}\)/);
     const rotated = CodeSecret.read(dir)!;
-    await waitFor(() => cloud.cloud.codeSecret(HUB_ID)?.version === 2, 10_000, 'version 2 in the cloud');
+    await waitFor(() => cloud.cloud.codeSecret(HUB_ID)?.version === 2, 15_000, 'version 2 in the cloud');
     expect(cloud.cloud.codeSecret(HUB_ID)!.fingerprint).toBe(rotated.fingerprint());
     expect(linkStatus().codeSecret).toMatchObject({ version: 2 });
     // The hub verifies with the new secret: a code the cloud makes now opens the door.
