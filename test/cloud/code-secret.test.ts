@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DevCloudAdmin } from '../../deploy/dev-cloud/admin.js';
-import { describeIssued } from '../../deploy/dev-cloud/cli.js';
+import { buildCli, describeIssued } from '../../deploy/dev-cloud/cli.js';
 import { DevCloud } from '../../deploy/dev-cloud/server.js';
 import { parseCloudConfig } from '../../hub/cloud/config.js';
 import { issuedCodeLearner } from '../../hub/cloud/issued-codes.js';
@@ -361,6 +361,36 @@ describe('offline doorcode secret and cloud-issued codes over the mirror', () =>
           [once.serial, 'ada', null, 'cloud'],
         ].sort(),
       );
+
+      // The dev cloud's CLI: issue-code prints the code and its validity; link-down / link-up cut and restore.
+      const cli = async (...args: string[]): Promise<string> => {
+        const chunks: string[] = [];
+        const write = process.stdout.write.bind(process.stdout);
+        process.stdout.write = ((chunk: string) => {
+          chunks.push(String(chunk));
+          return true;
+        }) as typeof process.stdout.write;
+        try {
+          await buildCli().parseAsync(['node', 'cli', '--url', `http://127.0.0.1:${adminPort}`, ...args]);
+        } finally {
+          process.stdout.write = write;
+        }
+        return chunks.join('');
+      };
+      await cli('link-down');
+      await waitFor(() => !mirror!.status().connected, 15_000, 'link down');
+      const printed = await cli('issue-code', HUB_ID, '--person', 'ada', '--door', 'front', '--hours', '2');
+      expect(printed).toMatch(/^code: {4}[0-9]{12}$/m);
+      expect(printed).toMatch(/^type: {4}hourly {3}scope: door:front$/m);
+      expect(printed).toMatch(/^valid: {3}.* \(Europe\/Berlin\)$/m);
+      expect(printed).toContain('hub:     not connected');
+      const digits = /^code: {4}([0-9]{12})$/m.exec(printed)![1]!;
+      expect(offline.codes.verify('front', digits)).toMatchObject({ granted: true });
+      await cli('link-up');
+      await waitFor(() => mirror!.status().changeCursor === c.store.latestChange(HUB_ID), 15_000, 'learned');
+      expect(
+        offline.codes.list().filter((code) => code.type === 'hourly' && code.personId === 'ada'),
+      ).toHaveLength(1);
     } finally {
       await admin.stop();
     }
