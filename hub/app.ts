@@ -16,6 +16,7 @@ import { MqttBroker } from './broker/index.js';
 import { Summarizer } from './budget.js';
 import { type BusEvents, type DoorStatus, EventBus } from './bus.js';
 import { SOCKET_NAME } from './cli/hub-client.js';
+import { issuedCodeLearner } from './cloud/issued-codes.js';
 import { CloudMirror } from './cloud/mirror.js';
 import { StoreCloudPort } from './cloud/store-port.js';
 import type { Config } from './config/index.js';
@@ -249,6 +250,8 @@ export class Hub {
   readonly #watch = new Held<() => void>('watch', {
     build: () =>
       this.store.watch(200, (events) => {
+        // A `code secret-rotate` from the CLI: switch codes to the new secret and hand it to the cloud.
+        if (events.some((e) => e.type === 'admin.code.secret_rotated')) this.#offline.get().share.check();
         this.#onStoredEvents(events);
         this.bus.emit('storeChanged');
       }),
@@ -451,7 +454,15 @@ export class Hub {
         revokeOfflineCode: (serial, reason) =>
           !offline.codes.revoke(serial, { actor: 'cloud', ...(reason === null ? {} : { reason }) })
             .alreadyRevoked,
+        // cloudcode: codes the cloud issued while the link was down; the secret goes up over TLS only.
+        learnOfflineCode: issuedCodeLearner({
+          store,
+          codes: offline.codes,
+          share: offline.share,
+          timeZone: this.config.timeZone,
+        }),
       }),
+      codeSecret: () => offline.share.current(),
       onCloudTime: (cloudMs) => void offline.clock.confirm('cloud', cloudMs),
       logger,
       software: `gatehouse/${VERSION}`,

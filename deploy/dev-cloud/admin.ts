@@ -2,7 +2,7 @@
 // 127.0.0.1: it has no authentication beyond an optional shared admin token.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { DevCloud } from './server.js';
+import type { DevCloud, IssueCodeRequest } from './server.js';
 
 /** Bulk change loads (tens of thousands of records) fit; this API is for development only. */
 const MAX_BODY = 16 * 1024 * 1024;
@@ -41,6 +41,43 @@ function int(value: string | null, fallback: number): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 0) throw new HttpError(400, `not a non-negative integer: ${value}`);
   return n;
+}
+
+function optionalString(body: Record<string, unknown>, key: string): string | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new HttpError(400, `${key} must be a string`);
+  return value;
+}
+
+function optionalInt(body: Record<string, unknown>, key: string): number | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw new HttpError(400, `${key} must be a non-negative integer`);
+  return value;
+}
+
+/** The body of POST /hubs/{hub}/codes, checked field by field. */
+function issueRequest(body: Record<string, unknown>): IssueCodeRequest {
+  const kind = body['kind'];
+  if (kind !== 'daily' && kind !== 'window' && kind !== 'once' && kind !== 'first-use')
+    throw new HttpError(400, 'kind must be daily, window, once or first-use');
+  if (body['site'] !== undefined && typeof body['site'] !== 'boolean')
+    throw new HttpError(400, 'site must be true or false');
+  const request: IssueCodeRequest = { kind, site: body['site'] === true };
+  const fields = {
+    personId: optionalString(body, 'personId'),
+    label: optionalString(body, 'label'),
+    doorId: optionalString(body, 'doorId'),
+    groupId: optionalString(body, 'groupId'),
+    date: optionalString(body, 'date'),
+    from: optionalInt(body, 'from'),
+    hours: optionalInt(body, 'hours'),
+  };
+  for (const [key, value] of Object.entries(fields))
+    if (value !== undefined) (request as unknown as Record<string, unknown>)[key] = value;
+  return request;
 }
 
 export class DevCloudAdmin {
@@ -93,6 +130,14 @@ export class DevCloudAdmin {
     const cloud = this.#cloud;
     const reply = (body: unknown, status = 200) => this.#send(res, status, body);
 
+    if (parts[0] === 'grpc' && parts.length === 2 && method === 'POST') {
+      // Cut or restore every hub's link (demos and tests of the offline path).
+      if (parts[1] === 'stop') {
+        await cloud.stopListening();
+        return reply({ listening: false });
+      }
+      if (parts[1] === 'start') return reply({ listening: true, ...(await cloud.startListening()) });
+    }
     if (parts[0] !== 'hubs') throw new HttpError(404, 'see deploy/dev-cloud/README.md for the routes');
     if (parts.length === 1) {
       if (method === 'GET') return reply(cloud.hubs());
@@ -122,6 +167,13 @@ export class DevCloudAdmin {
       return reply(cloud.store.changesAfter(hubId, int(url.searchParams.get('after'), 0), 1000));
     }
     if (method === 'GET' && collection === 'rejections') return reply(cloud.store.rejections(hubId));
+    if (method === 'GET' && collection === 'codes') return reply(cloud.issuedCodes(hubId));
+    if (method === 'GET' && collection === 'code-secret') {
+      const secret = cloud.codeSecret(hubId);
+      if (!secret) throw new HttpError(404, `hub '${hubId}' has not handed over its doorcode secret`);
+      const { secretHex: _never, ...shown } = secret;
+      return reply(shown);
+    }
     if (method !== 'POST') throw new HttpError(405, 'method not allowed');
     const body = await readJson(req);
 
@@ -158,6 +210,9 @@ export class DevCloudAdmin {
       if (action === undefined)
         return reply({ changeNo: cloud.upsertCredential(hubId, recordId, body) }, 201);
       if (action === 'revoke') return reply({ changeNo: cloud.revoke(hubId, recordId) });
+    }
+    if (collection === 'codes' && recordId === undefined) {
+      return reply(cloud.issueCode(hubId, issueRequest(body)), 201);
     }
     if (collection === 'codes' && recordId !== undefined && action === 'revoke') {
       const reason = body['reason'];

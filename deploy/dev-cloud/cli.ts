@@ -1,13 +1,20 @@
 // Admin CLI of the development cloud: a thin client of its admin HTTP API.
 //   node dist/deploy/dev-cloud/cli.js --help
 import { Command } from 'commander';
+import type { IssuedCloudCode } from './server.js';
 
 interface CliContext {
   url: string;
   token?: string;
 }
 
-async function call(ctx: CliContext, method: string, path: string, body?: unknown): Promise<void> {
+async function call(
+  ctx: CliContext,
+  method: string,
+  path: string,
+  body?: unknown,
+  show?: (value: unknown) => string[],
+): Promise<void> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (ctx.token) headers['authorization'] = `Bearer ${ctx.token}`;
   let response: Response;
@@ -21,6 +28,10 @@ async function call(ctx: CliContext, method: string, path: string, body?: unknow
     throw new Error(`cannot reach the dev cloud admin API at ${ctx.url}: ${(err as Error).message}`);
   }
   const text = await response.text();
+  if (response.ok && show) {
+    process.stdout.write(`${show(JSON.parse(text)).join('\n')}\n`);
+    return;
+  }
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   if (!response.ok) process.exitCode = 1;
 }
@@ -30,6 +41,37 @@ function parseTime(value: string | undefined): number | null {
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
   if (!Number.isFinite(ms)) throw new Error(`not a time: ${value}`);
   return ms;
+}
+
+/** Local time in a zone, "YYYY-MM-DD HH:MM". */
+function zoned(ms: number, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(ms);
+  const get = (type: string) => parts.find((part) => part.type === type)?.value ?? '';
+  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}`;
+}
+
+/** What staff read out to the guest, and what they need to revoke it. */
+export function describeIssued(code: IssuedCloudCode): string[] {
+  const grace = code.graceMinutes > 0 ? `, ±${code.graceMinutes} min` : '';
+  return [
+    `code:    ${code.digits}`,
+    `serial:  ${code.serial}   (revoke with: revoke-code <hub> ${code.serial})`,
+    `for:     ${code.personId !== null ? `person ${code.personId}` : (code.label ?? '-')}`,
+    `type:    ${code.type}   scope: ${code.scope}`,
+    `valid:   ${zoned(code.validFrom, code.timeZone)} – ${zoned(code.validUntil, code.timeZone)} (${code.timeZone}${grace})`,
+    code.hubConnected
+      ? 'hub:     connected: it learns this code now'
+      : `hub:     not connected: the code works at the keypad anyway; the hub learns it when the link is back (change ${code.changeNo})`,
+    'The code is shown only now; it is not stored.',
+  ];
 }
 
 export function buildCli(): Command {
@@ -112,6 +154,79 @@ export function buildCli(): Command {
         ...(o.reason !== undefined ? { reason: o.reason } : {}),
       }),
     );
+  program
+    .command('issue-code <hubId>')
+    .description(
+      'issue an offline doorcode from the secret the hub handed over (works while the hub is unreachable)',
+    )
+    .option('--person <id>', 'for this person (suspending them on the hub stops the code)')
+    .option('--guest <label>', 'for a guest, e.g. "plumber"')
+    .option('--door <id>', 'valid at this door')
+    .option('--group <id>', "valid at this access group's doors (several doors)")
+    .option('--site', 'valid at every door')
+    .option('--daily [date]', 'valid one day (YYYY-MM-DD, building time; default today)')
+    .option('--hours <n>', 'valid N hours (1-672) from --from')
+    .option('--once', 'one entry within its window (default 24 h; see --hours)')
+    .option('--from <time>', 'window start: ISO time with offset or epoch ms (default now)')
+    .option('--json', 'print the JSON answer')
+    .action(
+      (
+        hubId: string,
+        o: {
+          person?: string;
+          guest?: string;
+          door?: string;
+          group?: string;
+          site?: boolean;
+          daily?: string | boolean;
+          hours?: string;
+          once?: boolean;
+          from?: string;
+          json?: boolean;
+        },
+      ) => {
+        const kinds = [o.daily !== undefined, o.once === true].filter(Boolean).length;
+        if (kinds > 1) throw new Error('give one of --daily, --hours N, --once');
+        const kind =
+          o.daily !== undefined ? 'daily' : o.once ? 'once' : o.hours !== undefined ? 'window' : null;
+        if (kind === null) throw new Error('give one of --daily [date], --hours N, --once');
+        if (o.hours !== undefined && !/^\d+$/.test(o.hours))
+          throw new Error('--hours must be a whole number');
+        return call(
+          ctx(),
+          'POST',
+          `${hubPath(hubId)}/codes`,
+          {
+            kind,
+            ...(o.person !== undefined ? { personId: o.person } : {}),
+            ...(o.guest !== undefined ? { label: o.guest } : {}),
+            ...(o.door !== undefined ? { doorId: o.door } : {}),
+            ...(o.group !== undefined ? { groupId: o.group } : {}),
+            ...(o.site ? { site: true } : {}),
+            ...(typeof o.daily === 'string' ? { date: o.daily } : {}),
+            ...(o.hours !== undefined ? { hours: Number(o.hours) } : {}),
+            ...(o.from !== undefined ? { from: parseTime(o.from) } : {}),
+          },
+          o.json ? undefined : (value) => describeIssued(value as IssuedCloudCode),
+        );
+      },
+    );
+  program
+    .command('codes <hubId>')
+    .description('doorcodes issued here for a hub (serials and validity, never the digits)')
+    .action((hubId: string) => call(ctx(), 'GET', `${hubPath(hubId)}/codes`));
+  program
+    .command('code-secret <hubId>')
+    .description('which doorcode secret version the hub handed over (never the secret)')
+    .action((hubId: string) => call(ctx(), 'GET', `${hubPath(hubId)}/code-secret`));
+  program
+    .command('link-down')
+    .description('stop serving hubs (they see the link drop); the admin API keeps working')
+    .action(() => call(ctx(), 'POST', '/grpc/stop', {}));
+  program
+    .command('link-up')
+    .description('serve hubs again on the same port')
+    .action(() => call(ctx(), 'POST', '/grpc/start', {}));
   program
     .command('suspend <hubId> <personId>')
     .description('suspend a person (all their credentials stop working)')

@@ -5,10 +5,12 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
+import { isValidTimeZone, localTime } from '../../hub/access/localtime.js';
 import { parseChange } from '../../hub/cloud/changes.js';
 import {
   AUTH_HEADER,
   type CloudMessage,
+  type CodeSecretMessage,
   checkHubMessage,
   DEFAULT_MAX_MESSAGE_BYTES,
   describeProblems,
@@ -17,8 +19,9 @@ import {
   type WireChange,
   type WireEvent,
 } from '../../hub/cloud/proto.js';
+import { type CodeSpec, issueCode } from '../../hub/offline/codes.js';
 import { eventHash } from '../../hub/store/events.js';
-import { DevCloudStore, type StoredCloudEvent } from './store.js';
+import { DevCloudStore, type IssuedCodeRow, type StoredCloudEvent, type StoredCodeSecret } from './store.js';
 
 export interface DevCloudTls {
   certPem: string;
@@ -62,6 +65,61 @@ export interface HubSummary {
   latestChange: number;
   appliedChange: number;
   rejections: number;
+}
+
+/** The cloud's share of the index ranges (docs/offline-codes.md): daily 0-49, hour-window 0. */
+const CLOUD_DAILY_INDEXES = 50;
+
+export interface IssueCodeRequest {
+  kind: 'daily' | 'window' | 'once' | 'first-use';
+  personId?: string | null;
+  /** Who it is for, e.g. "plumber" (shown to staff). */
+  label?: string | null;
+  /** Exactly one scope: one door, the doors of an access group, or every door. */
+  doorId?: string;
+  groupId?: string;
+  site?: boolean;
+  /** Daily: the building's local date (default today there). */
+  date?: string;
+  /** Window / once / first-use: start (epoch ms, rounded down to the hour; default now) and hours. */
+  from?: number;
+  hours?: number;
+  /** Test hook: the cloud's clock. */
+  now?: number;
+}
+
+export interface IssuedCloudCode {
+  /** Shown once; never stored. */
+  digits: string;
+  serial: string;
+  type: string;
+  scope: string;
+  personId: string | null;
+  label: string | null;
+  validFrom: number;
+  validUntil: number;
+  /** Daily codes also work this long before validFrom and after validUntil. */
+  graceMinutes: number;
+  timeZone: string;
+  secretVersion: number;
+  changeNo: number;
+  hubConnected: boolean;
+}
+
+function scopeOf(request: IssueCodeRequest): string {
+  const id = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+  const given = [request.doorId, request.groupId, request.site ? 'site' : undefined].filter(
+    (value) => value !== undefined,
+  );
+  if (given.length !== 1) {
+    throw new Error(
+      'give exactly one of a door, an access group or the whole site (for several doors, use a group)',
+    );
+  }
+  if (request.site) return 'site';
+  const [kind, value] = request.doorId !== undefined ? ['door', request.doorId] : ['group', request.groupId!];
+  if (!id.test(value)) throw new Error(`${kind} id must be 1-64 of [A-Za-z0-9_.-]`);
+  return `${kind}:${value}`;
 }
 
 export interface CommandOutcome {
@@ -143,6 +201,34 @@ export class DevCloud {
   }
 
   async start(): Promise<{ port: number }> {
+    return this.#listen(this.#options.listen ?? '127.0.0.1:50051');
+  }
+
+  /**
+   * Stops serving gRPC (hubs see the link drop and re-dial with back-off) but keeps the admin API
+   * and the data: the cloud keeps working, e.g. issuing doorcodes, with every hub unreachable.
+   */
+  async stopListening(): Promise<void> {
+    for (const session of this.#sessions.values()) this.#close(session);
+    this.#sessions.clear();
+    const server = this.#server;
+    this.#server = undefined;
+    server?.forceShutdown();
+    this.#log.info('dev cloud no longer serving hubs');
+  }
+
+  /** Serves gRPC again on the same port as before. */
+  async startListening(): Promise<{ port: number }> {
+    if (this.#server) return { port: this.#port };
+    const host = (this.#options.listen ?? '127.0.0.1:50051').replace(/:\d+$/, '');
+    return this.#listen(`${host}:${this.#port}`);
+  }
+
+  get listening(): boolean {
+    return this.#server !== undefined;
+  }
+
+  async #listen(address: string): Promise<{ port: number }> {
     const { service } = loadHubLink();
     const server = new grpc.Server({
       'grpc.keepalive_permit_without_calls': 1,
@@ -159,9 +245,7 @@ export class DevCloud {
         )
       : grpc.ServerCredentials.createInsecure();
     this.#port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(this.#options.listen ?? '127.0.0.1:50051', credentials, (err, port) =>
-        err ? reject(err) : resolve(port),
-      );
+      server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
     });
     this.#server = server;
     this.#log.info({ port: this.#port, tls: Boolean(tls) }, 'dev cloud listening');
@@ -284,6 +368,123 @@ export class DevCloud {
       id: serial,
       data: reason === undefined ? { serial } : { serial, reason },
     });
+  }
+
+  /** The offline doorcode secret a hub handed over (never log `secretHex`), or null. */
+  codeSecret(hubId: string): StoredCodeSecret | null {
+    return this.store.codeSecret(hubId);
+  }
+
+  /**
+   * Issues an offline doorcode for a hub from the secret it handed over: works while the hub is
+   * unreachable. The digits are returned once and never stored; the record (serial, person, scope,
+   * type, validity) goes into the hub's change log as `offline_code`, so the hub learns it when the
+   * link is up (docs/offline-codes.md, "Codes issued by the cloud").
+   */
+  issueCode(hubId: string, request: IssueCodeRequest): IssuedCloudCode {
+    if (!this.store.hasHub(hubId)) throw new Error(`unknown hub '${hubId}'`);
+    const secret = this.store.codeSecret(hubId);
+    if (!secret) {
+      throw new Error(
+        `hub '${hubId}' has not handed over its doorcode secret yet: it does so over TLS when it connects (see its cloud status)`,
+      );
+    }
+    const scope = scopeOf(request);
+    const personId = request.personId ?? null;
+    if (personId !== null && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(personId))
+      throw new Error('person id must be 1-64 of [A-Za-z0-9_.-]');
+    const label = request.label ?? null;
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+    if (label !== null && (label.length > 80 || /[\x00-\x1f\x7f]/.test(label)))
+      throw new Error('label must be plain text, at most 80 characters');
+    const now = request.now ?? Date.now();
+    const format = { dailyMacDigits: secret.dailyMacDigits, windowedMacDigits: secret.windowedMacDigits };
+    const key = Buffer.from(secret.secretHex, 'hex');
+    const candidates: CodeSpec[] = [];
+    if (request.kind === 'daily') {
+      const date = request.date ?? localTime(now, secret.timeZone).date;
+      for (let index = 0; index < CLOUD_DAILY_INDEXES; index++)
+        candidates.push({ type: 'daily', date, index, scope });
+    } else {
+      const type = request.kind === 'window' ? 'hourly' : request.kind;
+      if (type !== 'hourly' && type !== 'once' && type !== 'first-use')
+        throw new Error('kind must be daily, window, once or first-use');
+      const hours = request.hours ?? (type === 'hourly' ? undefined : 24);
+      if (hours === undefined) throw new Error('a window code needs its length in hours (1-672)');
+      const startHour = Math.floor((request.from ?? now) / 3_600_000);
+      candidates.push({ type, startHour, hours, index: 0, scope });
+    }
+    let issued: ReturnType<typeof issueCode> | undefined;
+    for (const spec of candidates) {
+      const code = issueCode(key, spec, secret.timeZone, format);
+      if (!this.store.hasIssuedCode(hubId, code.serial)) {
+        issued = code;
+        break;
+      }
+    }
+    if (!issued) {
+      throw new Error(
+        request.kind === 'daily'
+          ? `all ${CLOUD_DAILY_INDEXES} daily codes of this date and scope are issued: use another scope`
+          : 'a code for exactly this window and scope was issued already: pick another start hour or length',
+      );
+    }
+    const spec = issued.spec;
+    const record = {
+      serial: issued.serial,
+      type: spec.type,
+      scope: spec.scope,
+      ...(spec.type === 'daily' ? { date: spec.date } : { startHour: spec.startHour, hours: spec.hours }),
+      index: spec.index,
+      personId,
+      ...(label !== null ? { label } : {}),
+      validFrom: issued.window.start,
+      validUntil: issued.window.end,
+      secretVersion: secret.version,
+      issuedAt: now,
+    };
+    const changeNo = this.pushChange(hubId, {
+      kind: 'offline_code',
+      op: 'upsert',
+      id: issued.serial,
+      data: record,
+    });
+    this.store.addIssuedCode(hubId, {
+      serial: issued.serial,
+      type: spec.type,
+      scope: spec.scope,
+      personId,
+      label,
+      validFrom: issued.window.start,
+      validUntil: issued.window.end,
+      secretVersion: secret.version,
+      changeNo,
+      issuedAt: now,
+    });
+    this.#log.info(
+      { hubId, serial: issued.serial, type: spec.type, scope: spec.scope, personId, changeNo },
+      'doorcode issued',
+    );
+    return {
+      digits: issued.digits,
+      serial: issued.serial,
+      type: spec.type,
+      scope: spec.scope,
+      personId,
+      label,
+      validFrom: issued.window.start,
+      validUntil: issued.window.end,
+      graceMinutes: spec.type === 'daily' ? secret.graceMinutes : 0,
+      timeZone: secret.timeZone,
+      secretVersion: secret.version,
+      changeNo,
+      hubConnected: this.#sessions.has(hubId),
+    };
+  }
+
+  /** Codes issued here for a hub (never their digits). */
+  issuedCodes(hubId: string): IssuedCodeRow[] {
+    return this.store.issuedCodes(hubId);
   }
 
   /** "Log out everywhere": mobile keys issued under the old epoch stop working. */
@@ -442,7 +643,13 @@ export class DevCloud {
     );
     this.#write(session, {
       body: 'welcome',
-      welcome: { stored_seq: storedSeq, latest_change: latestChange, server_time: Date.now() },
+      welcome: {
+        stored_seq: storedSeq,
+        latest_change: latestChange,
+        server_time: Date.now(),
+        code_secret_version: this.store.codeSecret(hello.hub_id)?.version ?? 0,
+        code_secret_fingerprint: this.store.codeSecret(hello.hub_id)?.fingerprint ?? '',
+      },
     });
     if (hello.last_change === 0 && this.store.records(hello.hub_id).length > 0) this.#sendSnapshot(session);
     else if (hello.last_change > latestChange) {
@@ -496,7 +703,48 @@ export class DevCloud {
       case 'ping':
         this.#write(session, { body: 'pong', pong: { ts: message.ping.ts, server_time: Date.now() } });
         return;
+      case 'code_secret':
+        this.#onCodeSecret(session, message.code_secret);
+        return;
     }
+  }
+
+  /** Keeps a hub's doorcode secret and acks it. Never logs the secret. */
+  #onCodeSecret(session: HubSession, secret: CodeSecretMessage): void {
+    const ack = (ok: boolean, error: string) =>
+      this.#write(session, {
+        body: 'code_secret_ack',
+        code_secret_ack: { version: secret.version, fingerprint: secret.fingerprint, ok, error },
+      });
+    // Defence in depth: the hub never sends it without TLS, and this cloud never takes it so.
+    if (!this.#options.tls) {
+      this.#log.warn({ hubId: session.hubId }, 'code secret refused: this cloud runs without TLS');
+      ack(false, 'this cloud runs without TLS: it does not take the code secret');
+      return;
+    }
+    if (!isValidTimeZone(secret.time_zone)) {
+      ack(false, `unknown time zone ${JSON.stringify(String(secret.time_zone).slice(0, 64))}`);
+      return;
+    }
+    const saved = this.store.saveCodeSecret(session.hubId, {
+      version: secret.version,
+      secretHex: secret.secret_hex,
+      fingerprint: secret.fingerprint,
+      timeZone: secret.time_zone,
+      dailyMacDigits: secret.daily_mac_digits,
+      windowedMacDigits: secret.windowed_mac_digits,
+      graceMinutes: secret.grace_minutes,
+    });
+    if (!saved) {
+      const held = this.store.codeSecret(session.hubId)?.version ?? 0;
+      ack(false, `version ${secret.version} is older than the version ${held} this cloud holds`);
+      return;
+    }
+    this.#log.info(
+      { hubId: session.hubId, version: secret.version, fingerprint: secret.fingerprint },
+      'code secret received',
+    );
+    ack(true, '');
   }
 
   /** Stores a batch exactly once, in order, checking the hash chain; acks the contiguous end. */

@@ -53,6 +53,33 @@ const SCHEMA = `
     reason TEXT NOT NULL,
     at INTEGER NOT NULL
   ) STRICT;
+  -- The offline doorcode secret each hub handed over (in clear: a development cloud only).
+  CREATE TABLE IF NOT EXISTS code_secrets (
+    hub_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    secret_hex TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    time_zone TEXT NOT NULL,
+    daily_mac_digits INTEGER NOT NULL,
+    windowed_mac_digits INTEGER NOT NULL,
+    grace_minutes INTEGER NOT NULL,
+    received_at INTEGER NOT NULL
+  ) STRICT;
+  -- Doorcodes this cloud issued (never the digits); each also went into the change log as offline_code.
+  CREATE TABLE IF NOT EXISTS issued_codes (
+    hub_id TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    type TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    person_id TEXT,
+    label TEXT,
+    valid_from INTEGER NOT NULL,
+    valid_until INTEGER NOT NULL,
+    secret_version INTEGER NOT NULL,
+    change_no INTEGER NOT NULL,
+    issued_at INTEGER NOT NULL,
+    PRIMARY KEY (hub_id, serial)
+  ) STRICT, WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS commands (
     command_id TEXT PRIMARY KEY,
     hub_id TEXT NOT NULL,
@@ -91,6 +118,30 @@ export interface ChangeRow {
   ts: number;
 }
 
+export interface StoredCodeSecret {
+  version: number;
+  secretHex: string;
+  fingerprint: string;
+  timeZone: string;
+  dailyMacDigits: number;
+  windowedMacDigits: number;
+  graceMinutes: number;
+  receivedAt: number;
+}
+
+export interface IssuedCodeRow {
+  serial: string;
+  type: string;
+  scope: string;
+  personId: string | null;
+  label: string | null;
+  validFrom: number;
+  validUntil: number;
+  secretVersion: number;
+  changeNo: number;
+  issuedAt: number;
+}
+
 export interface RecordRow {
   kind: string;
   id: string;
@@ -107,6 +158,7 @@ export const SNAPSHOT_ORDER = [
   'group',
   'person',
   'credential',
+  'offline_code',
   'code_revocation',
 ];
 
@@ -324,6 +376,91 @@ export class DevCloudStore {
     return this.#sql('SELECT change_no, reason, at FROM rejections WHERE hub_id = ? ORDER BY rowid').all(
       hubId,
     ) as Array<{ change_no: number; reason: string; at: number }>;
+  }
+
+  /** Keeps the hub's code secret (a newer version replaces the older one; an older one is refused). */
+  saveCodeSecret(hubId: string, secret: Omit<StoredCodeSecret, 'receivedAt'>): boolean {
+    return (
+      this.#sql(
+        `INSERT INTO code_secrets (hub_id, version, secret_hex, fingerprint, time_zone, daily_mac_digits, windowed_mac_digits, grace_minutes, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (hub_id) DO UPDATE SET version = excluded.version, secret_hex = excluded.secret_hex,
+           fingerprint = excluded.fingerprint, time_zone = excluded.time_zone,
+           daily_mac_digits = excluded.daily_mac_digits, windowed_mac_digits = excluded.windowed_mac_digits,
+           grace_minutes = excluded.grace_minutes, received_at = excluded.received_at
+         WHERE excluded.version >= code_secrets.version`,
+      ).run(
+        hubId,
+        secret.version,
+        secret.secretHex,
+        secret.fingerprint,
+        secret.timeZone,
+        secret.dailyMacDigits,
+        secret.windowedMacDigits,
+        secret.graceMinutes,
+        Date.now(),
+      ).changes > 0
+    );
+  }
+
+  codeSecret(hubId: string): StoredCodeSecret | null {
+    const row = this.#sql('SELECT * FROM code_secrets WHERE hub_id = ?').get(hubId) as
+      | Record<string, unknown>
+      | undefined;
+    if (!row) return null;
+    return {
+      version: row['version'] as number,
+      secretHex: row['secret_hex'] as string,
+      fingerprint: row['fingerprint'] as string,
+      timeZone: row['time_zone'] as string,
+      dailyMacDigits: row['daily_mac_digits'] as number,
+      windowedMacDigits: row['windowed_mac_digits'] as number,
+      graceMinutes: row['grace_minutes'] as number,
+      receivedAt: row['received_at'] as number,
+    };
+  }
+
+  addIssuedCode(hubId: string, code: IssuedCodeRow): void {
+    this.#sql(
+      `INSERT INTO issued_codes (hub_id, serial, type, scope, person_id, label, valid_from, valid_until, secret_version, change_no, issued_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      hubId,
+      code.serial,
+      code.type,
+      code.scope,
+      code.personId,
+      code.label,
+      code.validFrom,
+      code.validUntil,
+      code.secretVersion,
+      code.changeNo,
+      code.issuedAt,
+    );
+  }
+
+  hasIssuedCode(hubId: string, serial: string): boolean {
+    return (
+      this.#sql('SELECT 1 FROM issued_codes WHERE hub_id = ? AND serial = ?').get(hubId, serial) !== undefined
+    );
+  }
+
+  issuedCodes(hubId: string): IssuedCodeRow[] {
+    const rows = this.#sql('SELECT * FROM issued_codes WHERE hub_id = ? ORDER BY issued_at DESC, serial').all(
+      hubId,
+    ) as Array<Record<string, unknown>>;
+    return rows.map((row) => ({
+      serial: row['serial'] as string,
+      type: row['type'] as string,
+      scope: row['scope'] as string,
+      personId: row['person_id'] as string | null,
+      label: row['label'] as string | null,
+      validFrom: row['valid_from'] as number,
+      validUntil: row['valid_until'] as number,
+      secretVersion: row['secret_version'] as number,
+      changeNo: row['change_no'] as number,
+      issuedAt: row['issued_at'] as number,
+    }));
   }
 
   recordCommand(

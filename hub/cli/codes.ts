@@ -10,6 +10,7 @@ import { type OfflineConfig, resolveOfflineConfig } from '../offline/config.js';
 import { type IssueRequest, OfflineCodes } from '../offline/offline-codes.js';
 import { formatOdds } from '../offline/risk.js';
 import { CodeSecret } from '../offline/secret.js';
+import { recordSecretVersion } from '../offline/secret-share.js';
 import type { OpenedStore } from '../open-store.js';
 import type { Store } from '../store/store.js';
 import { printTable } from './table.js';
@@ -229,9 +230,29 @@ export function registerCodeCommands(program: Command, deps: CodeCommandDeps): v
       }),
     );
   code
+    .command('secret-rotate')
+    .description(
+      'replace the code secret: every doorcode made so far (here or in the cloud) stops working; the hub sends the new one to the cloud over TLS',
+    )
+    .option('--yes', 'really rotate (all issued codes stop working)')
+    .action((o: { yes?: boolean }) =>
+      deps.withStore((store, config, json) => {
+        if (o.yes !== true)
+          throw usage('every doorcode issued so far stops working: run again with --yes to rotate');
+        const rotated = CodeSecret.rotate(config.dataDir);
+        const version = recordSecretVersion(store, rotated, store.actor ?? 'cli');
+        print(json, version, () => {
+          io.out(`code secret rotated: version ${version.version} (fingerprint ${version.fingerprint})`);
+          io.out(
+            'The running hub uses it within seconds and hands it to the cloud over the TLS link; codes made before stop working.',
+          );
+        });
+      }),
+    );
+  code
     .command('secret-export')
     .description(
-      'print the code secret (64 hex) to give to the cloud by hand. Anyone with it can make doorcodes.',
+      'fallback only: print the code secret (64 hex) for a cloud that cannot take it over the link. Anyone with it can make doorcodes.',
     )
     .action(() =>
       deps.withStore((_store, config) => {

@@ -4,6 +4,7 @@ import Type, { type Static, type TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
 import { Value } from 'typebox/value';
 import { WEEKDAYS } from '../domain.js';
+import { type CodeSpec, checkCodeSpec, codeSerial, MAX_HOURS } from '../offline/codes.js';
 import type { LocalDenyState, ResolvedChange } from './port.js';
 import { CHANGE_KINDS, type ChangeKind, MAX_CHANGE_DATA_BYTES, type WireChange } from './proto.js';
 
@@ -79,6 +80,71 @@ export const CodeRevocationDataSchema = Type.Object({
 });
 export type CodeRevocationData = Static<typeof CodeRevocationDataSchema>;
 
+/**
+ * A doorcode the cloud issued (docs/offline-codes.md): its fields, never its digits. The hub derives
+ * the digits with its own secret and remembers the code (serial, person, scope, window), so staff see
+ * it in `code list` and a suspended holder is refused. The cloud's indexes: daily 0-49, windowed 0.
+ */
+export const OfflineCodeDataSchema = Type.Object({
+  serial: Type.String({ pattern: CODE_SERIAL.source }),
+  type: Type.Union([
+    Type.Literal('daily'),
+    Type.Literal('hourly'),
+    Type.Literal('once'),
+    Type.Literal('first-use'),
+  ]),
+  scope: Type.String({ pattern: '^(site|(door|group):[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$' }),
+  /** Daily codes: the local date. */
+  date: Type.Optional(Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' })),
+  /** Hour-window codes: whole hours since 1970-01-01T00:00Z, and the length. */
+  startHour: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000 })),
+  hours: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_HOURS })),
+  index: Type.Integer({ minimum: 0, maximum: 49 }),
+  personId: Type.Union([Id, Type.Null()], { default: null }),
+  label: Type.Optional(
+    Type.Union([Type.String({ maxLength: 80, pattern: '^[^\\x00-\\x1f\\x7f]*$' }), Type.Null()]),
+  ),
+  /** The window the cloud computed (epoch ms, before any daily grace); the hub checks it agrees. */
+  validFrom: EpochMs,
+  validUntil: EpochMs,
+  /** CodeSecret.version the code was made with: a code made with an older secret no longer works. */
+  secretVersion: Type.Integer({ minimum: 1, maximum: 4294967295 }),
+  issuedAt: Type.Optional(EpochMs),
+});
+export type OfflineCodeData = Static<typeof OfflineCodeDataSchema>;
+
+/** Fields an issued-code record must never carry: the code itself, or the secret. */
+const SECRET_FIELDS = ['digits', 'code', 'pin', 'secret', 'secretHex', 'secret_hex'];
+
+/** The code spec of an issued-code record, or why it is not one the cloud may send. */
+export function offlineCodeSpec(
+  data: OfflineCodeData,
+): { ok: true; spec: CodeSpec } | { ok: false; reason: string } {
+  let spec: CodeSpec;
+  if (data.type === 'daily') {
+    if (data.date === undefined) return { ok: false, reason: 'a daily code needs date' };
+    if (data.startHour !== undefined || data.hours !== undefined)
+      return { ok: false, reason: 'a daily code has no startHour or hours' };
+    spec = { type: 'daily', date: data.date, index: data.index, scope: data.scope };
+  } else {
+    if (data.startHour === undefined || data.hours === undefined)
+      return { ok: false, reason: `a ${data.type} code needs startHour and hours` };
+    if (data.date !== undefined) return { ok: false, reason: `a ${data.type} code has no date` };
+    if (data.index !== 0)
+      return { ok: false, reason: 'the cloud issues hour-window codes with index 0 only' };
+    spec = { type: data.type, startHour: data.startHour, hours: data.hours, index: 0, scope: data.scope };
+  }
+  try {
+    checkCodeSpec(spec);
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+  if (codeSerial(spec) !== data.serial)
+    return { ok: false, reason: 'serial does not match the code fields (type, window, index, scope)' };
+  if (data.validUntil <= data.validFrom) return { ok: false, reason: 'validUntil must be after validFrom' };
+  return { ok: true, spec };
+}
+
 const DATA_SCHEMAS: Record<ChangeKind, TSchema> = {
   person: PersonDataSchema,
   unit: UnitDataSchema,
@@ -88,6 +154,7 @@ const DATA_SCHEMAS: Record<ChangeKind, TSchema> = {
   door: DoorDataSchema,
   holiday: HolidayDataSchema,
   code_revocation: CodeRevocationDataSchema,
+  offline_code: OfflineCodeDataSchema,
 };
 
 const validators = new Map<ChangeKind, Validator>(
@@ -127,11 +194,20 @@ export function parseChange(wire: WireChange): ParseResult {
   if (wire.op !== 'upsert' && wire.op !== 'delete') {
     return { ok: false, reason: `unknown change op '${printable(wire.op)}'` };
   }
-  const idPattern = kind === 'holiday' ? HOLIDAY_ID : kind === 'code_revocation' ? CODE_SERIAL : RECORD_ID;
+  const idPattern =
+    kind === 'holiday'
+      ? HOLIDAY_ID
+      : kind === 'code_revocation' || kind === 'offline_code'
+        ? CODE_SERIAL
+        : RECORD_ID;
   if (!idPattern.test(wire.id)) return { ok: false, reason: `invalid ${kind} id '${printable(wire.id)}'` };
   if (kind === 'code_revocation' && wire.op === 'delete') {
     // A revoked doorcode stays revoked: the hub has no "un-revoke", locally or from the cloud.
     return { ok: false, reason: `code_revocation ${wire.id}: a revocation cannot be deleted` };
+  }
+  if (kind === 'offline_code' && wire.op === 'delete') {
+    // Taking a code back is a revocation (code_revocation), which the hub keeps for ever.
+    return { ok: false, reason: `offline_code ${wire.id}: send a code_revocation to take a code back` };
   }
   const base = { changeNo: wire.change_no, basedOnSeq: wire.based_on_seq, kind, id: wire.id };
   if (wire.op === 'delete')
@@ -145,6 +221,14 @@ export function parseChange(wire: WireChange): ParseResult {
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, reason: `${kind} ${wire.id}: data_json must be a JSON object` };
+  }
+  if (kind === 'offline_code') {
+    const leaked = SECRET_FIELDS.find((field) => Object.hasOwn(raw as object, field));
+    if (leaked !== undefined)
+      return {
+        ok: false,
+        reason: `offline_code ${wire.id}: must not carry '${leaked}' (never send the code itself)`,
+      };
   }
   const schema = DATA_SCHEMAS[kind];
   const withDefaults = Value.Default(schema, raw) as Record<string, unknown>;
@@ -161,6 +245,12 @@ export function parseChange(wire: WireChange): ParseResult {
   const data = Value.Clean(schema, withDefaults) as Record<string, unknown>;
   if (kind === 'code_revocation' && data['serial'] !== wire.id) {
     return { ok: false, reason: `code_revocation ${wire.id}: data.serial does not match the change id` };
+  }
+  if (kind === 'offline_code') {
+    if (data['serial'] !== wire.id)
+      return { ok: false, reason: `offline_code ${wire.id}: data.serial does not match the change id` };
+    const spec = offlineCodeSpec(data as OfflineCodeData);
+    if (!spec.ok) return { ok: false, reason: `offline_code ${wire.id}: ${spec.reason}` };
   }
   return { ok: true, change: { ...base, op: 'upsert', data, ignoredFields } };
 }

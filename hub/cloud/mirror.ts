@@ -11,7 +11,12 @@ import type { HubEvent } from '../domain.js';
 import { backoffDelay } from './backoff.js';
 import { isDenyChange, type ParsedChange, parseChange, resolveChange } from './changes.js';
 import type { CloudConfig } from './config.js';
-import { ChangeRefusedError, type CloudCommandHandler, type CloudPort } from './port.js';
+import {
+  ChangeRefusedError,
+  type CloudCommandHandler,
+  type CloudPort,
+  type CodeSecretProvider,
+} from './port.js';
 import {
   AUTH_HEADER,
   type ChangeKind,
@@ -63,6 +68,24 @@ export interface CloudLinkStatus {
   conflicts: number;
   /** Batches sent and not yet acknowledged (bounded by maxInFlightBatches). */
   inFlightBatches: number;
+  /** The offline doorcode secret hand-over (docs/cloud-protocol.md, "Offline doorcode secret"). */
+  codeSecret: CodeSecretLinkStatus;
+}
+
+export interface CodeSecretLinkStatus {
+  /**
+   * `none` (no secret to share), `pending` (not sent yet: link down), `sent` (waiting for the cloud's
+   * ack), `acknowledged` (the cloud holds this version), `refused_plaintext` (never sent without TLS),
+   * `failed` (the cloud could not store it: see error).
+   */
+  state: 'none' | 'pending' | 'sent' | 'acknowledged' | 'refused_plaintext' | 'failed';
+  /** The hub's secret version and fingerprint (never the secret). */
+  version: number | null;
+  fingerprint: string | null;
+  /** The version the cloud said it holds (Welcome or ack). */
+  cloudVersion: number | null;
+  acknowledgedAt: number | null;
+  error: string | null;
 }
 
 export interface CloudMirrorOptions {
@@ -84,6 +107,11 @@ export interface CloudMirrorOptions {
    * sets any clock itself.
    */
   onCloudTime?: (cloudMs: number) => void;
+  /**
+   * The offline doorcode secret to hand to the cloud (only over TLS), so it can issue codes while it
+   * cannot reach the hub. Asked on every link-up and every second while up (a rotation is sent then).
+   */
+  codeSecret?: CodeSecretProvider;
   now?: () => number;
   random?: () => number;
 }
@@ -149,6 +177,10 @@ interface Session {
   inbox: ChangeInbox;
   timers: NodeJS.Timeout[];
   ended: boolean;
+  /** Fingerprint of the code secret the cloud holds (Welcome, then acks); '' = none. */
+  cloudSecretFingerprint: string;
+  /** Fingerprint of the code secret sent on this session and not yet acknowledged. */
+  secretSentFingerprint: string | null;
 }
 
 /** A received change waiting to be applied. */
@@ -226,6 +258,9 @@ export class CloudMirror {
   readonly #random: () => number;
   readonly #onChangesApplied: ((kinds: ReadonlySet<ChangeKind>) => void) | undefined;
   readonly #onCloudTime: ((cloudMs: number) => void) | undefined;
+  readonly #codeSecret: CodeSecretProvider | undefined;
+  /** The "not sent without TLS" warning is logged once per hub run. */
+  #plaintextSecretLogged = false;
   #state: MirrorState | undefined;
   #session: Session | undefined;
   #sessionCounter = 0;
@@ -258,6 +293,7 @@ export class CloudMirror {
     this.#random = options.random ?? Math.random;
     this.#onChangesApplied = options.onChangesApplied;
     this.#onCloudTime = options.onCloudTime;
+    this.#codeSecret = options.codeSecret;
     this.#status = this.#initialStatus();
     this.#rejections = new Summarizer({
       perWindow: 20,
@@ -343,6 +379,7 @@ export class CloudMirror {
     status.changesRejected = this.#stats.rejected;
     status.conflicts = this.#stats.conflicts;
     status.inFlightBatches = this.#session?.inFlight.length ?? 0;
+    status.codeSecret = { ...this.#status.codeSecret };
     return status;
   }
 
@@ -370,6 +407,14 @@ export class CloudMirror {
       changesRejected: 0,
       conflicts: 0,
       inFlightBatches: 0,
+      codeSecret: {
+        state: this.#codeSecret && this.#config.enabled ? 'pending' : 'none',
+        version: null,
+        fingerprint: null,
+        cloudVersion: null,
+        acknowledgedAt: null,
+        error: null,
+      },
     };
   }
 
@@ -466,6 +511,8 @@ export class CloudMirror {
       inbox: emptyInbox(this.#state!.changeCursor),
       timers: [],
       ended: false,
+      cloudSecretFingerprint: '',
+      secretSentFingerprint: null,
     };
     this.#session = session;
     call.on('data', (message: unknown) => this.#receive(session, message));
@@ -524,6 +571,7 @@ export class CloudMirror {
   #endSession(session: Session, reason: string, reconnect: boolean): void {
     if (session.ended) return;
     session.ended = true;
+    if (this.#status.codeSecret.state === 'sent') this.#status.codeSecret.state = 'pending';
     for (const timer of session.timers) clearTimeout(timer);
     clearTimeout(session.paceTimer);
     session.call.removeAllListeners('data');
@@ -591,6 +639,7 @@ export class CloudMirror {
         lastPingAt = now;
         this.#send(session, { body: 'ping', ping: { ts: now } });
       }
+      this.#offerCodeSecret(session);
       this.#schedulePump();
     }, tick);
     timer.unref();
@@ -667,7 +716,15 @@ export class CloudMirror {
     this.#pump(session);
   }
 
-  #onWelcome(session: Session, welcome: { stored_seq: number; latest_change: number }): void {
+  #onWelcome(
+    session: Session,
+    welcome: {
+      stored_seq: number;
+      latest_change: number;
+      code_secret_version?: number;
+      code_secret_fingerprint?: string;
+    },
+  ): void {
     const state = this.#state!;
     const lastSeq = this.#port.lastSeq();
     let resumeFrom = welcome.stored_seq;
@@ -704,8 +761,111 @@ export class CloudMirror {
       },
       'cloud link up',
     );
+    session.cloudSecretFingerprint = welcome.code_secret_fingerprint ?? '';
+    if (welcome.code_secret_version) this.#status.codeSecret.cloudVersion = welcome.code_secret_version;
     this.#startWatchdog(session);
+    this.#offerCodeSecret(session);
     this.#pump(session);
+  }
+
+  // ------------------------------------------------------------------ hub -> cloud: the code secret
+
+  /**
+   * Hands the offline doorcode secret to the cloud when the cloud does not hold this one (new hub,
+   * rotated secret, cloud restored). Only over TLS: on a plaintext link it is never sent, and the
+   * reason is logged once. The secret itself is never logged.
+   */
+  #offerCodeSecret(session: Session): void {
+    if (!this.#codeSecret || !session.welcomed || session.ended) return;
+    const status = this.#status.codeSecret;
+    if (this.#config.insecurePlaintext) {
+      status.state = 'refused_plaintext';
+      status.error = 'not sent: the cloud link has no TLS (cloud.insecurePlaintext)';
+      if (!this.#plaintextSecretLogged) {
+        this.#plaintextSecretLogged = true;
+        this.#log.warn(
+          'offline code secret NOT sent to the cloud: the link has no TLS (cloud.insecurePlaintext); the cloud cannot issue doorcodes for this hub',
+        );
+      }
+      return;
+    }
+    let secret: ReturnType<CodeSecretProvider>;
+    try {
+      secret = this.#codeSecret();
+    } catch (err) {
+      status.state = 'failed';
+      status.error = `the hub cannot read its code secret: ${(err as Error).message}`;
+      return;
+    }
+    if (secret === null) {
+      status.state = 'none';
+      return;
+    }
+    status.version = secret.version;
+    status.fingerprint = secret.fingerprint;
+    if (session.cloudSecretFingerprint === secret.fingerprint) {
+      if (status.state !== 'acknowledged') {
+        status.state = 'acknowledged';
+        status.cloudVersion = secret.version;
+        status.error = null;
+      }
+      return;
+    }
+    if (session.secretSentFingerprint === secret.fingerprint) return; // waiting for its ack
+    const sent = this.#send(session, {
+      body: 'code_secret',
+      code_secret: {
+        version: secret.version,
+        secret_hex: secret.secretHex,
+        fingerprint: secret.fingerprint,
+        time_zone: secret.timeZone,
+        daily_mac_digits: secret.dailyMacDigits,
+        windowed_mac_digits: secret.windowedMacDigits,
+        grace_minutes: secret.graceMinutes,
+        format_version: 1,
+      },
+    });
+    if (!sent) return;
+    session.secretSentFingerprint = secret.fingerprint;
+    status.state = 'sent';
+    status.error = null;
+    this.#log.info(
+      { version: secret.version, fingerprint: secret.fingerprint },
+      'offline code secret sent to the cloud',
+    );
+  }
+
+  #onCodeSecretAck(
+    session: Session,
+    ack: { version: number; fingerprint: string; ok: boolean; error: string },
+  ): void {
+    const status = this.#status.codeSecret;
+    if (ack.fingerprint !== session.secretSentFingerprint) {
+      this.#log.warn(
+        { version: ack.version, fingerprint: ack.fingerprint },
+        'cloud acknowledged a code secret the hub did not send on this link; ignored',
+      );
+      return;
+    }
+    if (!ack.ok) {
+      status.state = 'failed';
+      status.error = `cloud: ${ack.error.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`;
+      this.#log.warn(
+        { version: ack.version, error: status.error },
+        'the cloud did not store the code secret',
+      );
+      return;
+    }
+    session.cloudSecretFingerprint = ack.fingerprint;
+    session.secretSentFingerprint = null;
+    status.state = 'acknowledged';
+    status.cloudVersion = ack.version;
+    status.acknowledgedAt = this.#now();
+    status.error = null;
+    this.#log.info(
+      { version: ack.version, fingerprint: ack.fingerprint },
+      'the cloud holds the offline code secret: it can issue doorcodes while the link is down',
+    );
   }
 
   /** At most one small write per second while draining; losing it only means the cloud says "have that". */
@@ -801,6 +961,9 @@ export class CloudMirror {
         return;
       case 'pong':
         this.#cloudTime(message.pong.server_time ?? 0);
+        return;
+      case 'code_secret_ack':
+        this.#onCodeSecretAck(session, message.code_secret_ack);
         return;
       case 'error':
         this.#status.lastError = `cloud: ${message.error.code}: ${message.error.message}`;

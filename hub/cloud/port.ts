@@ -65,6 +65,22 @@ export class ChangeRefusedError extends Error {
  */
 export type OfflineCodeRevoker = (serial: string, reason: string | null) => boolean;
 
+/** The offline doorcode secret as the mirror hands it to the cloud (docs/cloud-protocol.md). */
+export interface SharedCodeSecret {
+  version: number;
+  /** Public id of the secret (safe to log). */
+  fingerprint: string;
+  /** 64 hex characters. Never log it. */
+  secretHex: string;
+  timeZone: string;
+  dailyMacDigits: number;
+  windowedMacDigits: number;
+  graceMinutes: number;
+}
+
+/** The current secret (cheap: the mirror asks every second); null when the hub has none to share. */
+export type CodeSecretProvider = () => SharedCodeSecret | null;
+
 /** Requests from the cloud. The lead wires these to the door manager, through the same policy as local ones. */
 export interface CloudCommandHandler {
   unlock(doorId: string, ms: number): void | Promise<void>;

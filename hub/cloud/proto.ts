@@ -111,6 +111,19 @@ export const CommandResultSchema = Type.Object({
 });
 export type CommandResult = Static<typeof CommandResultSchema>;
 
+/** The offline doorcode secret handed to the cloud (only over TLS). secret_hex is never logged. */
+export const CodeSecretMessageSchema = Type.Object({
+  version: Type.Integer({ minimum: 1, maximum: 4294967295 }),
+  secret_hex: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  fingerprint: Type.String({ pattern: '^[0-9a-f]{16}$' }),
+  time_zone: Type.String({ minLength: 1, maxLength: 64 }),
+  daily_mac_digits: Type.Integer({ minimum: 5, maximum: 10 }),
+  windowed_mac_digits: Type.Integer({ minimum: 5, maximum: 7 }),
+  grace_minutes: Type.Integer({ minimum: 0, maximum: 720 }),
+  format_version: Type.Integer({ minimum: 1, maximum: 1 }),
+});
+export type CodeSecretMessage = Static<typeof CodeSecretMessageSchema>;
+
 export const HubMessageSchema = Type.Union([
   Type.Object({ body: Type.Literal('hello'), hello: HelloSchema }),
   Type.Object({ body: Type.Literal('events'), events: Type.Object({ events: Type.Array(WireEventSchema) }) }),
@@ -118,6 +131,7 @@ export const HubMessageSchema = Type.Union([
   Type.Object({ body: Type.Literal('command_result'), command_result: CommandResultSchema }),
   Type.Object({ body: Type.Literal('ping'), ping: Type.Object({ ts: I64 }) }),
   Type.Object({ body: Type.Literal('changes_request'), changes_request: Type.Object({ after_change: U64 }) }),
+  Type.Object({ body: Type.Literal('code_secret'), code_secret: CodeSecretMessageSchema }),
 ]);
 export type HubMessage = Static<typeof HubMessageSchema>;
 
@@ -130,6 +144,7 @@ export const CHANGE_KINDS = [
   'door',
   'holiday',
   'code_revocation',
+  'offline_code',
 ] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
@@ -163,7 +178,14 @@ export type Command = Static<typeof CommandSchema>;
 export const CloudMessageSchema = Type.Union([
   Type.Object({
     body: Type.Literal('welcome'),
-    welcome: Type.Object({ stored_seq: U64, latest_change: U64, server_time: I64 }),
+    welcome: Type.Object({
+      stored_seq: U64,
+      latest_change: U64,
+      server_time: I64,
+      // Optional so an older cloud (or a hand-made message) still passes.
+      code_secret_version: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
+      code_secret_fingerprint: Type.Optional(Type.String({ maxLength: 64 })),
+    }),
   }),
   Type.Object({ body: Type.Literal('event_ack'), event_ack: Type.Object({ seq: U64 }) }),
   Type.Object({
@@ -180,6 +202,15 @@ export const CloudMessageSchema = Type.Union([
     body: Type.Literal('pong'),
     // server_time is optional so an older cloud (or a hand-made message) still passes.
     pong: Type.Object({ ts: I64, server_time: Type.Optional(I64) }),
+  }),
+  Type.Object({
+    body: Type.Literal('code_secret_ack'),
+    code_secret_ack: Type.Object({
+      version: Type.Integer({ minimum: 0, maximum: 4294967295 }),
+      fingerprint: Type.String({ maxLength: 64 }),
+      ok: Type.Boolean(),
+      error: Type.String({ maxLength: 1024 }),
+    }),
   }),
   Type.Object({
     body: Type.Literal('error'),

@@ -4,7 +4,7 @@ import type { HubEvent, NewEvent, ScheduleInterval } from '../domain.js';
 import { OfflineCodeError } from '../offline/offline-codes.js';
 import { StoreError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
-import type { CodeRevocationData, CredentialData, PersonData } from './changes.js';
+import type { CodeRevocationData, CredentialData, OfflineCodeData, PersonData } from './changes.js';
 import {
   ChangeRefusedError,
   type CloudPort,
@@ -20,9 +20,18 @@ export const CLOUD_ACTOR = 'cloud';
 const PERSON_DENIES = new Set(['admin.person.suspended', 'admin.person.removed']);
 const CREDENTIAL_DENIES = new Set(['admin.credential.revoked']);
 
+/**
+ * Learns a doorcode the cloud issued (an `offline_code` change: its fields, never its digits). Called
+ * inside the mirror's transaction; returns false when the hub already knew it as issued. Throw
+ * ChangeRefusedError (or OfflineCodeError, mapped to it) to refuse the record.
+ */
+export type OfflineCodeLearner = (record: OfflineCodeData) => boolean;
+
 export interface StoreCloudPortOptions {
   /** Applies `code_revocation` changes; without it the hub refuses them (no offline doorcodes here). */
   revokeOfflineCode?: OfflineCodeRevoker;
+  /** Learns `offline_code` records (codes the cloud issued); without it the hub refuses them. */
+  learnOfflineCode?: OfflineCodeLearner;
 }
 
 export class StoreCloudPort implements CloudPort {
@@ -30,12 +39,14 @@ export class StoreCloudPort implements CloudPort {
   readonly #store: Store;
   readonly #cloud: Store;
   readonly #revokeOfflineCode: OfflineCodeRevoker | undefined;
+  readonly #learnOfflineCode: OfflineCodeLearner | undefined;
 
   constructor(store: Store, options: StoreCloudPortOptions = {}) {
     this.#store = store;
     this.#cloud = store.as(CLOUD_ACTOR);
     this.db = store.db;
     this.#revokeOfflineCode = options.revokeOfflineCode;
+    this.#learnOfflineCode = options.learnOfflineCode;
   }
 
   lastSeq(): number {
@@ -173,6 +184,11 @@ export class StoreCloudPort implements CloudPort {
         this.#revokeOfflineCode(revocation.serial, revocation.reason ?? null);
         return;
       }
+      case 'offline_code':
+        if (!this.#learnOfflineCode)
+          throw new ChangeRefusedError('this hub does not take doorcodes issued by the cloud');
+        this.#learnOfflineCode(data as OfflineCodeData);
+        return;
     }
   }
 
@@ -207,6 +223,8 @@ export class StoreCloudPort implements CloudPort {
       case 'code_revocation':
         // parseChange refuses these; a revoked doorcode is never un-revoked.
         throw new ChangeRefusedError('a doorcode revocation cannot be deleted');
+      case 'offline_code':
+        throw new ChangeRefusedError('an issued doorcode is taken back with a code_revocation');
     }
   }
 

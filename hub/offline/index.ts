@@ -8,6 +8,7 @@ import { type ClockPolicy, TrustedClock, timedatectlNtpSynchronized } from './cl
 import type { OfflineConfig } from './config.js';
 import { OfflineCodes } from './offline-codes.js';
 import { CodeSecret } from './secret.js';
+import { CodeSecretShare } from './secret-share.js';
 
 export { CappedKeypadLockout, enableKeypad, listDisabledKeypads } from './cap.js';
 export { type ClockReading, type ClockStatus, TrustedClock, timedatectlNtpSynchronized } from './clock.js';
@@ -16,6 +17,7 @@ export { type OfflineConfig, OfflineConfigSchema, resolveOfflineConfig } from '.
 export { type DoorGuessRisk, type IssueRequest, OfflineCodes, type OfflineVerdict } from './offline-codes.js';
 export { formatOdds, guessRisk, lockoutAttemptsPerDay } from './risk.js';
 export { CodeSecret } from './secret.js';
+export { CodeSecretShare, recordSecretVersion } from './secret-share.js';
 
 /** The per-hub code secret the cloud mirror shares (`codeSecret(dataDir).exportHex()`). Never log it. */
 export function codeSecret(dataDir: string): CodeSecret {
@@ -36,7 +38,10 @@ export interface OfflineParts {
   codes: OfflineCodes;
   /** Pass as DecisionService `lockout`: the keypad lockout plus the durable daily cap. */
   lockout: CappedKeypadLockout;
+  /** The secret as loaded at start; after a rotation, `share.secret` is the one in use. */
   secret: CodeSecret;
+  /** The secret with its version, for the cloud mirror; follows `gatehouse code secret-rotate`. */
+  share: CodeSecretShare;
 }
 
 /**
@@ -74,10 +79,19 @@ export function createOffline(options: {
     lockoutPolicy: options.keypadPolicy,
     ...(logger ? { logger } : {}),
   });
+  const share = new CodeSecretShare({
+    store,
+    dataDir: options.dataDir,
+    secret,
+    timeZone: options.timeZone,
+    config,
+    onRotated: (rotated) => codes.replaceSecret(rotated.bytes()),
+    ...(logger ? { logger: logger.child({ part: 'offline-codes' }) } : {}),
+  });
   const lockout = new CappedKeypadLockout(options.keypadPolicy, {
     db: store.db,
     dailyCap: config.keypadDailyFailureCap,
     emitEvent,
   });
-  return { clock, codes, lockout, secret };
+  return { clock, codes, lockout, secret, share };
 }

@@ -169,7 +169,7 @@ export class OfflineCodes {
   readonly #o: OfflineCodesOptions;
   readonly #db: Database;
   readonly #format: CodeFormat;
-  readonly #lookupKey: Buffer;
+  #lookupKey: Buffer;
   #overLimit = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
@@ -187,6 +187,16 @@ export class OfflineCodes {
     };
     this.#lookupKey = createHmac('sha256', options.secret).update('gatehouse-code-lookup').digest();
     ensureOfflineTables(this.#db);
+  }
+
+  /**
+   * Uses a new code secret (after `gatehouse code secret-rotate`): every code made with the old one,
+   * here or in the cloud, stops working.
+   */
+  replaceSecret(secret: Uint8Array): void {
+    if (secret.length < 16) throw new OfflineCodeError('code secret is too short');
+    this.#o.secret = secret;
+    this.#lookupKey = createHmac('sha256', secret).update('gatehouse-code-lookup').digest();
   }
 
   /** Checks the guessing figure now and every hour (warns staff with alarm.guess_risk). */
@@ -423,7 +433,8 @@ export class OfflineCodes {
   /**
    * The cloud mirror tells the hub about a code it issued (the spec, not the digits). The hub derives
    * the digits itself and remembers the code, so an hour-window code works for its whole window even
-   * if first used after its first 24 hours, and a suspended holder is refused. Idempotent.
+   * if first used after its first 24 hours, and a suspended holder is refused. A code already used at
+   * a door while the link was down gets its holder and issuer attached. Idempotent.
    */
   learnIssued(
     spec: CodeSpec,
@@ -440,7 +451,10 @@ export class OfflineCodes {
         this.#db
           .prepare(
             `INSERT INTO offline_codes (serial, lookup, type, scope, spec, window_start, window_end, person_id, label, issued_by, issued_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (serial) DO UPDATE SET person_id = excluded.person_id, label = excluded.label,
+               issued_by = excluded.issued_by, issued_at = excluded.issued_at WHERE issued_by IS NULL
+             ON CONFLICT DO NOTHING`,
           )
           .run(
             issued.serial,

@@ -1,8 +1,18 @@
 // The per-hub code secret: <dataDir>/code.key, 32 random bytes as hex, mode 0600. The cloud gets a
 // copy over the mirror so it can issue codes while the hub is unreachable; staff see it only
 // through `gatehouse code secret export`. Kept apart from hub.key so it can be rotated alone.
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createSecretFileOnce } from '../store/keys.js';
@@ -42,6 +52,47 @@ export class CodeSecret {
   /** Hex form for the cloud mirror and the explicit CLI export. Never log it. */
   exportHex(): string {
     return this.#key.toString('hex');
+  }
+
+  /** Public id of the secret: 16 hex of SHA-256 over it. Safe to log and show; reveals nothing usable. */
+  fingerprint(): string {
+    return createHash('sha256')
+      .update('gatehouse-code-secret-fingerprint/1|')
+      .update(this.#key)
+      .digest('hex')
+      .slice(0, 16);
+  }
+
+  /**
+   * Replaces <dataDir>/code.key with a new random secret (written aside, fsynced, then renamed over
+   * the old one, so a reader sees the old or the new file, never half of one).
+   */
+  static rotate(dataDir: string): CodeSecret {
+    const file = join(dataDir, CODE_KEY_FILE_NAME);
+    const key = randomBytes(32);
+    const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const fd = openSync(tmp, 'wx', 0o600);
+    try {
+      writeSync(fd, `${key.toString('hex')}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+    const dir = openSync(dataDir, 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+    return new CodeSecret(key, file);
+  }
+
+  /** Reads <dataDir>/code.key as it is now; null when it is missing. Throws when it is damaged. */
+  static read(dataDir: string, logger?: Logger): CodeSecret | null {
+    const file = join(dataDir, CODE_KEY_FILE_NAME);
+    const key = read(file, logger);
+    return key ? new CodeSecret(key, file) : null;
   }
 }
 
