@@ -4,6 +4,8 @@ import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 
 export const CONTRACT_VERSION = 1;
+/** Characters of a topic that a log line or an error reply repeats (a topic may be 64 KiB long). */
+export const TOPIC_SHOWN = 200;
 
 /** Channels a door has; the first three come from devices, the rest from the hub. */
 export type DoorChannel = 'credential' | 'state' | 'event' | 'decision' | 'set' | 'sync' | 'challenge';

@@ -4,6 +4,7 @@ import Type, { type Static, type TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
 import { Value } from 'typebox/value';
 import { WEEKDAYS } from '../domain.js';
+import { printable } from '../text.js';
 import type { LocalDenyState, ResolvedChange } from './port.js';
 import { CHANGE_KINDS, type ChangeKind, MAX_CHANGE_DATA_BYTES, type WireChange } from './proto.js';
 
@@ -182,11 +183,6 @@ export function isDenyChange(wire: WireChange): boolean {
   } catch {
     return false;
   }
-}
-
-function printable(value: string): string {
-  const clean = value.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
 }
 
 export interface Resolution {

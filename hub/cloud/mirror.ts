@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
 import { Summarizer } from '../budget.js';
 import type { HubEvent } from '../domain.js';
+import { printable } from '../text.js';
 import { backoffDelay } from './backoff.js';
 import { isDenyChange, type ParsedChange, parseChange, resolveChange } from './changes.js';
 import type { CloudConfig } from './config.js';
@@ -1369,7 +1370,7 @@ export class CloudMirror {
         }
         await this.#commands.setMode(command.door_id, command.mode);
       } else {
-        reply(false, `unknown command '${command.kind.replace(/[^\x20-\x7e]/g, '?').slice(0, 64)}'`);
+        reply(false, `unknown command '${printable(command.kind)}'`);
         return;
       }
       this.#log.info(
