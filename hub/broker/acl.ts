@@ -11,7 +11,7 @@ export interface DeviceIdentity {
   doors: string[];
 }
 
-/** Checks a device's username and secret; the lead wires it to the device store. */
+/** Checks a device's username and secret (the composition backs it with the device store). */
 export interface DeviceDirectory {
   authenticate(username: string, secret: string): DeviceIdentity | null;
 }
@@ -42,7 +42,7 @@ export function canPublish(baseTopic: string, identity: DeviceIdentity, topic: s
 
   switch (parsed.area) {
     case 'door': {
-      // Issue #5: of the sync topics a device publishes only its ack (docs/mqtt.md §8.2).
+      // Of the sync topics a device publishes only its ack (docs/mqtt.md §8.2).
       const isSyncAck = parsed.channel === 'sync' && parsed.rest.length === 1 && parsed.rest[0] === 'ack';
       if (
         parsed.channel !== 'credential' &&

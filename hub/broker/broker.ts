@@ -425,7 +425,7 @@ export class MqttBroker {
   }
 
   /**
-   * Issue #5: publishes a hub message on `door/{door}/{channel}`: mobile key challenges and door sync
+   * Publishes a hub message on `door/{door}/{channel}`: mobile key challenges and door sync
    * (docs/mqtt.md §8). Rejects when the door id cannot be a topic level or the broker is stopped.
    */
   publishToDoor(
@@ -789,7 +789,7 @@ export class MqttBroker {
       const { type, ...data } = event.value;
       return { route: true, act: () => this.#emit('doorInput', { doorId: parsed.doorId, type, data }) };
     }
-    // Issue #5: door sync ack → bus doorInput 'sync_ack' (DoorSync tracks the applied version).
+    // Door sync ack → bus doorInput 'sync_ack' (DoorSync tracks the applied version).
     if (parsed?.area === 'door' && parsed.channel === 'sync' && parsed.rest.join('/') === 'ack') {
       const ack = parseSyncAck(payload, this.#maxPayloadBytes);
       if (!ack.ok) return this.#refuse(identity, topic, ack.error);

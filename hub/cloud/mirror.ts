@@ -35,7 +35,7 @@ import { MirrorState } from './state.js';
 
 export type CloudLinkState = 'disabled' | 'connecting' | 'connected' | 'waiting' | 'stopped';
 
-/** What on-site staff see about the cloud link (the lead serves it in the HTTP API). */
+/** What on-site staff see about the cloud link (`cloud` in GET /api/v1/status). */
 export interface CloudLinkStatus {
   enabled: boolean;
   state: CloudLinkState;
@@ -75,7 +75,7 @@ export interface CloudMirrorOptions {
   software?: string;
   /**
    * Called after cloud changes were committed, with the kinds they touched. Writes go through the
-   * same connection, so the store's cross-process watch does not see them: the lead uses this to
+   * same connection, so the store's cross-process watch does not see them: the composition uses this to
    * reload doors and emit bus `storeChanged`.
    */
   onChangesApplied?: (kinds: ReadonlySet<ChangeKind>) => void;

@@ -65,7 +65,7 @@ export class ChangeRefusedError extends Error {
  */
 export type OfflineCodeRevoker = (serial: string, reason: string | null) => boolean;
 
-/** Requests from the cloud. The lead wires these to the door manager, through the same policy as local ones. */
+/** Requests from the cloud; the composition runs them through the same policy as local ones. */
 export interface CloudCommandHandler {
   unlock(doorId: string, ms: number): void | Promise<void>;
   setMode(doorId: string, mode: 'normal' | 'lockdown' | 'unlocked'): void | Promise<void>;

@@ -70,7 +70,7 @@ export interface DoorControllerOptions {
   door: DoorSettings;
   io: DoorIo;
   bus: EventBus;
-  /** Where alarms and door events go (the lead wires it to the event log). */
+  /** Where alarms and door events go (the composition writes them to the event log). */
   emitEvent: (event: NewEvent) => unknown;
   clock?: DoorClock;
   logger?: Logger;

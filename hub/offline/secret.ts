@@ -1,6 +1,6 @@
 // The per-hub code secret: <dataDir>/code.key, 32 random bytes as hex, mode 0600. The cloud gets a
 // copy over the mirror so it can issue codes while the hub is unreachable; staff see it only
-// through `gatehouse code secret export`. Kept apart from hub.key so it can be rotated alone.
+// through `gatehouse code secret-export`. Kept apart from hub.key so it can be rotated alone.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
