@@ -305,4 +305,3 @@ describe('the docs name only what exists', () => {
     expect(Object.keys(ALLOWED).filter((key) => !used.has(key))).toEqual([]);
   });
 });
-
