@@ -255,7 +255,7 @@ export const HardwareSettingsSchema = Type.Object(
   { additionalProperties: false },
 );
 
-/** The whole `hardware` section if the lead nests the door list: `{ driver, sysfsRoot, doors: [...] }`. */
+/** The whole `hardware` section of the config: `{ driver, sysfsRoot, doors: [...] }`. */
 export const HardwareSectionSchema = Type.Object(
   {
     driver: HardwareSettingsSchema.properties.driver,

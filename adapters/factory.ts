@@ -1,7 +1,6 @@
 // Builds the hardware of a wired door from validated config: lock relay first (driven to the locked state),
 // then inputs, then readers and keypads. The same definitions run on real GPIO or on the simulator.
 import type { Logger } from 'pino';
-import type { EventBus } from '../hub/bus.js';
 import { HardwareConfigError, type InputLineDef, type WiredDoorDef } from './config.js';
 import { DebouncedInput, type Level, type LineDriver, RelayOutput } from './gpio/lines.js';
 import { gpioAccessible } from './gpio/sysfs.js';
@@ -11,7 +10,7 @@ import { SimLineBoard } from './sim/lines.js';
 import { Pn532Emulator } from './sim/pn532.js';
 import { EmulatedSerialCable } from './sim/serial.js';
 import { SimWiegandTransmitter } from './sim/wiegand.js';
-import type { CardReader, DigitalInput, DigitalOutput, Keypad, ReaderHealth } from './types.js';
+import type { CardReader, DigitalInput, DigitalOutput, Keypad } from './types.js';
 import { BUILTIN_FORMATS, encodeCard, resolveFormats, type WiegandFormat } from './wiegand/formats.js';
 import { WiegandKeypad, WiegandLink, WiegandReader } from './wiegand/reader.js';
 
@@ -367,38 +366,4 @@ function pickFormat(valueHex: string, formats: WiegandFormat[]): WiegandFormat {
     (f) => f.payload.length >= bits && Math.ceil(f.payload.length / 4) === valueHex.length,
   );
   return fit ?? formats.find((f) => f.payload.length >= bits) ?? BUILTIN_FORMATS.h10306;
-}
-
-// ---- Bus wiring -------------------------------------------------------------------------------------------
-
-export interface AttachOptions {
-  /** Reader went offline/online or its error count changed (for reader-health events). */
-  onReaderHealth?: (doorId: string, readerId: string, health: ReaderHealth) => void;
-}
-
-/**
- * Wires a door's readers and keypads to the bus as presentations (what hub/app.ts does for wired doors).
- * Returns a function that detaches them. Readers and keypads are started/stopped by the caller.
- */
-export function attachToBus(hw: WiredDoorHardware, bus: EventBus, options: AttachOptions = {}): () => void {
-  const offs: Array<() => void> = [];
-  for (const reader of hw.readers) {
-    offs.push(
-      reader.onCard((value) =>
-        bus.emit('presented', { doorId: hw.doorId, kind: 'card', value, readerId: reader.id }),
-      ),
-    );
-    const onHealth = options.onReaderHealth;
-    if (onHealth) offs.push(reader.onHealth((h) => onHealth(hw.doorId, reader.id, h)));
-  }
-  for (const keypad of hw.keypads) {
-    offs.push(
-      keypad.onCode((value) =>
-        bus.emit('presented', { doorId: hw.doorId, kind: 'keypad', value, readerId: keypad.id }),
-      ),
-    );
-  }
-  return () => {
-    for (const off of offs) off();
-  };
 }

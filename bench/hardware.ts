@@ -18,7 +18,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseWiredDoors } from '../adapters/config.js';
-import { attachToBus, createSimDoorHardware, type SimDoorHardware } from '../adapters/factory.js';
+import { createSimDoorHardware, type SimDoorHardware } from '../adapters/factory.js';
 import { nowUs } from '../adapters/gpio/lines.js';
 import { Pn532Reader } from '../adapters/pn532/reader.js';
 import { openSerialPort } from '../adapters/pn532/serial.js';
@@ -28,6 +28,7 @@ import { BUILTIN_FORMATS, encodeCard } from '../adapters/wiegand/formats.js';
 import { EventBus } from '../hub/bus.js';
 import type { Door } from '../hub/domain.js';
 import { DoorManager, WiredDoorIo } from '../hub/doors/index.js';
+import { attachToBus } from '../hub/doors/presentations.js';
 import { summarize } from './stats.js';
 
 const RELAY_GPIO = 17;

@@ -5,7 +5,6 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import {
-  attachToBus,
   createWiredDoors,
   resolveDriver,
   simulatedParts,
@@ -23,6 +22,7 @@ import type { Config } from './config/index.js';
 import { DecisionService } from './decisions.js';
 import type { Door, HubEvent } from './domain.js';
 import { DoorManager, SimDoor, WiredDoorIo } from './doors/index.js';
+import { attachToBus } from './doors/presentations.js';
 import { ReaderMonitor } from './doors/readers.js';
 import { DoorSync, registerDoorSyncRoutes } from './doorsync/index.js';
 import { HttpServer } from './http/server.js';

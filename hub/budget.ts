@@ -122,6 +122,39 @@ export class BoundedMap<K, V> {
   }
 }
 
+export interface KeyedBucketsOptions {
+  ratePerSecond: number;
+  burst: number;
+  /** Keys tracked at once; beyond it the least recently used key starts again with a full bucket. */
+  maxKeys: number;
+  now?: Clock;
+}
+
+/**
+ * One token bucket per key (an address, a username, a door), all with the same rate and burst, in a
+ * bounded map: the budget of "each source" that the HTTP, MQTT and mobile limits all need.
+ */
+export class KeyedBuckets {
+  readonly #options: KeyedBucketsOptions;
+  readonly #buckets: BoundedMap<string, TokenBucket>;
+
+  constructor(options: KeyedBucketsOptions) {
+    this.#options = options;
+    this.#buckets = new BoundedMap(options.maxKeys);
+  }
+
+  /** Spends one token of `key`'s bucket: 0 when it was there, else the milliseconds until one is. */
+  take(key: string): number {
+    const { ratePerSecond, burst, now } = this.#options;
+    const bucket = this.#buckets.getOrCreate(key, () => new TokenBucket(ratePerSecond, burst, now));
+    return bucket.take() ? 0 : Math.max(1, bucket.waitMs());
+  }
+
+  get size(): number {
+    return this.#buckets.size;
+  }
+}
+
 export interface Suppressed {
   /** The source (device id, address, reader…) the occurrences came from. */
   key: string;

@@ -1,8 +1,7 @@
 // The development cloud: speaks hub/cloud/gatehouse-cloud.proto, stores what hubs send in its own
 // SQLite file, and pushes changes and commands. For development and tests, not for production.
-// Run: `node dist/deploy/dev-cloud/server.js --help` (see deploy/dev-cloud/README.md).
+// Run: `node dist/deploy/dev-cloud/main.js --help` (see deploy/dev-cloud/README.md).
 import { randomUUID } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
 import { isValidTimeZone, localTime } from '../../hub/access/localtime.js';
@@ -919,15 +918,4 @@ export class DevCloud {
     }
     this.#log.info({ hubId: session.hubId }, 'hub disconnected');
   }
-}
-
-// `node dist/deploy/dev-cloud/server.js ...` runs the command-line entry point.
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  // Not awaited: main.js imports this module, which must finish evaluating first.
-  void import('./main.js')
-    .then(({ main }) => main(process.argv))
-    .catch((err: unknown) => {
-      console.error(`dev cloud: ${(err as Error).message}`);
-      process.exit(1);
-    });
 }

@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Database, Statement } from 'better-sqlite3';
 import BetterSqlite3 from 'better-sqlite3';
+import type { HubEvent } from '../../hub/domain.js';
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS hubs (
@@ -94,16 +95,8 @@ const SCHEMA = `
   ) STRICT;
 `;
 
-export interface StoredCloudEvent {
-  seq: number;
-  ts: number;
-  type: string;
-  doorId: string | null;
-  personId: string | null;
-  credentialId: string | null;
-  data: Record<string, unknown>;
-  prevHash: string;
-  hash: string;
+/** An event as a hub sent it, and when the cloud received it. */
+export interface StoredCloudEvent extends HubEvent {
   receivedAt: number;
 }
 

@@ -1,6 +1,7 @@
 // Topic access control for MQTT accounts. Deny by default: an account may use only the topics
 // listed here for its role, with its own device id and the doors it serves filled in.
-import { isTopicSafeId, parseTopic, topics } from './contract.js';
+import { shorten } from '../text.js';
+import { isTopicSafeId, parseTopic, TOPIC_SHOWN, topics } from './contract.js';
 
 /** An authenticated MQTT account, as the device store knows it. */
 export interface DeviceIdentity {
@@ -10,7 +11,7 @@ export interface DeviceIdentity {
   doors: string[];
 }
 
-/** Checks a device's username and secret; the lead wires it to the device store. */
+/** Checks a device's username and secret (the composition backs it with the device store). */
 export interface DeviceDirectory {
   authenticate(username: string, secret: string): DeviceIdentity | null;
 }
@@ -31,7 +32,8 @@ function servedDoors(identity: DeviceIdentity): string[] {
 export function canPublish(baseTopic: string, identity: DeviceIdentity, topic: string): AclDecision {
   if (topic.startsWith('$')) return deny('$ topics are reserved for the broker');
   const parsed = parseTopic(baseTopic, topic);
-  if (!parsed) return deny(`'${shorten(topic)}' is not a topic of the ${baseTopic} MQTT contract v1`);
+  if (!parsed)
+    return deny(`'${shorten(topic, TOPIC_SHOWN)}' is not a topic of the ${baseTopic} MQTT contract v1`);
 
   if (identity.role === 'integration') {
     if (parsed.area === 'bridge' && parsed.channel === 'request') return ALLOWED;
@@ -40,7 +42,7 @@ export function canPublish(baseTopic: string, identity: DeviceIdentity, topic: s
 
   switch (parsed.area) {
     case 'door': {
-      // Issue #5: of the sync topics a device publishes only its ack (docs/mqtt.md §8.2).
+      // Of the sync topics a device publishes only its ack (docs/mqtt.md §8.2).
       const isSyncAck = parsed.channel === 'sync' && parsed.rest.length === 1 && parsed.rest[0] === 'ack';
       if (
         parsed.channel !== 'credential' &&
@@ -48,7 +50,7 @@ export function canPublish(baseTopic: string, identity: DeviceIdentity, topic: s
         parsed.channel !== 'event' &&
         !isSyncAck
       ) {
-        return deny(`only the hub publishes to '${shorten(topic)}'`);
+        return deny(`only the hub publishes to '${shorten(topic, TOPIC_SHOWN)}'`);
       }
       if (!servedDoors(identity).includes(parsed.doorId)) {
         return deny(`door '${parsed.doorId}' is not served by device '${identity.id}'`);
@@ -56,7 +58,8 @@ export function canPublish(baseTopic: string, identity: DeviceIdentity, topic: s
       return ALLOWED;
     }
     case 'device':
-      if (parsed.channel !== 'availability') return deny(`only the hub publishes to '${shorten(topic)}'`);
+      if (parsed.channel !== 'availability')
+        return deny(`only the hub publishes to '${shorten(topic, TOPIC_SHOWN)}'`);
       if (parsed.deviceId !== identity.id) {
         return deny(
           `device '${identity.id}' may only publish its own availability, not '${parsed.deviceId}'`,
@@ -90,13 +93,13 @@ export function canSubscribe(baseTopic: string, identity: DeviceIdentity, filter
   const patterns = subscribePatterns(baseTopic, identity);
   if (patterns.some((pattern) => filterCovers(pattern, filter))) return ALLOWED;
   if (identity.role === 'integration') {
-    return deny(`integration '${identity.id}' may not subscribe to '${shorten(filter)}'`);
+    return deny(`integration '${identity.id}' may not subscribe to '${shorten(filter, TOPIC_SHOWN)}'`);
   }
   const parsed = filter.includes('+') || filter.includes('#') ? null : parseTopic(baseTopic, filter);
   if (parsed?.area === 'door')
     return deny(`door '${parsed.doorId}' is not served by device '${identity.id}'`);
   return deny(
-    `device '${identity.id}' may not subscribe to '${shorten(filter)}' ` +
+    `device '${identity.id}' may not subscribe to '${shorten(filter, TOPIC_SHOWN)}' ` +
       `(allowed: ${patterns.map((p) => `'${p}'`).join(', ') || 'nothing'})`,
   );
 }
@@ -117,8 +120,4 @@ export function filterCovers(pattern: string, filter: string): boolean {
     if (p === '+') continue;
     if (f === '+' || f !== p) return false;
   }
-}
-
-function shorten(topic: string): string {
-  return topic.length > 200 ? `${topic.slice(0, 200)}…` : topic;
 }

@@ -12,8 +12,9 @@ import {
   type Subscription,
 } from 'aedes';
 import { type Logger, pino } from 'pino';
-import { BoundedMap, Summarizer, TokenBucket } from '../budget.js';
+import { BoundedMap, KeyedBuckets, Summarizer, TokenBucket } from '../budget.js';
 import type { BusEvents, Decision, EventBus, Presentation } from '../bus.js';
+import { shorten } from '../text.js';
 import { canPublish, canSubscribe, type DeviceDirectory, type DeviceIdentity, filterCovers } from './acl.js';
 import {
   type BridgeRequestPayload,
@@ -29,6 +30,7 @@ import {
   parseTopic,
   type SetMessage,
   salvageRequestId,
+  TOPIC_SHOWN,
   topics,
 } from './contract.js';
 import { PacketGate } from './gate.js';
@@ -187,7 +189,7 @@ export class MqttBroker {
   readonly #unauthenticated = new Set<Conn>();
   readonly #unauthenticatedPerAddress = new Map<string, number>();
   #authenticatedCount = 0;
-  readonly #connectionRate: BoundedMap<string, TokenBucket>;
+  readonly #connectionRate: KeyedBuckets;
   readonly #budgets = new BoundedMap<string, DeviceBudget>(10_000);
   /** Devices that went over a budget, and until when their logins are refused. */
   readonly #backoff = new BoundedMap<string, number>(10_000);
@@ -238,7 +240,11 @@ export class MqttBroker {
         : {}),
     };
     this.#unlimitedAddresses = new Set(opts.unlimitedAddresses ?? ['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-    this.#connectionRate = new BoundedMap(10_000);
+    this.#connectionRate = new KeyedBuckets({
+      ratePerSecond: this.#limits.connectionsPerSecondPerAddress,
+      burst: this.#limits.connectionBurstPerAddress,
+      maxKeys: 10_000,
+    });
     this.#directory = opts.directory;
     this.#bus = opts.bus;
     this.#log = opts.logger ?? pino({ enabled: false });
@@ -419,7 +425,7 @@ export class MqttBroker {
   }
 
   /**
-   * Issue #5: publishes a hub message on `door/{door}/{channel}`: mobile key challenges and door sync
+   * Publishes a hub message on `door/{door}/{channel}`: mobile key challenges and door sync
    * (docs/mqtt.md §8). Rejects when the door id cannot be a topic level or the broker is stopped.
    */
   publishToDoor(
@@ -461,15 +467,7 @@ export class MqttBroker {
     const limited = !this.#unlimitedAddresses.has(address);
     let refusal: string | null = null;
     if (!this.#aedes || this.#stopping) refusal = 'broker is stopping';
-    else if (
-      limited &&
-      !this.#connectionRate
-        .getOrCreate(
-          address,
-          () => new TokenBucket(limits.connectionsPerSecondPerAddress, limits.connectionBurstPerAddress),
-        )
-        .take()
-    ) {
+    else if (limited && this.#connectionRate.take(address) > 0) {
       refusal = `more than ${limits.connectionsPerSecondPerAddress} new connections per second from one address`;
     } else if (limited && fromAddress >= limits.maxConnectionsPerAddress) {
       refusal = `limit of ${limits.maxConnectionsPerAddress} connections from one address reached`;
@@ -791,7 +789,7 @@ export class MqttBroker {
       const { type, ...data } = event.value;
       return { route: true, act: () => this.#emit('doorInput', { doorId: parsed.doorId, type, data }) };
     }
-    // Issue #5: door sync ack → bus doorInput 'sync_ack' (DoorSync tracks the applied version).
+    // Door sync ack → bus doorInput 'sync_ack' (DoorSync tracks the applied version).
     if (parsed?.area === 'door' && parsed.channel === 'sync' && parsed.rest.join('/') === 'ack') {
       const ack = parseSyncAck(payload, this.#maxPayloadBytes);
       if (!ack.ok) return this.#refuse(identity, topic, ack.error);
@@ -839,13 +837,13 @@ export class MqttBroker {
     // Audited by the hub (a refused credential is a decision: invalid_request).
     this.#emit('deviceRejected', {
       deviceId: identity.id,
-      topic: shorten(topic),
+      topic: shorten(topic, TOPIC_SHOWN),
       error: reason,
       ...(credential ? { doorId: credential.doorId, requestId: credential.requestId } : {}),
     });
     this.#warn(
       `refused:${identity.id}`,
-      { device: identity.id, topic: shorten(topic), reason },
+      { device: identity.id, topic: shorten(topic, TOPIC_SHOWN), reason },
       'device message refused',
     );
     this.#sendError(identity, topic, reason);
@@ -1015,7 +1013,7 @@ export class MqttBroker {
 
   #sendError(identity: DeviceIdentity, topic: string, error: string): void {
     if (!isTopicSafeId(identity.id)) return;
-    const message: ErrorMessage = { topic: shorten(topic), error };
+    const message: ErrorMessage = { topic: shorten(topic, TOPIC_SHOWN), error };
     this.#publish(this.#topics.deviceError(identity.id), message, false).catch(() => {});
   }
 
@@ -1040,7 +1038,7 @@ export class MqttBroker {
       }
       this.#warn(
         `refused:${identity?.id ?? ''}`,
-        { device: identity?.id, filter: shorten(subscription.topic) },
+        { device: identity?.id, filter: shorten(subscription.topic, TOPIC_SHOWN) },
         decision.reason,
       );
       if (identity) this.#sendError(identity, subscription.topic, decision.reason);
@@ -1139,10 +1137,6 @@ function isIdentity(value: DeviceIdentity): boolean {
 function remoteOf(client: Client): string | undefined {
   const conn = client.conn as Partial<net.Socket>;
   return typeof conn.remoteAddress === 'string' ? conn.remoteAddress : undefined;
-}
-
-function shorten(topic: string): string {
-  return topic.length > 256 ? `${topic.slice(0, 256)}…` : topic;
 }
 
 function listen(server: net.Server, options: ListenerOptions): Promise<void> {

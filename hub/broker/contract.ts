@@ -4,6 +4,8 @@ import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 
 export const CONTRACT_VERSION = 1;
+/** Characters of a topic that a log line or an error reply repeats (a topic may be 64 KiB long). */
+export const TOPIC_SHOWN = 200;
 
 /** Channels a door has; the first three come from devices, the rest from the hub. */
 export type DoorChannel = 'credential' | 'state' | 'event' | 'decision' | 'set' | 'sync' | 'challenge';
@@ -22,7 +24,7 @@ const DOOR_CHANNELS: ReadonlySet<string> = new Set([
   'decision',
   'set',
   'sync',
-  'challenge', // issue #5: mobile key challenges, hub → device (docs/mqtt.md §8)
+  'challenge', // mobile key challenges, hub → device (docs/mqtt.md §8)
 ]);
 
 /**
@@ -68,7 +70,7 @@ export function topics(baseTopic: string) {
     doorDecision: (doorId: string) => `${baseTopic}/door/${doorId}/decision`,
     doorSet: (doorId: string) => `${baseTopic}/door/${doorId}/set`,
     doorSync: (doorId: string) => `${baseTopic}/door/${doorId}/sync/#`,
-    // Issue #5: mobile key challenges and door-side sync (docs/mqtt.md §8).
+    // Mobile key challenges and door-side sync (docs/mqtt.md §8).
     doorChallenge: (doorId: string) => `${baseTopic}/door/${doorId}/challenge`,
     doorSyncAck: (doorId: string) => `${baseTopic}/door/${doorId}/sync/ack`,
     doorAll: (doorId: string) => `${baseTopic}/door/${doorId}/#`,
@@ -120,7 +122,7 @@ export const BridgeRequestPayload = Type.Object(
 );
 export type BridgeRequestPayload = Static<typeof BridgeRequestPayload> & Record<string, unknown>;
 
-/** Issue #5: a door device acknowledges the door sync version it applied (docs/mqtt.md §8.2). */
+/** A door device acknowledges the door sync version it applied (docs/mqtt.md §8.2). */
 export const SyncAckPayload = Type.Object(
   { version: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }) },
   { additionalProperties: false },

@@ -5,6 +5,7 @@ import { Compile, type Validator } from 'typebox/compile';
 import { Value } from 'typebox/value';
 import { WEEKDAYS } from '../domain.js';
 import { type CodeSpec, checkCodeSpec, codeSerial, MAX_HOURS } from '../offline/codes.js';
+import { printable } from '../text.js';
 import type { LocalDenyState, ResolvedChange } from './port.js';
 import { CHANGE_KINDS, type ChangeKind, MAX_CHANGE_DATA_BYTES, type WireChange } from './proto.js';
 
@@ -272,11 +273,6 @@ export function isDenyChange(wire: WireChange): boolean {
   } catch {
     return false;
   }
-}
-
-function printable(value: string): string {
-  const clean = value.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
 }
 
 export interface Resolution {

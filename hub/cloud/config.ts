@@ -1,4 +1,4 @@
-// The `cloud` section of the hub config. The lead merges this schema into the main config.
+// The `cloud` section of the hub config (part of the main schema, hub/config/schema.ts).
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';

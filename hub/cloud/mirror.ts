@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
 import { Summarizer } from '../budget.js';
 import type { HubEvent } from '../domain.js';
+import { printable } from '../text.js';
 import { backoffDelay } from './backoff.js';
 import { isDenyChange, type ParsedChange, parseChange, resolveChange } from './changes.js';
 import type { CloudConfig } from './config.js';
@@ -39,7 +40,7 @@ import { MirrorState } from './state.js';
 
 export type CloudLinkState = 'disabled' | 'connecting' | 'connected' | 'waiting' | 'stopped';
 
-/** What on-site staff see about the cloud link (the lead serves it in the HTTP API). */
+/** What on-site staff see about the cloud link (`cloud` in GET /api/v1/status). */
 export interface CloudLinkStatus {
   enabled: boolean;
   state: CloudLinkState;
@@ -97,7 +98,7 @@ export interface CloudMirrorOptions {
   software?: string;
   /**
    * Called after cloud changes were committed, with the kinds they touched. Writes go through the
-   * same connection, so the store's cross-process watch does not see them: the lead uses this to
+   * same connection, so the store's cross-process watch does not see them: the composition uses this to
    * reload doors and emit bus `storeChanged`.
    */
   onChangesApplied?: (kinds: ReadonlySet<ChangeKind>) => void;
@@ -1532,7 +1533,7 @@ export class CloudMirror {
         }
         await this.#commands.setMode(command.door_id, command.mode);
       } else {
-        reply(false, `unknown command '${command.kind.replace(/[^\x20-\x7e]/g, '?').slice(0, 64)}'`);
+        reply(false, `unknown command '${printable(command.kind)}'`);
         return;
       }
       this.#log.info(

@@ -81,7 +81,7 @@ export interface SharedCodeSecret {
 /** The current secret (cheap: the mirror asks every second); null when the hub has none to share. */
 export type CodeSecretProvider = () => SharedCodeSecret | null;
 
-/** Requests from the cloud. The lead wires these to the door manager, through the same policy as local ones. */
+/** Requests from the cloud; the composition runs them through the same policy as local ones. */
 export interface CloudCommandHandler {
   unlock(doorId: string, ms: number): void | Promise<void>;
   setMode(doorId: string, mode: 'normal' | 'lockdown' | 'unlocked'): void | Promise<void>;

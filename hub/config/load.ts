@@ -6,6 +6,7 @@ import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import Value from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { isValidTimeZone } from '../access/localtime.js';
 import { parseCloudConfig } from '../cloud/config.js';
 import { type Config, ConfigSchema } from './schema.js';
 
@@ -98,15 +99,6 @@ function hintFor(error: { keyword: string; instancePath: string; params: Record<
     return `unknown setting${extra.length > 1 ? 's' : ''} ${extra.map((e) => `"${e}"`).join(', ')} (check the spelling)`;
   }
   return '';
-}
-
-function isValidTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Validate a plain object (file contents plus overrides) against the schema; fills defaults. */

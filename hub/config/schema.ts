@@ -77,8 +77,8 @@ export const ConfigSchema = Type.Object(
     ),
     http: Type.Object(
       {
-        http: Listener('127.0.0.1', 8080, 'plain HTTP (web UI and API, local only)'),
-        https: Listener('0.0.0.0', 8443, 'HTTPS (web UI and API for the LAN)'),
+        http: Listener('127.0.0.1', 8080, 'plain HTTP (the API, local only)'),
+        https: Listener('0.0.0.0', 8443, 'HTTPS (the API for the LAN)'),
         sessionHours: Type.Integer({
           minimum: 1,
           maximum: 720,

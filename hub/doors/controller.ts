@@ -7,23 +7,8 @@ import { Compile } from 'typebox/compile';
 import { Summarizer } from '../budget.js';
 import type { DoorStatus, EventBus } from '../bus.js';
 import type { DoorMode, NewEvent } from '../domain.js';
+import { type DoorClock, systemClock, type TimerHandle } from './clock.js';
 import type { DoorIo, DoorSignal } from './io.js';
-
-export type TimerHandle = ReturnType<typeof setTimeout>;
-
-/** Injected time, so tests can use fake timers or short real timings. */
-export interface DoorClock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): TimerHandle;
-  clearTimeout(handle: TimerHandle): void;
-}
-
-/** Calls the globals at call time, so vitest fake timers apply. */
-export const systemClock: DoorClock = {
-  now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle),
-};
 
 export const MIN_UNLOCK_MS = 1000;
 export const MAX_UNLOCK_MS = 60_000;
@@ -85,7 +70,7 @@ export interface DoorControllerOptions {
   door: DoorSettings;
   io: DoorIo;
   bus: EventBus;
-  /** Where alarms and door events go (the lead wires it to the event log). */
+  /** Where alarms and door events go (the composition writes them to the event log). */
   emitEvent: (event: NewEvent) => unknown;
   clock?: DoorClock;
   logger?: Logger;

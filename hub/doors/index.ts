@@ -1,7 +1,7 @@
 // Door controllers: the public surface of hub/doors.
+export { type DoorClock, systemClock, type TimerHandle } from './clock.js';
 export {
   checkDoorSettings,
-  type DoorClock,
   DoorController,
   type DoorControllerOptions,
   type DoorSettings,
@@ -10,8 +10,6 @@ export {
   LOCK_RETRY_MS,
   MAX_UNLOCK_MS,
   MIN_UNLOCK_MS,
-  systemClock,
-  type TimerHandle,
 } from './controller.js';
 export {
   type DoorIo,

@@ -3,7 +3,7 @@
 import type { DigitalInput, DigitalOutput } from '../../adapters/types.js';
 import type { EventBus } from '../bus.js';
 import type { FailMode } from '../domain.js';
-import { type DoorClock, systemClock, type TimerHandle } from './controller.js';
+import { type DoorClock, systemClock, type TimerHandle } from './clock.js';
 
 /** What a door tells its controller, whatever the transport. */
 export type DoorSignal =

@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import pino from 'pino';
 import type { Decision, DoorStatus, EventBus, Presentation } from '../bus.js';
 import type { Door, DoorMode, NewEvent } from '../domain.js';
-import { checkDoorSettings, type DoorClock, DoorController, type DoorSettings } from './controller.js';
+import type { DoorClock } from './clock.js';
+import { checkDoorSettings, DoorController, type DoorSettings } from './controller.js';
 import { type DoorIo, MqttDoorIo } from './io.js';
 
 /** Builds the I/O of a door with transport 'wired' or 'sim' (GPIO adapters or a SimDoor). */

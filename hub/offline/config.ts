@@ -1,4 +1,4 @@
-// Offline codes, keypad cap and trusted time settings; the lead merges this under `offline` in the main config.
+// Offline codes, keypad cap and trusted time settings: the `offline` section of the main config schema.
 import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
 
@@ -105,7 +105,7 @@ export const OfflineConfigSchema = Type.Object(
 
 export type OfflineConfig = Static<typeof OfflineConfigSchema>;
 
-/** Fills defaults and validates (for tests and the CLI until the lead merges the schema). Throws with every problem. */
+/** Fills defaults and validates an `offline` section on its own. Throws with every problem. */
 export function resolveOfflineConfig(value: unknown = {}): OfflineConfig {
   const filled = Value.Default(OfflineConfigSchema, Value.Clone(value ?? {}));
   if (!Value.Check(OfflineConfigSchema, filled)) {

@@ -1,4 +1,4 @@
-// Offline doorcodes, keypad daily cap and trusted time (issue #5 A). `createOffline` builds the three
+// Offline doorcodes, keypad daily cap and trusted time. `createOffline` builds the three
 // parts from config for hub/app.ts; see docs/offline-codes.md and docs/trusted-time.md.
 import type { Logger } from 'pino';
 import type { KeypadLockoutPolicy } from '../access/lockout.js';

@@ -1,24 +1,15 @@
 // The per-hub code secret: <dataDir>/code.key, 32 random bytes as hex, mode 0600. The cloud gets a
 // copy over the mirror so it can issue codes while the hub is unreachable; staff see it only
-// through `gatehouse code secret export`. Kept apart from hub.key so it can be rotated alone.
+// through `gatehouse code secret-export`. Kept apart from hub.key so it can be rotated alone.
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { hexKeyFormat, readSecretFile } from '../secret-file.js';
 import { createSecretFileOnce } from '../store/keys.js';
 
 export const CODE_KEY_FILE_NAME = 'code.key';
-const KEY_TEXT = /^[0-9a-f]{64}$/;
+const CODE_KEY_FORMAT = hexKeyFormat('code secret');
 
 export class CodeSecret {
   readonly #key: Buffer;
@@ -97,21 +88,5 @@ export class CodeSecret {
 }
 
 function read(file: string, logger?: Logger): Buffer | null {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  if (!KEY_TEXT.test(text)) {
-    throw new Error(
-      `code secret ${file} is damaged (expected 64 hex characters); restore it from the backup`,
-    );
-  }
-  if ((statSync(file).mode & 0o077) !== 0) {
-    logger?.warn({ file }, 'code secret was readable by other users; setting mode 0600');
-    chmodSync(file, 0o600);
-  }
-  return Buffer.from(text, 'hex');
+  return readSecretFile(file, CODE_KEY_FORMAT, logger);
 }

@@ -1,9 +1,10 @@
 // The hub's own small PKI: one CA generated at first boot, and a server certificate signed by it
 // for the MQTT TLS listener (8883) and the HTTPS server. Devices and browsers trust ca.crt.
 import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { tightenSecretFileMode } from '../secret-file.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type X509Lib = typeof import('@peculiar/x509');
@@ -117,7 +118,7 @@ async function loadCertificateAuthority(dir: string, now: Date): Promise<Certifi
     const cert = new X509Certificate(certPem);
     if (Date.parse(cert.validTo) - now.getTime() < RENEW_BEFORE_DAYS * DAY_MS) return null;
     if (!cert.checkPrivateKey(createPrivateKey(keyPem))) return null;
-    await tightenKeyMode(join(dir, CA_KEY_FILE));
+    tightenSecretFileMode(join(dir, CA_KEY_FILE), 'CA key');
     return { cert, certPem, keyPem };
   } catch {
     return null;
@@ -140,7 +141,7 @@ async function loadServerCertificate(
     if (!cert.verify(ca.cert.publicKey)) return null;
     if (!cert.checkPrivateKey(createPrivateKey(keyPem))) return null;
     if (!sameNames(certificateNames(cert), names)) return null;
-    await tightenKeyMode(join(dir, SERVER_KEY_FILE));
+    tightenSecretFileMode(join(dir, SERVER_KEY_FILE), 'TLS server key');
     return { serverKeyPem: keyPem, serverCertPem: certPem };
   } catch {
     return null;
@@ -252,9 +253,4 @@ async function writeAtomic(path: string, content: string, mode: number): Promise
   await writeFile(temp, content, { mode });
   await chmod(temp, mode);
   await rename(temp, path);
-}
-
-async function tightenKeyMode(path: string): Promise<void> {
-  const info = await stat(path);
-  if ((info.mode & 0o077) !== 0) await chmod(path, 0o600);
 }

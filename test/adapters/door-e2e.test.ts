@@ -3,12 +3,13 @@
 // relay. Asserts what a person at the door would see: the relay, and the alarms the hub records.
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseWiredDoors } from '../../adapters/config.js';
-import { attachToBus, createSimDoorHardware, type SimDoorHardware } from '../../adapters/factory.js';
+import { createSimDoorHardware, type SimDoorHardware } from '../../adapters/factory.js';
 import type { ReaderHealth } from '../../adapters/types.js';
 import { BUILTIN_FORMATS, encodeCard } from '../../adapters/wiegand/formats.js';
 import { EventBus, type Presentation } from '../../hub/bus.js';
 import type { Door, NewEvent } from '../../hub/domain.js';
 import { DoorManager, WiredDoorIo } from '../../hub/doors/index.js';
+import { attachToBus } from '../../hub/doors/presentations.js';
 
 const until = async (what: string, check: () => boolean, ms = 5000) => {
   const end = Date.now() + ms;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedMap, Summarizer, type Suppressed, TokenBucket } from '../../hub/budget.js';
+import { BoundedMap, KeyedBuckets, Summarizer, type Suppressed, TokenBucket } from '../../hub/budget.js';
 
 describe('TokenBucket', () => {
   it('lets a burst through, then refills at its rate', () => {
@@ -12,6 +12,23 @@ describe('TokenBucket', () => {
     expect(bucket.take()).toBe(false);
     t += 10_000;
     expect(bucket.available()).toBe(3);
+  });
+});
+
+describe('KeyedBuckets', () => {
+  it('gives every key its own bucket and says how long an empty one must wait', () => {
+    let t = 0;
+    const buckets = new KeyedBuckets({ ratePerSecond: 2, burst: 2, maxKeys: 100, now: () => t });
+    expect([buckets.take('a'), buckets.take('a'), buckets.take('a')]).toEqual([0, 0, 500]);
+    expect(buckets.take('b')).toBe(0); // another address is not slowed down by the first
+    t += 500;
+    expect(buckets.take('a')).toBe(0);
+  });
+
+  it('holds at most maxKeys buckets however many sources there are', () => {
+    const buckets = new KeyedBuckets({ ratePerSecond: 1, burst: 1, maxKeys: 50 });
+    for (let i = 0; i < 10_000; i++) buckets.take(`10.0.${i >> 8}.${i & 255}`);
+    expect(buckets.size).toBe(50);
   });
 });
 
