@@ -1,4 +1,4 @@
-// The store owns the database (docs/architecture.md): every table comes from a numbered migration in
+// The store owns the database (docs/data.md §6): every table comes from a numbered migration in
 // hub/store/migrations.ts and every query lives in a repository under hub/store/. This scan fails when
 // a module elsewhere in hub/, adapters/ or deploy/ prepares or runs SQL, sets a pragma, imports the
 // SQLite driver, carries SQL in a string, or reads the store's connection.
