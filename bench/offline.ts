@@ -85,7 +85,7 @@ export async function benchOffline(): Promise<Record<string, unknown>> {
 
     const lockout = new CappedKeypadLockout(
       { maxFailures: 1_000_000, windowMs: 1000 },
-      { db: store.db, dailyCap: 100_000_000, emitEvent: () => {} },
+      { keypads: store.keypadCap, dailyCap: 100_000_000, emitEvent: () => {} },
     );
     const decisions = new DecisionService({
       store,

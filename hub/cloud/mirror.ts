@@ -1210,15 +1210,7 @@ export class CloudMirror {
    * could take back, and after one the cursor and the changes roll back together.
    */
   #withoutFsync<T>(fn: () => T): T {
-    const db = this.#port.db;
-    const level = db.pragma('synchronous', { simple: true }) as number;
-    if (level < 2) return fn();
-    db.pragma('synchronous = NORMAL');
-    try {
-      return fn();
-    } finally {
-      db.pragma(`synchronous = ${level}`);
-    }
+    return this.#port.state.withoutFsync(fn);
   }
 
   /** One small durable (synchronous=FULL) commit: the WAL fsync also covers the slices before it. */

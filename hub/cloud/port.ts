@@ -1,7 +1,7 @@
 // What the cloud mirror needs from the store. hub/cloud/store-port.ts implements it over the real
 // Store; every method is synchronous and short so no transaction is ever held across an await.
-import type { Database } from 'better-sqlite3';
 import type { HubEvent, NewEvent } from '../domain.js';
+import type { CloudStateStore } from '../store/cloud-state.js';
 import type { ChangeKind } from './proto.js';
 
 /** A record kind whose "deny" state (suspended person, revoked credential) the conflict rule protects. */
@@ -26,8 +26,8 @@ export type ResolvedChange =
   | { kind: ChangeKind; op: 'delete'; id: string };
 
 export interface CloudPort {
-  /** The store's connection; the mirror keeps its cursors in its own `cloud_*` tables there. */
-  readonly db: Database;
+  /** The mirror's own durable state (cursors, local denies), kept by the store. */
+  readonly state: CloudStateStore;
   /** Newest durable event seq (0 when the log is empty). */
   lastSeq(): number;
   /** Durable events with seq > afterSeq, oldest first, at most `limit`. */

@@ -1,22 +1,9 @@
 // The mirror's own durable state, in its own tables inside the store's database (so a backup or
-// restore keeps it consistent with the data): cursors and the index of local denies.
-import type { Database, Statement } from 'better-sqlite3';
+// restore keeps it consistent with the data): cursors and the index of local denies. The store owns
+// the tables and their queries (hub/store/cloud-state.ts).
 import type { HubEvent } from '../domain.js';
+import type { CloudStateStore } from '../store/cloud-state.js';
 import type { CloudPort, DenyTarget } from './port.js';
-
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS cloud_sync_state (
-    key TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-  ) STRICT;
-  -- Latest suspension / revocation / deletion made on the hub itself (not by the cloud), per record.
-  CREATE TABLE IF NOT EXISTS cloud_local_denies (
-    kind TEXT NOT NULL,
-    id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (kind, id)
-  ) STRICT, WITHOUT ROWID;
-`;
 
 type StateKey = 'acked_seq' | 'change_cursor' | 'deny_scan_seq' | 'last_change_at';
 
@@ -25,34 +12,21 @@ const SCAN_CHUNK = 500;
 
 export class MirrorState {
   readonly #port: CloudPort;
-  readonly #db: Database;
-  readonly #get: Statement<[string], { value: number }>;
-  readonly #set: Statement<[string, number]>;
-  readonly #getDeny: Statement<[string, string], { seq: number }>;
-  readonly #setDeny: Statement<[string, string, number]>;
+  readonly #state: CloudStateStore;
   #scanPos: number;
 
   constructor(port: CloudPort) {
     this.#port = port;
-    this.#db = port.db;
-    this.#db.exec(SCHEMA);
-    this.#get = this.#db.prepare('SELECT value FROM cloud_sync_state WHERE key = ?');
-    this.#set = this.#db.prepare(
-      'INSERT INTO cloud_sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-    );
+    this.#state = port.state;
     this.#scanPos = this.read('deny_scan_seq');
-    this.#getDeny = this.#db.prepare('SELECT seq FROM cloud_local_denies WHERE kind = ? AND id = ?');
-    this.#setDeny = this.#db.prepare(
-      'INSERT INTO cloud_local_denies (kind, id, seq) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET seq = max(seq, excluded.seq)',
-    );
   }
 
   read(key: StateKey): number {
-    return this.#get.get(key)?.value ?? 0;
+    return this.#state.read(key);
   }
 
   write(key: StateKey, value: number): void {
-    this.#set.run(key, value);
+    this.#state.write(key, value);
   }
 
   get ackedSeq(): number {
@@ -65,7 +39,7 @@ export class MirrorState {
 
   /** Seq of the newest local deny of this record, or null. Call scanDenies(true) first. */
   localDenySeq(target: DenyTarget): number | null {
-    return this.#getDeny.get(target.kind, target.id)?.seq ?? null;
+    return this.#state.localDenySeq(target.kind, target.id);
   }
 
   /**
@@ -88,11 +62,7 @@ export class MirrorState {
       }
       from = events[events.length - 1]!.seq;
       if (denies.length > 0) {
-        const through = from;
-        this.#db.transaction(() => {
-          for (const [target, seq] of denies) this.#setDeny.run(target.kind, target.id, seq);
-          this.write('deny_scan_seq', through);
-        })();
+        this.#recordDenies(denies, from);
       }
     } while (toEnd && from < last);
     this.#scanPos = from;
@@ -118,10 +88,7 @@ export class MirrorState {
     const through = events[events.length - 1]!.seq;
     if (through <= from) return;
     if (denies.length > 0) {
-      this.#db.transaction(() => {
-        for (const [target, seq] of denies) this.#setDeny.run(target.kind, target.id, seq);
-        this.write('deny_scan_seq', through);
-      })();
+      this.#recordDenies(denies, through);
     }
     this.#scanPos = through;
   }
@@ -136,6 +103,11 @@ export class MirrorState {
     if (this.read('deny_scan_seq') !== this.#scanPos) {
       this.write('deny_scan_seq', this.#scanPos);
     }
+  }
+
+  #recordDenies(denies: ReadonlyArray<[DenyTarget, number]>, through: number): void {
+    const rows = denies.map(([target, seq]) => ({ kind: target.kind, id: target.id, seq }));
+    this.#state.recordDenies(rows, 'deny_scan_seq' satisfies StateKey, through);
   }
 
   /** After the mirror wrote cloud changes: their own events are not local denies. */

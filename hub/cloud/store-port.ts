@@ -35,7 +35,7 @@ export interface StoreCloudPortOptions {
 }
 
 export class StoreCloudPort implements CloudPort {
-  readonly db: Store['db'];
+  readonly state: Store['cloudState'];
   readonly #store: Store;
   readonly #cloud: Store;
   readonly #revokeOfflineCode: OfflineCodeRevoker | undefined;
@@ -44,7 +44,7 @@ export class StoreCloudPort implements CloudPort {
   constructor(store: Store, options: StoreCloudPortOptions = {}) {
     this.#store = store;
     this.#cloud = store.as(CLOUD_ACTOR);
-    this.db = store.db;
+    this.state = store.cloudState;
     this.#revokeOfflineCode = options.revokeOfflineCode;
     this.#learnOfflineCode = options.learnOfflineCode;
   }

@@ -7,10 +7,10 @@
 // holidays re-read every door, one door per event-loop turn, applying person changes in between so
 // a revocation never waits behind a big re-read.
 import type { KeyObject } from 'node:crypto';
-import type { Statement } from 'better-sqlite3';
 import type { EventBus } from '../bus.js';
 import type { Door, HubEvent, ScheduleInterval } from '../domain.js';
 import type { Logger } from '../logger.js';
+import type { DoorSyncReads, DoorSyncRow } from '../store/door-sync.js';
 import type { Store } from '../store/store.js';
 import {
   ackCheck,
@@ -31,8 +31,16 @@ export type PublishSync = (
   retain: boolean,
 ) => Promise<void>;
 
+/** What door sync reads and writes in the store. */
+export interface DoorSyncStore {
+  doors: Pick<Store['doors'], 'get' | 'list'>;
+  holidays: Pick<Store['holidays'], 'dates'>;
+  kv: Pick<Store['kv'], 'get' | 'set'>;
+  doorSync: DoorSyncReads;
+}
+
 export interface DoorSyncOptions {
-  store: Store;
+  store: DoorSyncStore;
   bus: EventBus;
   /** Signs every snapshot and delta (the hub's issuer key: IssuerKey.privateKey). */
   signingKey: KeyObject;
@@ -110,32 +118,8 @@ const HISTORY = 256;
 const VERSIONS_PER_BOOT = 1_000_000;
 const BOOT_KEY = 'doorsync.boot';
 
-// Active cards and PINs of unsuspended people in a group that includes the door, by credential id.
-const SELECT_ENTRIES = `
-  SELECT c.id AS id, c.kind AS kind, c.lookup AS lookup, c.valid_from AS valid_from, c.valid_until AS valid_until,
-         m.person_id AS person_id, g.schedule_id AS schedule_id, s.intervals AS intervals
-  FROM group_doors gd
-  JOIN access_groups g ON g.id = gd.group_id
-  JOIN group_members m ON m.group_id = gd.group_id
-  JOIN people p ON p.id = m.person_id AND p.suspended = 0
-  JOIN credentials c ON c.person_id = p.id AND c.revoked_at IS NULL AND c.kind IN ('card', 'pin')
-    AND (c.valid_until IS NULL OR c.valid_until > ?)
-  LEFT JOIN schedules s ON s.id = g.schedule_id
-  WHERE gd.door_id = ?`;
-const DOOR_SQL = `${SELECT_ENTRIES} ORDER BY c.id, g.id`;
-/** One person's entries at a door. */
-const PERSON_SQL = `${SELECT_ENTRIES} AND m.person_id = ? ORDER BY c.id, g.id`;
-
-interface EntryRow {
-  id: string;
-  kind: 'card' | 'pin';
-  lookup: string;
-  valid_from: number | null;
-  valid_until: number | null;
-  person_id: string;
-  schedule_id: string | null;
-  intervals: string | null;
-}
+/** One credential and one granting group (hub/store/door-sync.ts). */
+type EntryRow = DoorSyncRow;
 
 export class DoorSync {
   readonly #o: DoorSyncOptions;
@@ -146,8 +130,6 @@ export class DoorSync {
   #running = false;
   #boot = 0;
   readonly #counters = new Map<string, number>();
-  #doorStatement: Statement<[number, string], EntryRow> | null = null;
-  #personStatement: Statement<[number, string, string], EntryRow> | null = null;
   #pendingAll = false;
   readonly #pendingDoors = new Set<string>();
   readonly #pendingPeople = new Set<string>();
@@ -339,17 +321,15 @@ export class DoorSync {
     if (!this.#running) return;
     this.#flushPeople();
     const now = this.#now();
-    this.#doorStatement ??= this.#o.store.db.prepare<[number, string], EntryRow>(DOOR_SQL);
-    const rows = this.#doorStatement.all(now, door.id);
+    const rows = this.#o.store.doorSync.doorEntries(door.id, now);
     const entries = mergeRows(rows, Boolean(this.#o.pinKey), Boolean(this.#o.cardKey));
     const holidays = [...this.#o.store.holidays.dates()].sort();
     this.#apply(door, now, entries, undefined, holidays);
   }
 
   #personEntries(doorId: string, now: number, personId: string): Map<string, Computed> {
-    this.#personStatement ??= this.#o.store.db.prepare<[number, string, string], EntryRow>(PERSON_SQL);
     return mergeRows(
-      this.#personStatement.all(now, doorId, personId),
+      this.#o.store.doorSync.personEntries(doorId, personId, now),
       Boolean(this.#o.pinKey),
       Boolean(this.#o.cardKey),
     );

@@ -1,7 +1,6 @@
 // The daily failure cap per keypad, composed onto the lockout: after `cap` wrong codes within 24 h a
 // keypad's codes are disabled (durably, so a restart does not re-enable it) and an alarm is raised
 // until staff run `gatehouse keypad enable`. Cards and mobile keys are never affected.
-import type { Database } from 'better-sqlite3';
 import {
   type FailureResult,
   KeypadLockout,
@@ -9,34 +8,18 @@ import {
   type LockoutState,
 } from '../access/lockout.js';
 import type { NewEvent } from '../domain.js';
+import type { Database } from '../store/db.js';
+import { type DisabledKeypad, type KeypadCapStore, listDisabledKeypadsOn } from '../store/keypad-cap.js';
 import type { Store } from '../store/store.js';
 
 const DAY_MS = 86_400_000;
 const REF_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-export interface DisabledKeypad {
-  /** `${doorId}/${readerId}` */
-  keypad: string;
-  since: number;
-  failures: number;
-}
+export type { DisabledKeypad };
 
-export function ensureKeypadTable(db: Database): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS offline_keypad_disabled (
-    keypad TEXT PRIMARY KEY,
-    since INTEGER NOT NULL,
-    failures INTEGER NOT NULL
-  ) STRICT`);
-}
-
-/** The disabled keypads, for the CLI and status pages. */
-export function listDisabledKeypads(db: Database): DisabledKeypad[] {
-  ensureKeypadTable(db);
-  return db
-    .prepare<[], DisabledKeypad>(
-      'SELECT keypad, since, failures FROM offline_keypad_disabled ORDER BY keypad',
-    )
-    .all();
+/** The disabled keypads, for the CLI and status pages (`store.keypadCap`; a bare connection still works). */
+export function listDisabledKeypads(from: KeypadCapStore | Database): DisabledKeypad[] {
+  return 'listDisabled' in from ? from.listDisabled() : listDisabledKeypadsOn(from);
 }
 
 /**
@@ -45,11 +28,9 @@ export function listDisabledKeypads(db: Database): DisabledKeypad[] {
  * reads the table on every keypad entry.
  */
 export function enableKeypad(store: Store, doorId: string, readerId: string, actor: string): boolean {
-  ensureKeypadTable(store.db);
   const keypad = `${doorId}/${readerId}`;
   return store.transaction(() => {
-    const removed =
-      store.db.prepare('DELETE FROM offline_keypad_disabled WHERE keypad = ?').run(keypad).changes > 0;
+    const removed = store.keypadCap.enable(keypad);
     if (removed) {
       store.events.insertInTransaction({
         type: 'admin.keypad.enabled',
@@ -64,7 +45,8 @@ export function enableKeypad(store: Store, doorId: string, readerId: string, act
 }
 
 export interface CappedKeypadLockoutOptions {
-  db: Database;
+  /** Where disabled keypads are kept (`store.keypadCap`). */
+  keypads: KeypadCapStore;
   /** Wrong codes per keypad within 24 h before its codes are disabled. */
   dailyCap: number;
   /** Appends an event; usually `(e) => store.events.append(e)`. */
@@ -74,7 +56,7 @@ export interface CappedKeypadLockoutOptions {
 /** A KeypadLockout (drop-in for DecisionService) that also enforces the durable daily cap. */
 export class CappedKeypadLockout extends KeypadLockout {
   readonly dailyCap: number;
-  readonly #db: Database;
+  readonly #keypads: KeypadCapStore;
   readonly #emit: (e: NewEvent) => void;
   readonly #failures = new Map<string, number[]>();
 
@@ -84,18 +66,12 @@ export class CappedKeypadLockout extends KeypadLockout {
       throw new RangeError('CappedKeypadLockout: dailyCap must be a positive integer');
     }
     this.dailyCap = options.dailyCap;
-    this.#db = options.db;
+    this.#keypads = options.keypads;
     this.#emit = options.emitEvent;
-    ensureKeypadTable(this.#db);
   }
 
   isDisabled(key: string): boolean {
-    return (
-      this.#db
-        .prepare<[string], number>('SELECT 1 FROM offline_keypad_disabled WHERE keypad = ?')
-        .pluck()
-        .get(key) !== undefined
-    );
+    return this.#keypads.isDisabled(key);
   }
 
   override isLocked(key: string, now: number): LockoutState {
@@ -128,11 +104,7 @@ export class CappedKeypadLockout extends KeypadLockout {
   }
 
   #disable(key: string, now: number, failures: number): void {
-    this.#db
-      .prepare(
-        'INSERT INTO offline_keypad_disabled (keypad, since, failures) VALUES (?, ?, ?) ON CONFLICT (keypad) DO NOTHING',
-      )
-      .run(key, now, failures);
+    this.#keypads.disable(key, now, failures);
     const slash = key.indexOf('/');
     const doorId = slash > 0 ? key.slice(0, slash) : key;
     this.#emit({

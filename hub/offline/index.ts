@@ -89,7 +89,7 @@ export function createOffline(options: {
     ...(logger ? { logger: logger.child({ part: 'offline-codes' }) } : {}),
   });
   const lockout = new CappedKeypadLockout(options.keypadPolicy, {
-    db: store.db,
+    keypads: store.keypadCap,
     dailyCap: config.keypadDailyFailureCap,
     emitEvent,
   });

@@ -2,7 +2,6 @@
 // plus what only the hub can add — a durable denylist of revoked serials, a durable table of used
 // one-time / first-use codes (no replay), issue records for `code list`, and the live guessing figure.
 import { createHmac, randomInt } from 'node:crypto';
-import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { decide, isKeypadValue } from '../access/engine.js';
 import { isValidTimeZone, localTime, previousLocalDay } from '../access/localtime.js';
@@ -10,6 +9,7 @@ import type { KeypadLockoutPolicy } from '../access/lockout.js';
 import { isWithinSchedule } from '../access/schedule.js';
 import type { Decision } from '../bus.js';
 import type { Credential, Person, ScheduleInterval } from '../domain.js';
+import type { OfflineCodesStore } from '../store/offline-codes.js';
 import type { Store } from '../store/store.js';
 import type { ClockReading } from './clock.js';
 import {
@@ -134,40 +134,9 @@ interface KnownRow {
 
 const REF_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-export function ensureOfflineTables(db: Database): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS offline_codes (
-      serial TEXT PRIMARY KEY,
-      lookup TEXT NOT NULL UNIQUE,
-      type TEXT NOT NULL,
-      scope TEXT NOT NULL,
-      spec TEXT NOT NULL,
-      window_start INTEGER NOT NULL,
-      window_end INTEGER NOT NULL,
-      person_id TEXT,
-      label TEXT,
-      issued_by TEXT,
-      issued_at INTEGER,
-      first_used_at INTEGER,
-      uses INTEGER NOT NULL DEFAULT 0
-    ) STRICT;
-    CREATE INDEX IF NOT EXISTS offline_codes_end ON offline_codes (window_end);
-    CREATE TABLE IF NOT EXISTS offline_code_revocations (
-      serial TEXT PRIMARY KEY,
-      revoked_at INTEGER NOT NULL,
-      reason TEXT,
-      actor TEXT
-    ) STRICT;
-    CREATE TABLE IF NOT EXISTS offline_pin_lengths (
-      credential_id TEXT PRIMARY KEY,
-      digits INTEGER NOT NULL CHECK (digits BETWEEN 4 AND 12)
-    ) STRICT;
-  `);
-}
-
 export class OfflineCodes {
   readonly #o: OfflineCodesOptions;
-  readonly #db: Database;
+  readonly #codes: OfflineCodesStore;
   readonly #format: CodeFormat;
   #lookupKey: Buffer;
   #overLimit = new Set<string>();
@@ -180,13 +149,12 @@ export class OfflineCodes {
       throw new OfflineCodeError(`unknown time zone ${options.timeZone}`);
     if (options.secret.length < 16) throw new OfflineCodeError('code secret is too short');
     this.#o = options;
-    this.#db = options.store.db;
+    this.#codes = options.store.offlineCodes;
     this.#format = {
       dailyMacDigits: options.config.dailyMacDigits,
       windowedMacDigits: options.config.windowedMacDigits,
     };
     this.#lookupKey = createHmac('sha256', options.secret).update('gatehouse-code-lookup').digest();
-    ensureOfflineTables(this.#db);
   }
 
   /**
@@ -329,19 +297,12 @@ export class OfflineCodes {
    */
   prune(now?: number): number {
     const cutoff = (now ?? this.#nowMs()) - 30 * 86_400_000;
-    return this.#db
-      .prepare(
-        'DELETE FROM offline_codes WHERE window_end < ? AND (first_used_at IS NULL OR first_used_at < ?)',
-      )
-      .run(cutoff, cutoff).changes;
+    return this.#codes.prune(cutoff);
   }
 
   /** Scopes covering a door: the whole site, the door itself, and each access group that has it. */
   scopesFor(doorId: string): CodeScope[] {
-    const groups = this.#db
-      .prepare<[string], string>('SELECT group_id FROM group_doors WHERE door_id = ? ORDER BY group_id')
-      .pluck()
-      .all(doorId);
+    const groups = this.#codes.groupsAtDoor(doorId);
     return ['site', `door:${doorId}`, ...groups.map((g) => `group:${g}`)];
   }
 
@@ -366,24 +327,19 @@ export class OfflineCodes {
     const specs = this.#candidateSpecs(request);
     const record = (issued: IssuedCode, random: boolean): IssuedRecord => {
       const { spec } = issued;
-      this.#db
-        .prepare(
-          `INSERT INTO offline_codes (serial, lookup, type, scope, spec, window_start, window_end, person_id, label, issued_by, issued_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          issued.serial,
-          this.#lookup(issued.digits),
-          spec.type,
-          spec.scope,
-          JSON.stringify(random ? { ...spec, random: true } : spec),
-          issued.window.start,
-          issued.window.end,
-          personId,
-          label,
-          actor,
-          this.#nowMs(),
-        );
+      this.#codes.insert({
+        serial: issued.serial,
+        lookup: this.#lookup(issued.digits),
+        type: spec.type,
+        scope: spec.scope,
+        spec: JSON.stringify(random ? { ...spec, random: true } : spec),
+        windowStart: issued.window.start,
+        windowEnd: issued.window.end,
+        personId,
+        label,
+        issuedBy: actor,
+        issuedAt: this.#nowMs(),
+      });
       this.#auditIssued(issued, spec, personId, actor, label);
       return {
         digits: issued.digits,
@@ -410,9 +366,7 @@ export class OfflineCodes {
             derived.digits.slice(0, WINDOWED_PAYLOAD_DIGITS) +
             String(randomInt(10 ** macDigits)).padStart(macDigits, '0');
           const serial = `oc-${randomSerialChars()}`;
-          const lookupTaken =
-            this.#db.prepare('SELECT 1 FROM offline_codes WHERE lookup = ?').get(this.#lookup(digits)) !==
-            undefined;
+          const lookupTaken = this.#codes.lookupKnown(this.#lookup(digits));
           if (digits === derived.digits || lookupTaken || this.#serialTaken(serial)) continue;
           return record({ ...derived, digits, serial }, true);
         }
@@ -424,10 +378,7 @@ export class OfflineCodes {
   }
 
   #serialTaken(serial: string): boolean {
-    return (
-      this.#db.prepare('SELECT 1 FROM offline_codes WHERE serial = ?').get(serial) !== undefined ||
-      this.isRevoked(serial)
-    );
+    return this.#codes.serialKnown(serial) || this.isRevoked(serial);
   }
 
   /**
@@ -447,28 +398,19 @@ export class OfflineCodes {
     const label = meta.label == null ? null : String(meta.label).trim().slice(0, 80);
     const actor = meta.actor ?? 'cloud';
     return this.#o.store.transaction(() => {
-      const inserted =
-        this.#db
-          .prepare(
-            `INSERT INTO offline_codes (serial, lookup, type, scope, spec, window_start, window_end, person_id, label, issued_by, issued_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (serial) DO UPDATE SET person_id = excluded.person_id, label = excluded.label,
-               issued_by = excluded.issued_by, issued_at = excluded.issued_at WHERE issued_by IS NULL
-             ON CONFLICT DO NOTHING`,
-          )
-          .run(
-            issued.serial,
-            this.#lookup(issued.digits),
-            spec.type,
-            spec.scope,
-            JSON.stringify(spec),
-            issued.window.start,
-            issued.window.end,
-            personId,
-            label,
-            actor,
-            this.#nowMs(),
-          ).changes > 0;
+      const inserted = this.#codes.insertOrClaim({
+        serial: issued.serial,
+        lookup: this.#lookup(issued.digits),
+        type: spec.type,
+        scope: spec.scope,
+        spec: JSON.stringify(spec),
+        windowStart: issued.window.start,
+        windowEnd: issued.window.end,
+        personId,
+        label,
+        issuedBy: actor,
+        issuedAt: this.#nowMs(),
+      });
       if (inserted) {
         this.#auditIssued(issued, spec, personId, actor, label);
       }
@@ -486,17 +428,9 @@ export class OfflineCodes {
     const reason = options.reason == null ? null : String(options.reason).slice(0, 200);
     const actor = options.actor ?? 'hub';
     return this.#o.store.transaction(() => {
-      const inserted =
-        this.#db
-          .prepare(
-            'INSERT INTO offline_code_revocations (serial, revoked_at, reason, actor) VALUES (?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING',
-          )
-          .run(serial, this.#nowMs(), reason, actor).changes > 0;
+      const inserted = this.#codes.revoke(serial, this.#nowMs(), reason, actor);
       if (inserted) {
-        const personId = this.#db
-          .prepare<[string], string | null>('SELECT person_id FROM offline_codes WHERE serial = ?')
-          .pluck()
-          .get(serial);
+        const personId = this.#codes.personOf(serial);
         this.#o.store.events.insertInTransaction({
           type: 'admin.code.revoked',
           doorId: null,
@@ -519,22 +453,15 @@ export class OfflineCodes {
   }
 
   isRevoked(serial: string): boolean {
-    return (
-      this.#db.prepare('SELECT 1 FROM offline_code_revocations WHERE serial = ?').get(serial) !== undefined
-    );
+    return this.#codes.isRevoked(serial);
   }
 
   /** Codes this hub knows (issued here, or used at a door), newest window first; and revoked serials. */
   list(options: { includeExpired?: boolean; now?: number } = {}): KnownCode[] {
     const now = options.now ?? this.#nowMs();
-    const rows = this.#db
-      .prepare<[number, number], KnownRow & { revoked_at: number | null }>(
-        `SELECT c.*, r.revoked_at AS revoked_at FROM offline_codes c
-         LEFT JOIN offline_code_revocations r ON r.serial = c.serial
-         WHERE ? = 1 OR c.window_end > ? OR (c.type = 'first-use' AND c.first_used_at IS NOT NULL)
-         ORDER BY c.window_start DESC, c.serial LIMIT 10000`,
-      )
-      .all(options.includeExpired ? 1 : 0, now);
+    const rows = this.#codes.list(options.includeExpired === true, now) as Array<
+      KnownRow & { revoked_at: number | null }
+    >;
     return rows.map((row) => ({
       serial: row.serial,
       type: row.type,
@@ -551,11 +478,8 @@ export class OfflineCodes {
   }
 
   revocations(): Array<{ serial: string; revokedAt: number; reason: string | null; actor: string | null }> {
-    return this.#db
-      .prepare<[], { serial: string; revoked_at: number; reason: string | null; actor: string | null }>(
-        'SELECT serial, revoked_at, reason, actor FROM offline_code_revocations ORDER BY revoked_at DESC LIMIT 10000',
-      )
-      .all()
+    return this.#codes
+      .revocations()
       .map((r) => ({ serial: r.serial, revokedAt: r.revoked_at, reason: r.reason, actor: r.actor }));
   }
 
@@ -566,17 +490,8 @@ export class OfflineCodes {
   notePinLength(credentialId: string, digits: number): void {
     if (!Number.isInteger(digits) || digits < 4 || digits > 12) return;
     if (this.#pinLengths.get(credentialId) === digits) return;
-    const stored = this.#db
-      .prepare<[string], number>('SELECT digits FROM offline_pin_lengths WHERE credential_id = ?')
-      .pluck()
-      .get(credentialId);
-    if (stored !== digits) {
-      this.#db
-        .prepare(
-          'INSERT INTO offline_pin_lengths (credential_id, digits) VALUES (?, ?) ON CONFLICT (credential_id) DO UPDATE SET digits = excluded.digits',
-        )
-        .run(credentialId, digits);
-    }
+    const stored = this.#codes.pinLength(credentialId);
+    if (stored !== digits) this.#codes.setPinLength(credentialId, digits);
     if (this.#pinLengths.size >= 200_000) this.#pinLengths.clear();
     this.#pinLengths.set(credentialId, digits);
   }
@@ -605,13 +520,7 @@ export class OfflineCodes {
 
   *#shortPinScan(): Generator<void, number, void> {
     const active = new Map<string, string>();
-    for (const row of this.#db
-      .prepare<[], { id: string; lookup: string }>(
-        "SELECT id, lookup FROM credentials WHERE kind = 'pin' AND revoked_at IS NULL",
-      )
-      .iterate()) {
-      active.set(row.lookup, row.id);
-    }
+    for (const row of this.#codes.activePinLookups()) active.set(row.lookup, row.id);
     if (active.size === 0) return 0;
     const found: Array<[string, number]> = [];
     for (const length of [4, 5]) {
@@ -636,14 +545,7 @@ export class OfflineCodes {
     const personal = this.#personalPinsAt(doorId, ms);
     const scopes = this.scopesFor(doorId);
     const horizon = (Math.floor(ms / MS_PER_HOUR) - (START_RESIDUES - 1)) * MS_PER_HOUR;
-    const remembered = codesOn
-      ? (this.#db
-          .prepare<[number, number], number>(
-            "SELECT count(*) FROM offline_codes WHERE type IN ('hourly', 'first-use') AND window_start < ? AND window_end > ?",
-          )
-          .pluck()
-          .get(horizon, ms) ?? 0)
-      : 0;
+    const remembered = codesOn ? this.#codes.countRememberedWindowed(horizon, ms) : 0;
     const lockoutAttempts = lockoutAttemptsPerDay(
       this.#o.lockoutPolicy ?? {},
       config.guessEntrySeconds * 1000,
@@ -717,11 +619,7 @@ export class OfflineCodes {
   }
 
   #knownByDigits(digits: string): KnownRow | null {
-    return (
-      this.#db
-        .prepare<[string], KnownRow>('SELECT * FROM offline_codes WHERE lookup = ?')
-        .get(this.#lookup(digits)) ?? null
-    );
+    return this.#codes.byLookup(this.#lookup(digits)) as KnownRow | null;
   }
 
   /** A remembered code is usable now (its record says so; MAC was checked when it was recorded). */
@@ -763,10 +661,7 @@ export class OfflineCodes {
 
   /** Records the use durably; 'ok' or why the code is used up. */
   #consume(digits: string, match: Matched, now: number): 'ok' | 'used' | 'first_use_expired' {
-    const seen = this.#db
-      .prepare<[string], number | null>('SELECT first_used_at FROM offline_codes WHERE serial = ?')
-      .pluck()
-      .get(match.serial);
+    const seen = this.#codes.firstUsedAt(match.serial);
     if (seen !== undefined && seen !== null) {
       // Used before: judge without a write transaction (the common case for daily codes).
       if (match.type === 'once') return 'used';
@@ -775,10 +670,7 @@ export class OfflineCodes {
       return 'ok';
     }
     return this.#o.store.transaction(() => {
-      const row =
-        this.#db
-          .prepare<[string], KnownRow>('SELECT * FROM offline_codes WHERE serial = ?')
-          .get(match.serial) ?? null;
+      const row = this.#codes.bySerial(match.serial) as KnownRow | null;
       if (row?.first_used_at != null) {
         if (match.type === 'once') return 'used';
         if (
@@ -790,26 +682,19 @@ export class OfflineCodes {
       }
       if (row === null) {
         const spec = match.spec;
-        this.#db
-          .prepare(
-            `INSERT INTO offline_codes (serial, lookup, type, scope, spec, window_start, window_end, first_used_at, uses)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)`,
-          )
-          .run(
-            match.serial,
-            this.#lookup(digits),
-            match.type,
-            spec.scope,
-            JSON.stringify(spec),
-            match.window.start,
-            match.window.end,
-            now,
-          );
+        this.#codes.insertUsed({
+          serial: match.serial,
+          lookup: this.#lookup(digits),
+          type: match.type,
+          scope: spec.scope,
+          spec: JSON.stringify(spec),
+          windowStart: match.window.start,
+          windowEnd: match.window.end,
+          usedAt: now,
+        });
       } else if (row.first_used_at === null) {
         // Only the first use is written: later entries with a daily / hour-window code cost no disk write.
-        this.#db
-          .prepare('UPDATE offline_codes SET first_used_at = ?, uses = 1 WHERE serial = ?')
-          .run(now, match.serial);
+        this.#codes.markFirstUse(match.serial, now);
       }
       return 'ok';
     });
@@ -842,10 +727,7 @@ export class OfflineCodes {
   #checkScopeExists(scope: CodeScope): void {
     if (scope === 'site') return;
     const [kind, id] = scope.split(':') as [string, string];
-    const exists =
-      kind === 'door'
-        ? this.#o.store.doors.get(id) !== null
-        : this.#db.prepare('SELECT 1 FROM access_groups WHERE id = ?').get(id) !== undefined;
+    const exists = kind === 'door' ? this.#o.store.doors.get(id) !== null : this.#codes.groupExists(id);
     if (!exists) throw new OfflineCodeError(`${kind} '${id}' not found`);
   }
 
@@ -853,15 +735,7 @@ export class OfflineCodes {
     doorId: string,
     now: number,
   ): { byLength: Map<number, number>; total: number; assumed: number } {
-    const rows = this.#db
-      .prepare<[number, number], { id: string; person_id: string; digits: number | null }>(
-        `SELECT c.id, c.person_id, l.digits FROM credentials c
-         JOIN people p ON p.id = c.person_id
-         LEFT JOIN offline_pin_lengths l ON l.credential_id = c.id
-         WHERE c.kind = 'pin' AND c.revoked_at IS NULL AND p.suspended = 0
-           AND (c.valid_from IS NULL OR c.valid_from <= ?) AND (c.valid_until IS NULL OR c.valid_until > ?)`,
-      )
-      .all(now, now);
+    const rows = this.#codes.activePinsWithLengths(now);
     const byLength = new Map<number, number>();
     let total = 0;
     let assumed = 0;

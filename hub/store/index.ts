@@ -10,9 +10,11 @@ export {
   type RestoreResult,
   restoreBackup,
 } from './backup.js';
+export type { CloudStateStore, LocalDeny } from './cloud-state.js';
 export type { CredentialMatch, StoredCredential } from './credentials.js';
 export { type Database, DB_FILE_NAME, openDatabase } from './db.js';
 export type { Device, DeviceRole, VerifiedDevice } from './devices.js';
+export type { DoorSyncReads, DoorSyncRow } from './door-sync.js';
 export {
   canonicalCard,
   isValidPin,
@@ -22,8 +24,10 @@ export {
   type StoreErrorCode,
 } from './errors.js';
 export { type ChainCheck, type EventListQuery, EventLog, GENESIS_HASH, verifyEventChain } from './events.js';
+export type { DisabledKeypad, KeypadCapStore } from './keypad-cap.js';
 export { HubKeys, KEY_FILE_NAME } from './keys.js';
 export { SCHEMA_VERSION } from './migrations.js';
+export type { OfflineCodeRow, OfflineCodesStore } from './offline-codes.js';
 export type { Unit } from './people.js';
 export { Store, type StoreOptions } from './store.js';
 export { type AuthenticatedUser, MIN_PASSWORD_LENGTH, type StaffUser } from './users.js';

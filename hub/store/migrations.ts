@@ -154,6 +154,54 @@ export const MIGRATIONS: readonly Migration[] = [
   `,
   // 2: card UIDs are stored as a keyed hash (like PINs); the label keeps the masked tail.
   hashCardLookups,
+  // 3: the tables the cloud mirror, offline doorcodes and the keypad cap created for themselves.
+  // IF NOT EXISTS: a hub that ran before this migration already has them (same definitions), with data.
+  `
+  CREATE TABLE IF NOT EXISTS cloud_sync_state (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  ) STRICT;
+  -- Latest suspension / revocation / deletion made on the hub itself (not by the cloud), per record.
+  CREATE TABLE IF NOT EXISTS cloud_local_denies (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE IF NOT EXISTS offline_codes (
+    serial TEXT PRIMARY KEY,
+    lookup TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    window_end INTEGER NOT NULL,
+    person_id TEXT,
+    label TEXT,
+    issued_by TEXT,
+    issued_at INTEGER,
+    first_used_at INTEGER,
+    uses INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS offline_codes_end ON offline_codes (window_end);
+  CREATE TABLE IF NOT EXISTS offline_code_revocations (
+    serial TEXT PRIMARY KEY,
+    revoked_at INTEGER NOT NULL,
+    reason TEXT,
+    actor TEXT
+  ) STRICT;
+  CREATE TABLE IF NOT EXISTS offline_pin_lengths (
+    credential_id TEXT PRIMARY KEY,
+    digits INTEGER NOT NULL CHECK (digits BETWEEN 4 AND 12)
+  ) STRICT;
+
+  CREATE TABLE IF NOT EXISTS offline_keypad_disabled (
+    keypad TEXT PRIMARY KEY,
+    since INTEGER NOT NULL,
+    failures INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /**

@@ -5,13 +5,17 @@ import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { HubEvent } from '../domain.js';
 import { AccessRepo, GroupsRepo, HolidaysRepo, SchedulesRepo } from './access.js';
+import { CloudStateRepo } from './cloud-state.js';
 import { type Audit, StoreContext } from './context.js';
 import { CredentialsRepo } from './credentials.js';
 import { DevicesRepo } from './devices.js';
+import { DoorSyncRepo } from './door-sync.js';
 import { DoorsRepo } from './doors.js';
 import { invalid } from './errors.js';
 import { EventLog } from './events.js';
+import { KeypadCapRepo } from './keypad-cap.js';
 import type { HubKeys } from './keys.js';
+import { OfflineCodesRepo } from './offline-codes.js';
 import { PeopleRepo, UnitsRepo } from './people.js';
 import { UsersRepo } from './users.js';
 
@@ -61,7 +65,6 @@ export class KvRepo {
 }
 
 export class Store {
-  readonly db: Database;
   readonly events: EventLog;
   readonly kv: KvRepo;
   readonly access: AccessRepo;
@@ -74,14 +77,19 @@ export class Store {
   readonly holidays: HolidaysRepo;
   readonly devices: DevicesRepo;
   readonly users: UsersRepo;
+  readonly cloudState: CloudStateRepo;
+  readonly offlineCodes: OfflineCodesRepo;
+  readonly keypadCap: KeypadCapRepo;
+  readonly doorSync: DoorSyncRepo;
   /** Who audit events name as the actor (e.g. 'cli', 'user:alice', 'cloud'); null = not recorded. */
   readonly actor: string | null;
+  readonly #db: Database;
   readonly #ctx: StoreContext;
   readonly #watchers: Set<() => void>;
 
   /** `parent` is internal (used by `as()`): the view shares its connection, statements and event log. */
   constructor(db: Database, keys: HubKeys, opts: StoreOptions = {}, parent?: Store) {
-    this.db = db;
+    this.#db = db;
     this.#ctx = parent ? parent.#ctx : new StoreContext(db, keys, opts.now ?? Date.now, opts.logger);
     this.#watchers = parent ? parent.#watchers : new Set();
     this.events = parent ? parent.events : new EventLog(this.#ctx);
@@ -99,6 +107,19 @@ export class Store {
     this.holidays = new HolidaysRepo(ctx, audit);
     this.devices = new DevicesRepo(ctx, audit);
     this.users = new UsersRepo(ctx, audit);
+    this.cloudState = new CloudStateRepo(ctx);
+    this.offlineCodes = new OfflineCodesRepo(ctx);
+    this.keypadCap = new KeypadCapRepo(ctx);
+    this.doorSync = new DoorSyncRepo(ctx);
+  }
+
+  /**
+   * @deprecated The connection is the store's own: use the repositories (SQL outside hub/store/ is
+   * refused by test/architecture/no-sql-outside-store.test.ts). Kept only for the CLI's
+   * `listDisabledKeypads(store.db)` until that calls `store.keypadCap.listDisabled()`.
+   */
+  get db(): Database {
+    return this.#db;
   }
 
   /**
@@ -109,7 +130,7 @@ export class Store {
     if (typeof actor !== 'string' || actor.length === 0 || actor.length > 100) {
       throw invalid('actor must be a non-empty string up to 100 characters');
     }
-    return new Store(this.db, this.#ctx.keys, { actor }, this);
+    return new Store(this.#db, this.#ctx.keys, { actor }, this);
   }
 
   async start(): Promise<void> {
@@ -129,7 +150,7 @@ export class Store {
 
   /** Changes whenever another connection (another process) commits. */
   dataVersion(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
+    return this.#db.pragma('data_version', { simple: true }) as number;
   }
 
   hubId(): string {
@@ -149,7 +170,7 @@ export class Store {
     let lastSeen = this.events.lastSeq();
     let version = this.dataVersion();
     const poll = () => {
-      if (!this.db.open) {
+      if (!this.#db.open) {
         unwatch();
         return;
       }

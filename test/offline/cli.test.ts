@@ -78,7 +78,10 @@ describe('gatehouse code / keypad commands', () => {
 
   it('re-enables a keypad disabled by the daily cap', async () => {
     const opened: OpenedStore = data.open();
-    const lockout = new CappedKeypadLockout({}, { db: opened.store.db, dailyCap: 3, emitEvent: () => {} });
+    const lockout = new CappedKeypadLockout(
+      {},
+      { keypads: opened.store.keypadCap, dailyCap: 3, emitEvent: () => {} },
+    );
     const t = Date.now();
     for (let i = 0; i < 3; i++) lockout.recordFailure('front/kp1', t + i);
     opened.close();
@@ -90,10 +93,10 @@ describe('gatehouse code / keypad commands', () => {
     expect(out).toEqual(['keypad front/kp1 enabled']);
     const after = data.open();
     expect(
-      new CappedKeypadLockout({}, { db: after.store.db, dailyCap: 3, emitEvent: () => {} }).isLocked(
-        'front/kp1',
-        t + 10,
-      ),
+      new CappedKeypadLockout(
+        {},
+        { keypads: after.store.keypadCap, dailyCap: 3, emitEvent: () => {} },
+      ).isLocked('front/kp1', t + 10),
     ).toEqual({
       locked: false,
     });

@@ -25,7 +25,7 @@ describe('keypad daily failure cap', () => {
   const serviceOn = (o: OpenedStore, cap = 10) => {
     const lockout = new CappedKeypadLockout(
       { maxFailures: 5, windowMs: 300_000, baseLockMs: 60_000, maxLockMs: 900_000 },
-      { db: o.store.db, dailyCap: cap, emitEvent: (e) => o.store.events.append(e) },
+      { keypads: o.store.keypadCap, dailyCap: cap, emitEvent: (e) => o.store.events.append(e) },
     );
     const service = new DecisionService({
       store: o.store,
@@ -76,7 +76,7 @@ describe('keypad daily failure cap', () => {
     const reopened = data.open();
     const { service: after } = serviceOn(reopened);
     expect(after.decide(keypad('24681357')).reason).toBe('locked_out');
-    expect(listDisabledKeypads(reopened.store.db).map((k) => k.keypad)).toEqual(['front/kp1']);
+    expect(listDisabledKeypads(reopened.store.keypadCap).map((k) => k.keypad)).toEqual(['front/kp1']);
 
     // Staff re-enable it (the CLI does this from another process: a second connection).
     const cli = data.open();

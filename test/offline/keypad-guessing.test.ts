@@ -59,7 +59,7 @@ describe('10,000 random keypad entries', () => {
   it('open nothing, lock the keypad out, then hit the daily cap; cards keep working', () => {
     const lockout = new CappedKeypadLockout(
       { maxFailures: 5, windowMs: 300_000, baseLockMs: 60_000, maxLockMs: 900_000 },
-      { db: opened.store.db, dailyCap: 100, emitEvent: (e) => opened.store.events.append(e) },
+      { keypads: opened.store.keypadCap, dailyCap: 100, emitEvent: (e) => opened.store.events.append(e) },
     );
     const service = new DecisionService({
       store: opened.store,

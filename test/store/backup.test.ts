@@ -24,6 +24,7 @@ import {
   inspectBackup,
   restoreBackup,
 } from '../../hub/store/backup.js';
+import { SCHEMA_VERSION } from '../../hub/store/migrations.js';
 import { removeDir, tempDataDir } from '../helpers/hub.js';
 import { hashTree } from './helpers.js';
 
@@ -118,7 +119,7 @@ describe('encrypted backup and restore', () => {
     writeFileSync(join(dataDir, 'code.key'), `${'ab'.repeat(32)}\n`);
 
     const restored = await restoreBackup({ file, passphrase: PASSPHRASE, dataDir });
-    expect(restored).toMatchObject({ hubId: id, schemaVersion: 2 });
+    expect(restored).toMatchObject({ hubId: id, schemaVersion: SCHEMA_VERSION });
     expect(restored.previous).not.toBeNull();
     expect(readFileSync(join(restored.previous!, 'code.key'), 'utf8')).toBe(`${'ab'.repeat(32)}\n`);
     const after = hashTree(dataDir);

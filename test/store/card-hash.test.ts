@@ -6,7 +6,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openHubStore } from '../../hub/open-store.js';
 import { openDatabase } from '../../hub/store/db.js';
-import { MIGRATIONS } from '../../hub/store/migrations.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../hub/store/migrations.js';
 import { removeDir, tempDataDir } from '../helpers/hub.js';
 
 const CARDS = ['04A1B2C3D4E5F6', 'DEADBEEF01', '0A0B0C0D'];
@@ -70,7 +70,7 @@ describe('card UIDs as keyed hashes', () => {
     expect(store.credentials.find('card', '04:a1:b2:c3:d4:e5:f6')?.credential.id).toBe('c0');
     expect(store.credentials.find('card', '04A1B2C3D4E5F7')).toBeNull();
     expect(() => store.credentials.addCard('bob', 'deadbeef01')).toThrow('card …EF01 is already assigned');
-    const lookup = store.db.prepare("SELECT lookup FROM credentials WHERE id = 'c0'").pluck().get();
+    const lookup = opened.db.prepare("SELECT lookup FROM credentials WHERE id = 'c0'").pluck().get();
     expect(lookup).toMatch(/^[0-9a-f]{64}$/);
     expectNoUid(dir);
     opened.close();
@@ -94,7 +94,7 @@ describe('card UIDs as keyed hashes', () => {
 
     const opened = openHubStore(dir);
     const { store } = opened;
-    expect(store.db.pragma('user_version', { simple: true })).toBe(2);
+    expect(opened.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(store.credentials.find('card', CARDS[0]!)?.credential).toMatchObject({
       id: 'c1',
       revokedAt: null,
