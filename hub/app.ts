@@ -10,7 +10,6 @@ import {
   simulatedParts,
   type WiredDoorHardware,
 } from '../adapters/factory.js';
-import { HubActions } from './actions.js';
 import { MqttBroker } from './broker/index.js';
 import { Summarizer } from './budget.js';
 import { type BusEvents, type DoorStatus, EventBus } from './bus.js';
@@ -18,6 +17,9 @@ import { SOCKET_NAME } from './cli/hub-client.js';
 import { issuedCodeLearner } from './cloud/issued-codes.js';
 import { CloudMirror } from './cloud/mirror.js';
 import { StoreCloudPort } from './cloud/store-port.js';
+import { cloudCommands } from './commands/cloud.js';
+import { ALL_COMMANDS, Commands } from './commands/index.js';
+import { liveHubOf } from './commands/live.js';
 import type { Config } from './config/index.js';
 import { DecisionService } from './decisions.js';
 import type { Door, HubEvent } from './domain.js';
@@ -108,10 +110,6 @@ export class Hub {
     { status: (doors) => ({ doors: (doors?.status() ?? []).map((s) => this.#withReaders(s)) }) },
   );
 
-  readonly #actions = new Held<HubActions>('actions', {
-    build: ({ logger }) => new HubActions(this.store, this.doors, logger),
-  });
-
   /** Offline doorcodes, the keypad daily failure cap and the trusted clock (docs/offline-codes.md). */
   readonly #offline = new Held<OfflineParts>('offline', {
     build: ({ logger }) =>
@@ -138,6 +136,21 @@ export class Hub {
       await offline.clock.stop();
     },
     status: (offline) => ({ clock: offline?.clock.status() ?? null }),
+  });
+
+  /** Every change, with its policy and actor: the CLI, HTTP, MQTT integrations and the cloud call these. */
+  readonly #commands = new Held<Commands>('commands', {
+    build: ({ logger }) =>
+      new Commands(ALL_COMMANDS, {
+        store: this.store,
+        hub: liveHubOf({
+          store: this.store,
+          doors: this.doors,
+          offline: this.#offline.get(),
+          timeZone: this.config.timeZone,
+        }),
+        logger,
+      }),
   });
 
   readonly #decisions = service('decisions', ({ logger }) => {
@@ -267,8 +280,8 @@ export class Hub {
         this.#store,
         this.#hardware,
         this.#doors,
-        this.#actions,
         this.#offline,
+        this.#commands,
         this.#decisions,
         this.#mobile,
         this.#readers,
@@ -293,8 +306,9 @@ export class Hub {
     return this.#doors.get();
   }
 
-  get actions(): HubActions {
-    return this.#actions.get();
+  /** Every change, with its policy and actor (hub/commands/). */
+  get commands(): Commands {
+    return this.#commands.get();
   }
 
   get broker(): MqttBroker {
@@ -421,7 +435,7 @@ export class Hub {
       {
         store,
         bus: this.bus,
-        actions: this.actions,
+        commands: this.commands,
         status: () => this.status(),
         sim: this.#simControl(),
         sessionHours: config.http.sessionHours,
@@ -466,10 +480,7 @@ export class Hub {
       onCloudTime: (cloudMs) => void offline.clock.confirm('cloud', cloudMs),
       logger,
       software: `gatehouse/${VERSION}`,
-      commands: {
-        unlock: (doorId, ms) => this.actions.unlockDoor(doorId, ms, 'cloud'),
-        setMode: (doorId, mode) => this.actions.setDoorMode(doorId, mode, 'cloud'),
-      },
+      commands: cloudCommands(this.commands),
       // Cloud writes use this process's connection, so store.watch does not see them.
       onChangesApplied: (kinds) => {
         if (kinds.has('door')) void this.#doors.current?.reload(store.doors.list());
@@ -487,7 +498,7 @@ export class Hub {
   #ensureSimulatedDoor(store: Store, logger: Logger): void {
     const id = this.config.simulation.door;
     if (!id || store.doors.list().length > 0) return;
-    store.doors.add({
+    store.as('hub').doors.add({
       id,
       name: 'Simulated front door',
       transport: 'sim',
@@ -546,7 +557,9 @@ export class Hub {
       this.#wired.set(hw.doorId, hw);
       const door = store.doors.get(hw.doorId);
       if (!door) {
-        store.doors.add({ id: hw.doorId, name: hw.doorId, transport: 'wired', failMode: hw.failMode });
+        store
+          .as('hub')
+          .doors.add({ id: hw.doorId, name: hw.doorId, transport: 'wired', failMode: hw.failMode });
       } else if (door.transport !== 'wired' || door.failMode !== hw.failMode) {
         log.error(
           { door: hw.doorId, transport: door.transport, failMode: door.failMode, configured: hw.failMode },
