@@ -1,6 +1,7 @@
 // Admin CLI of the development cloud: a thin client of its admin HTTP API.
 //   node dist/deploy/dev-cloud/cli.js --help
 import { Command } from 'commander';
+import { formatLocalMinute } from '../../hub/access/localtime.js';
 import type { IssuedCloudCode } from './server.js';
 
 interface CliContext {
@@ -43,21 +44,6 @@ function parseTime(value: string | undefined): number | null {
   return ms;
 }
 
-/** Local time in a zone, "YYYY-MM-DD HH:MM". */
-function zoned(ms: number, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(ms);
-  const get = (type: string) => parts.find((part) => part.type === type)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}`;
-}
-
 /** What staff read out to the guest, and what they need to revoke it. */
 export function describeIssued(code: IssuedCloudCode): string[] {
   const grace = code.graceMinutes > 0 ? `, ±${code.graceMinutes} min` : '';
@@ -66,7 +52,7 @@ export function describeIssued(code: IssuedCloudCode): string[] {
     `serial:  ${code.serial}   (revoke with: revoke-code <hub> ${code.serial})`,
     `for:     ${code.personId !== null ? `person ${code.personId}` : (code.label ?? '-')}`,
     `type:    ${code.type}   scope: ${code.scope}`,
-    `valid:   ${zoned(code.validFrom, code.timeZone)} – ${zoned(code.validUntil, code.timeZone)} (${code.timeZone}${grace})`,
+    `valid:   ${formatLocalMinute(code.validFrom, code.timeZone)} – ${formatLocalMinute(code.validUntil, code.timeZone)} (${code.timeZone}${grace})`,
     code.hubConnected
       ? 'hub:     connected: it learns this code now'
       : `hub:     not connected: the code works at the keypad anyway; the hub learns it when the link is back (change ${code.changeNo})`,

@@ -125,6 +125,13 @@ function formatLocalTime(epochMs: number, timeZone: string): LocalTime {
   return { date: `${year.padStart(4, '0')}-${month}-${day}`, weekday, minute: hour * 60 + minute };
 }
 
+/** "YYYY-MM-DD HH:MM" on the wall clock in `timeZone`: for people reading a validity or an event time. */
+export function formatLocalMinute(epochMs: number, timeZone: string): string {
+  const { date, minute } = localTime(epochMs, timeZone);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${date} ${pad(Math.floor(minute / 60))}:${pad(minute % 60)}`;
+}
+
 /** The calendar day before `day` (pure date arithmetic, independent of any zone). */
 export function previousLocalDay(day: LocalDay): LocalDay {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day.date);

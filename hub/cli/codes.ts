@@ -279,7 +279,7 @@ export function registerCodeCommands(program: Command, deps: CodeCommandDeps): v
     .description('keypads whose codes are disabled by the daily failure cap')
     .action(() =>
       deps.withStore((store, config, json) => {
-        const list = listDisabledKeypads(store.db);
+        const list = listDisabledKeypads(store.keypadCap);
         print(json, list, () =>
           printTable(
             list.map((k) => ({

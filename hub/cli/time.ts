@@ -1,5 +1,6 @@
 // Turns what an operator types ("2026-12-24", "2026-12-24T18:00", ISO with offset) into epoch ms,
 // reading wall-clock times in the building's time zone.
+import { formatLocalMinute } from '../access/localtime.js';
 
 function offsetMs(epochMs: number, timeZone: string): number {
   const parts = new Intl.DateTimeFormat('en-US', {
@@ -56,13 +57,5 @@ export function parseTimeArg(text: string, timeZone: string): number {
 }
 
 export function formatTime(epochMs: number | null, timeZone: string): string {
-  if (epochMs === null) return '-';
-  return new Intl.DateTimeFormat('sv-SE', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-  }).format(new Date(epochMs));
+  return epochMs === null ? '-' : formatLocalMinute(epochMs, timeZone);
 }

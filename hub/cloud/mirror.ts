@@ -850,7 +850,7 @@ export class CloudMirror {
     }
     if (!ack.ok) {
       status.state = 'failed';
-      status.error = `cloud: ${ack.error.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`;
+      status.error = `cloud: ${printable(ack.error, 200)}`;
       this.#log.warn(
         { version: ack.version, error: status.error },
         'the cloud did not store the code secret',

@@ -23,6 +23,6 @@ export const keypadCommands = [
     runs: 'store',
     readOnly: true,
     http: { method: 'GET', path: '/keypads' },
-    run: (ctx) => ({ keypads: listDisabledKeypads(ctx.store.db) }),
+    run: (ctx) => ({ keypads: listDisabledKeypads(ctx.store.keypadCap) }),
   }),
 ];

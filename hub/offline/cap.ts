@@ -8,8 +8,7 @@ import {
   type LockoutState,
 } from '../access/lockout.js';
 import type { NewEvent } from '../domain.js';
-import type { Database } from '../store/db.js';
-import { type DisabledKeypad, type KeypadCapStore, listDisabledKeypadsOn } from '../store/keypad-cap.js';
+import type { DisabledKeypad, KeypadCapStore } from '../store/keypad-cap.js';
 import type { Store } from '../store/store.js';
 
 const DAY_MS = 86_400_000;
@@ -17,9 +16,9 @@ const REF_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export type { DisabledKeypad };
 
-/** The disabled keypads, for the CLI and status pages (`store.keypadCap`; a bare connection still works). */
-export function listDisabledKeypads(from: KeypadCapStore | Database): DisabledKeypad[] {
-  return 'listDisabled' in from ? from.listDisabled() : listDisabledKeypadsOn(from);
+/** The disabled keypads, for the CLI and status pages. */
+export function listDisabledKeypads(keypads: KeypadCapStore): DisabledKeypad[] {
+  return keypads.listDisabled();
 }
 
 /**

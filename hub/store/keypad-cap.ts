@@ -49,11 +49,3 @@ export class KeypadCapRepo implements KeypadCapStore {
     return this.#ctx.stmt<DisabledKeypad>(LIST_SQL).all();
   }
 }
-
-/**
- * The disabled keypads read from a bare connection. Only for callers that still hold the connection
- * instead of the store (the CLI's `keypad list`); new code uses `store.keypadCap.listDisabled()`.
- */
-export function listDisabledKeypadsOn(db: Database): DisabledKeypad[] {
-  return db.prepare<[], DisabledKeypad>(LIST_SQL).all();
-}

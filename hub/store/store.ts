@@ -114,15 +114,6 @@ export class Store {
   }
 
   /**
-   * @deprecated The connection is the store's own: use the repositories (SQL outside hub/store/ is
-   * refused by test/architecture/no-sql-outside-store.test.ts). Kept only for the CLI's
-   * `listDisabledKeypads(store.db)` until that calls `store.keypadCap.listDisabled()`.
-   */
-  get db(): Database {
-    return this.#db;
-  }
-
-  /**
    * The same store (same connection, statements and event log) whose audit events record `actor`.
    * Example: `store.as('user:alice').credentials.revoke(id)`.
    */

@@ -96,9 +96,10 @@ describe.skipIf(mount === null)('the event log on a full disk (real tmpfs)', () 
       store.credentials.revoke(card.id, 'lost');
     }
     rmSync(filler, { force: true });
-    const reopened = new Store(openDatabase(join(dataDir, 'gatehouse.db')), HubKeys.loadOrCreate(dataDir));
+    const reopenedDb = openDatabase(join(dataDir, 'gatehouse.db'));
+    const reopened = new Store(reopenedDb, HubKeys.loadOrCreate(dataDir));
     expect(reopened.credentials.get(card.id)?.revokedAt).not.toBeNull();
-    reopened.db.close();
+    reopenedDb.close();
     await store.stop();
     db.close();
   }, 30_000);
