@@ -1,16 +1,14 @@
-// JSON API v1. Schemas on every body/param/query so bad input is refused with a clear 400 before any handler runs.
+// JSON API v1, the routes that are not commands: health, status, first-run setup, login, events, simulated
+// doors and the live stream. Every change is a command (hub/http/commands.ts generates its route).
+// Schemas on every body/param/query so bad input is refused with a clear 400 before any handler runs.
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import { ActionError } from '../actions.js';
 import type { StaffRole } from '../domain.js';
-import { type HttpDeps, type HttpGuards, SESSION_COOKIE } from './app.js';
+import { type HttpDeps, type HttpGuards, SESSION_COOKIE } from './deps.js';
 
-const ADMIN: StaffRole[] = ['admin'];
-const STAFF: StaffRole[] = ['admin', 'staff'];
 const ANY: StaffRole[] = ['admin', 'staff', 'installer'];
 
 const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' });
-const IdParams = Type.Object({ id: Id });
 const Login = Type.Object(
   {
     username: Type.String({ minLength: 1, maxLength: 64 }),
@@ -27,17 +25,12 @@ const Setup = Type.Object(
   { additionalProperties: false },
 );
 
-function actionError(err: unknown): never {
-  if (err instanceof ActionError) throw Object.assign(new Error(err.message), { statusCode: err.statusCode });
-  throw err;
-}
-
 export async function registerApiRoutes(
   api: FastifyInstance,
   deps: HttpDeps,
   guards: HttpGuards,
 ): Promise<void> {
-  const { store, actions } = deps;
+  const { store } = deps;
 
   // Public and minimal (load balancers, systemd checks); the details need a login.
   api.get('/health', async () => {
@@ -131,155 +124,6 @@ export async function registerApiRoutes(
   });
 
   api.get('/me', { config: { roles: ANY } }, async (request) => ({ user: request.staff }));
-
-  api.get('/users', { config: { roles: ADMIN } }, async () => ({
-    users: store.users.list().map((u) => ({ id: u.id, username: u.username, role: u.role })),
-  }));
-
-  api.get('/doors', { config: { roles: ANY } }, async () => ({ doors: deps.status().doors ?? [] }));
-
-  api.post(
-    '/doors/:id/unlock',
-    {
-      config: { roles: ANY },
-      schema: {
-        params: IdParams,
-        body: Type.Optional(
-          Type.Object(
-            { ms: Type.Optional(Type.Integer({ minimum: 1000, maximum: 60000 })) },
-            { additionalProperties: false },
-          ),
-        ),
-      },
-    },
-    async (request) => {
-      const { id } = request.params as { id: string };
-      const body = (request.body ?? {}) as { ms?: number };
-      try {
-        actions.unlockDoor(id, body.ms, `staff:${request.staff!.username}`);
-      } catch (err) {
-        actionError(err);
-      }
-      return { ok: true };
-    },
-  );
-
-  api.put(
-    '/doors/:id/mode',
-    {
-      config: { roles: STAFF },
-      schema: {
-        params: IdParams,
-        body: Type.Object(
-          { mode: Type.Union([Type.Literal('normal'), Type.Literal('lockdown'), Type.Literal('unlocked')]) },
-          { additionalProperties: false },
-        ),
-      },
-    },
-    async (request) => {
-      const { id } = request.params as { id: string };
-      const { mode } = request.body as { mode: 'normal' | 'lockdown' | 'unlocked' };
-      try {
-        actions.setDoorMode(id, mode, `staff:${request.staff!.username}`);
-      } catch (err) {
-        actionError(err);
-      }
-      return { ok: true, mode };
-    },
-  );
-
-  api.get('/people', { config: { roles: STAFF } }, async () => ({ people: store.people.list() }));
-
-  api.post(
-    '/people',
-    {
-      config: { roles: STAFF },
-      schema: {
-        body: Type.Object(
-          {
-            id: Type.Optional(Id),
-            name: Type.String({ minLength: 1, maxLength: 128 }),
-            kind: Type.Union([Type.Literal('resident'), Type.Literal('staff'), Type.Literal('guest')]),
-          },
-          { additionalProperties: false },
-        ),
-      },
-    },
-    async (request, reply) => {
-      const body = request.body as { id?: string; name: string; kind: 'resident' | 'staff' | 'guest' };
-      return reply.code(201).send({ person: store.people.add(body) });
-    },
-  );
-
-  for (const [action, suspended] of [
-    ['suspend', true],
-    ['unsuspend', false],
-  ] as const) {
-    api.post(
-      `/people/:id/${action}`,
-      { config: { roles: STAFF }, schema: { params: IdParams } },
-      async (request) => {
-        const { id } = request.params as { id: string };
-        store.people.setSuspended(id, suspended, `staff:${request.staff!.username}`);
-        return { person: store.people.get(id) };
-      },
-    );
-  }
-
-  api.get(
-    '/people/:id/credentials',
-    { config: { roles: STAFF }, schema: { params: IdParams } },
-    async (request) => {
-      const { id } = request.params as { id: string };
-      return { credentials: store.credentials.listForPerson(id) };
-    },
-  );
-
-  api.post(
-    '/credentials',
-    {
-      config: { roles: STAFF },
-      schema: {
-        body: Type.Object(
-          {
-            personId: Id,
-            card: Type.Optional(Type.String({ minLength: 2, maxLength: 80 })),
-            pin: Type.Optional(Type.String({ pattern: '^[0-9]{4,12}$' })),
-            validFrom: Type.Optional(Type.Integer({ minimum: 0 })),
-            validUntil: Type.Optional(Type.Integer({ minimum: 0 })),
-          },
-          { additionalProperties: false },
-        ),
-      },
-    },
-    async (request, reply) => {
-      const body = request.body as {
-        personId: string;
-        card?: string;
-        pin?: string;
-        validFrom?: number;
-        validUntil?: number;
-      };
-      if ((body.card === undefined) === (body.pin === undefined)) {
-        return reply.code(400).send({ error: 'give exactly one of card or pin' });
-      }
-      const window = { validFrom: body.validFrom ?? null, validUntil: body.validUntil ?? null };
-      const credential =
-        body.card !== undefined
-          ? store.credentials.addCard(body.personId, body.card, window)
-          : store.credentials.addPin(body.personId, body.pin!, window);
-      return reply.code(201).send({ credential });
-    },
-  );
-
-  api.post(
-    '/credentials/:id/revoke',
-    { config: { roles: STAFF }, schema: { params: IdParams } },
-    async (request) => {
-      const { id } = request.params as { id: string };
-      return { credential: store.credentials.revoke(id, `staff:${request.staff!.username}`) };
-    },
-  );
 
   api.get(
     '/events',

@@ -5,8 +5,8 @@ import { isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { StaffRole } from '../domain.js';
-// The route config `roles` is declared by hub/http/app.ts (module augmentation of fastify).
-import type {} from '../http/app.js';
+// The route config `roles` is declared by hub/http/deps.ts (module augmentation of fastify).
+import type {} from '../http/deps.js';
 import type { Store } from '../store/store.js';
 import { MAX_RESPONSE_CHARS } from './certificate.js';
 import { type IssuerKey, issueMobileKey } from './issuer.js';
