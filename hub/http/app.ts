@@ -13,7 +13,7 @@ import Fastify, {
 } from 'fastify';
 import { toCommandError } from '../commands/command.js';
 import { registerCommandRoutes } from './commands.js';
-import { ANY_STAFF, createGuards, type HttpDeps, SESSION_COOKIE } from './deps.js';
+import { ACTOR_HEADER, ANY_STAFF, cliActor, createGuards, type HttpDeps, SESSION_COOKIE } from './deps.js';
 import { registerApiRoutes } from './routes.js';
 
 export {
@@ -76,11 +76,13 @@ export async function buildHttpApp(
 
   app.decorateRequest('staff', null);
   app.decorateRequest('sessionToken', null);
+  app.decorateRequest('caller', null);
   app.addHook('onRequest', async (request, reply) => {
     const roles = request.routeOptions.config.roles;
     if (!roles) return;
     if (deps.localAdmin) {
       request.staff = { id: 'local', username: 'local', role: 'admin' };
+      request.caller = { actor: cliActor(request.headers[ACTOR_HEADER]), role: 'admin' };
       return;
     }
     const bearer = bearerFrom(request);
@@ -96,6 +98,7 @@ export async function buildHttpApp(
     }
     request.staff = staff;
     request.sessionToken = token!;
+    request.caller = { actor: `user:${staff.username}`, role: staff.role };
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
@@ -139,7 +142,7 @@ export async function buildHttpApp(
   await app.register(
     async (api) => {
       await registerApiRoutes(api, deps, guards);
-      if (deps.commands) registerCommandRoutes(api, deps.commands, { localAdmin: deps.localAdmin === true });
+      if (deps.commands) registerCommandRoutes(api, deps.commands);
       for (const register of deps.routes ?? []) await register(api);
     },
     { prefix: '/api/v1' },

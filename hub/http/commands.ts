@@ -4,22 +4,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type, { type TObject } from 'typebox';
-import type { Caller, CommandDef, Commands } from '../commands/command.js';
+import type { CommandDef, Commands } from '../commands/command.js';
 import type { StaffRole } from '../domain.js';
 import { ANY_STAFF } from './deps.js';
-
-/**
- * The CLI names the operating-system user it runs as in this header. Honoured only on the control
- * socket (mode 0600: only the hub's owner can open it); any other listener ignores it.
- */
-export const ACTOR_HEADER = 'x-gatehouse-actor';
-
-/** `cli:<os user>` from the header, reduced to 1-64 safe characters; `cli:local` without one. */
-export function cliActor(header: string | string[] | undefined): string {
-  const raw = Array.isArray(header) ? header[0] : header;
-  const safe = (raw ?? '').replace(/[^A-Za-z0-9_.@-]/g, '').slice(0, 64);
-  return `cli:${safe || 'local'}`;
-}
 
 /** `:id` style parameters of a route path, in order. */
 export function pathParams(path: string): string[] {
@@ -61,24 +48,8 @@ export function httpSchemaOf(def: CommandDef): CommandHttpSchema {
   };
 }
 
-export interface CommandRouteOptions {
-  /** The control socket: the caller is the CLI's operating-system user, as admin. */
-  localAdmin: boolean;
-}
-
-function callerOf(request: FastifyRequest, options: CommandRouteOptions): Caller {
-  if (options.localAdmin) return { actor: cliActor(request.headers[ACTOR_HEADER]), role: 'admin' };
-  // The onRequest guard (app.ts) admitted only a signed-in staff user with one of the route's roles.
-  const staff = request.staff!;
-  return { actor: `user:${staff.username}`, role: staff.role };
-}
-
 /** Registers every command that a staff role may call; refusals become `{error, code}` (app.ts). */
-export function registerCommandRoutes(
-  api: FastifyInstance,
-  commands: Commands,
-  options: CommandRouteOptions,
-): void {
+export function registerCommandRoutes(api: FastifyInstance, commands: Commands): void {
   const typed = api.withTypeProvider<TypeBoxTypeProvider>();
   for (const def of commands.list()) {
     const roles = httpRoles(def);
@@ -92,8 +63,9 @@ export function registerCommandRoutes(
       description: `Command \`${def.name}\`. Roles: ${roles.join(', ')}.`,
       security: [{ bearer: [] }],
     };
+    // The onRequest guard (app.ts) admitted only a caller with one of the route's roles.
     const run = async (input: Record<string, unknown>, request: FastifyRequest) =>
-      (await commands.execute(def.name, input, callerOf(request, options))) ?? { ok: true };
+      (await commands.execute(def.name, input, request.caller!)) ?? { ok: true };
     const status = def.http.status ?? 200;
     if (def.http.method === 'GET') {
       typed.route({

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { HubActions } from '../actions.js';
 import { Summarizer } from '../budget.js';
 import type { Decision, EventBus } from '../bus.js';
-import type { Commands } from '../commands/command.js';
+import type { Caller, Commands } from '../commands/command.js';
 import type { StaffRole } from '../domain.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
@@ -89,6 +89,8 @@ declare module 'fastify' {
     staff: StaffIdentity | null;
     /** The session token the request was authenticated with (null on the control socket). */
     sessionToken: string | null;
+    /** Who runs commands for this request: `user:<name>`, or `cli:<os user>` on the control socket. */
+    caller: Caller | null;
   }
   interface FastifyContextConfig {
     /** Roles allowed on this route; absent = public. */
@@ -98,3 +100,16 @@ declare module 'fastify' {
 
 /** Every signed-in staff role. */
 export const ANY_STAFF: StaffRole[] = ['admin', 'staff', 'installer'];
+
+/**
+ * The CLI names the operating-system user it runs as in this header. Honoured only on the control
+ * socket (mode 0600: only the hub's owner can open it); any other listener ignores it.
+ */
+export const ACTOR_HEADER = 'x-gatehouse-actor';
+
+/** `cli:<os user>` from the header, reduced to 1-64 safe characters; `cli:local` without one. */
+export function cliActor(header: string | string[] | undefined): string {
+  const raw = Array.isArray(header) ? header[0] : header;
+  const safe = (raw ?? '').replace(/[^A-Za-z0-9_.@-]/g, '').slice(0, 64);
+  return `cli:${safe || 'local'}`;
+}

@@ -1,6 +1,6 @@
 // Mobile keys over the LAN (HTTP API v1). A phone asks for a challenge and answers it; no staff
-// session is needed because the certificate and the phone's signature are the proof. Staff routes
-// issue keys and "log out everywhere". Registered by the lead under /api/v1.
+// session is needed because the certificate and the phone's signature are the proof. Staff issue keys
+// here; "log out everywhere" and revoking a key are commands (person.logout_everywhere, mobile.revoke).
 import { isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
@@ -115,16 +115,6 @@ export async function registerMobileRoutes(api: FastifyInstance, deps: MobileRou
     },
   );
 
-  api.post(
-    '/people/:id/logout-everywhere',
-    { config: { roles: STAFF }, schema: { params: Type.Object({ id: Id }) } },
-    async (request) => {
-      const { id } = request.params as { id: string };
-      const keyEpoch = store.as(`staff:${request.staff?.username ?? 'unknown'}`).people.bumpKeyEpoch(id);
-      return { person: id, keyEpoch };
-    },
-  );
-
   const issuer = deps.issuer;
   if (issuer) {
     api.post(
@@ -141,7 +131,7 @@ export async function registerMobileRoutes(api: FastifyInstance, deps: MobileRou
           label?: string;
         };
         try {
-          const issued = issueMobileKey(store.as(`staff:${request.staff?.username ?? 'unknown'}`), issuer, {
+          const issued = issueMobileKey(store.as(request.caller!.actor), issuer, {
             personId: body.person,
             phonePublicKey: body.phonePublicKey,
             ...(body.doors ? { doors: body.doors } : {}),
