@@ -1,7 +1,6 @@
 // What the HTTP apps share: their dependencies, the guards common to all listeners, the staff identity on
 // a request and the route `roles` config. Routes import this, not app.ts, so app.ts can import the routes.
 import type { FastifyInstance } from 'fastify';
-import type { HubActions } from '../actions.js';
 import { Summarizer } from '../budget.js';
 import type { Decision, EventBus } from '../bus.js';
 import type { Caller, Commands } from '../commands/command.js';
@@ -23,9 +22,8 @@ export const SESSION_COOKIE = 'gatehouse_session';
 export interface HttpDeps {
   store: Store;
   bus: EventBus;
-  actions: HubActions;
-  /** The command table: one generated route per command (hub/http/commands.ts); none when absent. */
-  commands?: Commands;
+  /** The command table: one generated route per command (hub/http/commands.ts). */
+  commands: Commands;
   /** Snapshot for /health and the UI header: broker ports, doors, cloud link. */
   status: () => Record<string, unknown>;
   /** Simulated doors, for rehearsals and demos; null when none. */

@@ -6,10 +6,8 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HubActions } from '../../hub/actions.js';
 import { EventBus } from '../../hub/bus.js';
 import { CommandError, Commands, defineCommand } from '../../hub/commands/command.js';
-import { DoorManager } from '../../hub/doors/index.js';
 import { buildHttpApp } from '../../hub/http/app.js';
 import { httpSchemaOf, pathParams } from '../../hub/http/commands.js';
 import { cliActor } from '../../hub/http/deps.js';
@@ -111,7 +109,6 @@ const DEFS = [
 
 let dir: string;
 let store: Store;
-let doors: DoorManager;
 let apps: FastifyInstance[];
 let admin: string;
 let staff: string;
@@ -122,7 +119,6 @@ async function app(localAdmin = false): Promise<FastifyInstance> {
   const built = await buildHttpApp({
     store,
     bus,
-    actions: new HubActions(store, doors, silentLogger()),
     commands: new Commands(DEFS, { store, logger: silentLogger() }),
     status: () => ({}),
     sessionHours: 1,
@@ -138,7 +134,6 @@ beforeEach(async () => {
   dir = tempDataDir();
   store = new Store(openDatabase(join(dir, 'gatehouse.db')), HubKeys.loadOrCreate(dir));
   await store.start();
-  doors = new DoorManager({ doors: [], bus: new EventBus(), emitEvent: (e) => store.events.append(e) });
   apps = [];
   const session = async (name: string, role: 'admin' | 'staff' | 'installer') =>
     store.users.createSession((await store.users.add(name, 'correct horse battery', role)).id, 3_600_000);
