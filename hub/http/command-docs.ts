@@ -4,6 +4,11 @@ import Type from 'typebox';
 import type { CommandDef } from '../commands/command.js';
 import { httpRoles } from './commands.js';
 
+/** A summary inside a markdown table cell. */
+function cell(text: string): string {
+  return text.replaceAll('|', '\\|');
+}
+
 /** `{id, ms?, reason?}`: the input fields, optional ones marked. */
 export function inputFields(def: CommandDef): string {
   const input = def.input;
@@ -20,7 +25,7 @@ export function renderHttpCommands(defs: readonly CommandDef[]): string {
     .map((def) => {
       const route = `${def.http.method} /api/v1${def.http.path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}')}`;
       const fields = inputFields(def);
-      return `| \`${route}\` | \`${def.name}\` ${fields ? `\`${fields}\`` : ''} | ${httpRoles(def).join(', ')} | ${def.summary} |`;
+      return `| \`${route}\` | \`${def.name}\` ${fields ? `\`${fields}\`` : ''} | ${httpRoles(def).join(', ')} | ${cell(def.summary)} |`;
     });
   return ['| method and path | command and input | role | what |', '|---|---|---|---|', ...rows].join('\n');
 }
@@ -29,7 +34,7 @@ export function renderHttpCommands(defs: readonly CommandDef[]): string {
 export function renderIntegrationCommands(defs: readonly CommandDef[]): string {
   const rows = defs
     .filter((def) => def.roles.includes('integration'))
-    .map((def) => `| \`${def.name}\` | \`${inputFields(def)}\` | ${def.summary} |`);
+    .map((def) => `| \`${def.name}\` | \`${inputFields(def)}\` | ${cell(def.summary)} |`);
   return ['| `{name}` | payload fields (besides `transaction`) | what |', '|---|---|---|', ...rows].join(
     '\n',
   );
