@@ -4,17 +4,10 @@ import type { Command } from 'commander';
 import { type Config, loadConfig } from '../config/index.js';
 import { type OpenedStore, openHubStore } from '../open-store.js';
 import type { Store } from '../store/store.js';
+import { UsageError } from './errors.js';
 import { readPassword } from './password.js';
 
-/** A usage mistake: exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-/** The running hub said no (e.g. unlock during lockdown). */
-export class HubRefusedError extends Error {
-  override name = 'HubRefusedError';
-}
+export { HubRefusedError, UsageError } from './errors.js';
 
 export interface CliIO {
   out: (line: string) => void;

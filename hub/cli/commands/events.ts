@@ -12,7 +12,10 @@ export function registerEventsCommands(program: Command, cli: CliContext): void 
     .command('list', { isDefault: true })
     .description('show the latest events')
     .option('-n, --limit <n>', 'how many', intArg('--limit'), 20)
-    .option('--type <prefix>', 'only events whose type starts with this (decision, alarm, admin, door)')
+    .option(
+      '--type <prefix>',
+      'only this type and the types continuing it after . or _ (alarm, alarm.keypad, decision.denied); end with * for a raw prefix',
+    )
     .action((o: { limit: number; type?: string }) =>
       cli.withStore((store, config, json) => {
         const list = store.events.list({ limit: o.limit, ...(o.type ? { type: o.type } : {}) });
