@@ -6,6 +6,7 @@ import { type OpenedStore, openHubStore } from '../open-store.js';
 import type { Store } from '../store/store.js';
 import { UsageError } from './errors.js';
 import { readPassword } from './password.js';
+import { cliCaller } from './run-command.js';
 
 export { HubRefusedError, UsageError } from './errors.js';
 
@@ -50,7 +51,8 @@ export function createContext(program: Command, io: CliIO): CliContext {
       const { config, json } = settings();
       const opened = openHubStore(config.dataDir);
       try {
-        await fn(opened.store, config, json, opened);
+        // Every audit event the command writes names the operator (docs/data.md: `data.actor`).
+        await fn(opened.store.as(cliCaller().actor), config, json, opened);
       } finally {
         opened.close();
       }

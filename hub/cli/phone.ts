@@ -8,6 +8,7 @@ import { type HubRequest, httpRequester, Phone, presentOverApi } from '../mobile
 import { type OpenedStore, openHubStore } from '../open-store.js';
 import type { Store } from '../store/store.js';
 import { callHub } from './hub-client.js';
+import { cliCaller } from './run-command.js';
 import { formatTime, parseTimeArg } from './time.js';
 
 export interface PhoneCommandDeps {
@@ -36,7 +37,7 @@ export function registerPhoneCommands(program: Command, deps: PhoneCommandDeps):
     const { dataDir, timeZone, json } = deps.settings();
     const opened = (deps.openStore ?? openHubStore)(dataDir);
     try {
-      await fn(opened.store.as('cli'), dataDir, timeZone, json);
+      await fn(opened.store.as(cliCaller().actor), dataDir, timeZone, json);
     } finally {
       opened.close();
     }
@@ -213,7 +214,7 @@ export function registerPhoneCommands(program: Command, deps: PhoneCommandDeps):
       withStore((store) => {
         const current = store.credentials.get(id);
         if (current?.kind !== 'mobile') throw new Error(`no mobile key '${id}'`);
-        store.credentials.revoke(id, o.reason ?? 'cli');
+        store.credentials.revoke(id, o.reason);
         io.out(`mobile key '${id}' revoked`);
       }),
     );

@@ -78,7 +78,7 @@ export function registerCredentialCommands(program: Command, cli: CliContext): v
     .option('--reason <text>', 'why (kept in the audit log)')
     .action((id: string, o: { reason?: string }) =>
       cli.withStore((store) => {
-        store.credentials.revoke(id, o.reason ?? 'cli');
+        store.credentials.revoke(id, o.reason);
         io.out(`credential '${id}' revoked`);
       }),
     );

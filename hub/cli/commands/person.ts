@@ -53,7 +53,7 @@ export function registerPersonCommands(program: Command, cli: CliContext): void 
       )
       .action((id: string) =>
         cli.withStore((store) => {
-          store.people.setSuspended(id, suspended, 'cli');
+          store.people.setSuspended(id, suspended, store.actor ?? undefined);
           io.out(`person '${id}' ${suspended ? 'suspended' : 'unsuspended'}`);
         }),
       );
