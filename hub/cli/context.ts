@@ -1,12 +1,13 @@
 // What every CLI noun module shares: the output, the parsed global options, an open store for reads,
 // and the errors that decide the exit code (docs/cli.md: 2 for a usage mistake, 1 for a refusal).
 import type { Command } from 'commander';
+import type { CommandDef } from '../commands/command.js';
 import { type Config, loadConfig } from '../config/index.js';
 import { type OpenedStore, openHubStore } from '../open-store.js';
 import type { Store } from '../store/store.js';
 import { UsageError } from './errors.js';
 import { readPassword } from './password.js';
-import { cliCaller } from './run-command.js';
+import { cliCaller, runCommand } from './run-command.js';
 
 export { HubRefusedError, UsageError } from './errors.js';
 
@@ -36,9 +37,16 @@ export interface CliContext {
   withStore: WithStore;
   /** JSON when --json, else the human form. */
   print(json: boolean, value: unknown, human: () => void): void;
+  /** Is `name` in the command table (hub/commands)? */
+  has(name: string): boolean;
+  /**
+   * Runs a command of the table as `cli:<os user>`: here on the store (`runs: 'store'`) or in the running
+   * hub over the control socket (`runs: 'hub'`). Refusals are thrown as CommandError (exit 1).
+   */
+  run(name: string, input: Record<string, unknown>): Promise<unknown>;
 }
 
-export function createContext(program: Command, io: CliIO): CliContext {
+export function createContext(program: Command, io: CliIO, table: readonly CommandDef[]): CliContext {
   const settings = () => {
     const opts = program.opts<{ config?: string; json?: boolean }>();
     const { config } = loadConfig(opts.config ? { file: opts.config } : {});
@@ -60,6 +68,14 @@ export function createContext(program: Command, io: CliIO): CliContext {
     print(json, value, human) {
       if (json) io.out(JSON.stringify(value, null, 2));
       else human();
+    },
+    has: (name) => table.some((d) => d.name === name),
+    run(name, input) {
+      const { config } = settings();
+      return runCommand(table, name, input, {
+        dataDir: config.dataDir,
+        openStore: () => openHubStore(config.dataDir),
+      });
     },
   };
 }

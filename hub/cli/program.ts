@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerHardwareCommands } from '../../adapters/cli.js';
 import { ConfigError } from '../config/index.js';
 import { registerCodeCommands } from './codes.js';
+import { CLI_COMMANDS } from './command-table.js';
 import { registerBackupCommands } from './commands/backup.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerCredentialCommands } from './commands/credential.js';
@@ -19,11 +20,62 @@ import { registerPersonCommands } from './commands/person.js';
 import { registerScheduleCommands } from './commands/schedule.js';
 import { registerUserCommands } from './commands/user.js';
 import { type CliIO, createContext, defaultIO, secretOnArgv, UsageError } from './context.js';
+import { registerGeneratedCommands } from './generated.js';
 import { registerPhoneCommands } from './phone.js';
 
 export { redactSecrets } from './commands/config.js';
 export { parseIntervalArg } from './commands/schedule.js';
 export { type CliIO, HubRefusedError, UsageError } from './context.js';
+
+/**
+ * Commands of the table that a noun module writes by hand, because a person at a terminal wants more than
+ * the generated form: intervals like mon-fri@07:00-19:00, a PIN prompt, one `credential add` for cards and
+ * PINs, tables, local time.
+ */
+const HAND_WRITTEN: ReadonlySet<string> = new Set([
+  'person.add',
+  'person.remove',
+  'person.list',
+  'person.suspend',
+  'person.unsuspend',
+  'person.logout_everywhere',
+  'credential.add_card',
+  'credential.add_pin',
+  'credential.revoke',
+  'credential.list',
+  'group.add',
+  'group.remove',
+  'group.set_schedule',
+  'group.add_member',
+  'group.remove_member',
+  'group.add_door',
+  'group.remove_door',
+  'group.list',
+  'schedule.set',
+  'schedule.remove',
+  'schedule.list',
+  'holiday.add',
+  'holiday.remove',
+  'holiday.list',
+  'door.add',
+  'door.remove',
+  'door.list',
+  'door.set_mode',
+  'door.unlock',
+  'device.add',
+  'device.remove',
+  'device.list',
+  'user.add',
+  'user.remove',
+  'user.list',
+  'code.issue',
+  'code.revoke',
+  'code.list',
+  'keypad.enable',
+  'keypad.list',
+  'mobile.revoke',
+  'mobile.list',
+]);
 
 export function buildProgram(
   io: CliIO = defaultIO,
@@ -34,7 +86,7 @@ export function buildProgram(
     .option('-c, --config <file>', 'config file (default: $GATEHOUSE_CONFIG or <data>/config.yaml)')
     .option('--json', 'machine-readable output')
     .showHelpAfterError('(run with --help for usage)');
-  const cli = createContext(program, io);
+  const cli = createContext(program, io, CLI_COMMANDS);
 
   registerStartCommand(program, startHub);
   registerDoorCommands(program, cli);
@@ -68,6 +120,12 @@ export function buildProgram(
       const { config, json } = cli.settings();
       return { dataDir: config.dataDir, timeZone: config.timeZone, json };
     },
+  });
+
+  // Every other command of the table, generated: `unit add`, `device rotate-secret`, `clock accept`…
+  registerGeneratedCommands(program, cli, CLI_COMMANDS, HAND_WRITTEN, cli.run, {
+    unit: 'units (flats, offices) people belong to',
+    clock: "the hub's trusted clock (docs/trusted-time.md)",
   });
 
   return program;
