@@ -14,6 +14,7 @@ import { Hub } from '../hub/app.js';
 import { parseCloudConfig } from '../hub/cloud/config.js';
 import { CloudMirror } from '../hub/cloud/mirror.js';
 import { StoreCloudPort } from '../hub/cloud/store-port.js';
+import { cloudCommands } from '../hub/commands/cloud.js';
 import { resolveConfig } from '../hub/config/index.js';
 import { BUSY_CONTROLLER_LIMITS } from './hub-process.js';
 import { summarize } from './stats.js';
@@ -185,15 +186,12 @@ export async function benchCloud(): Promise<Record<string, unknown>> {
       batchSize: Number(process.env['BENCH_CLOUD_BATCH'] ?? 500),
       maxEventsPerSecond: Number(process.env['BENCH_CLOUD_RATE'] ?? 10000),
     });
-    const actions = hub.actions;
+    const commands = cloudCommands(hub.commands);
     const newMirror = () =>
       new CloudMirror({
         config,
         port: new StoreCloudPort(store),
-        commands: {
-          unlock: (doorId, ms) => actions.unlockDoor(doorId, ms, 'cloud'),
-          setMode: (doorId, mode) => actions.setDoorMode(doorId, mode, 'cloud'),
-        },
+        commands,
       });
     mirror = newMirror();
     await mirror.start();

@@ -11,13 +11,15 @@ import {
   simulatedParts,
   type WiredDoorHardware,
 } from '../adapters/factory.js';
-import { HubActions } from './actions.js';
 import { MqttBroker } from './broker/index.js';
 import { Summarizer } from './budget.js';
 import { type BusEvents, type DoorStatus, EventBus } from './bus.js';
 import { SOCKET_NAME } from './cli/hub-client.js';
 import { CloudMirror } from './cloud/mirror.js';
 import { StoreCloudPort } from './cloud/store-port.js';
+import { cloudCommands } from './commands/cloud.js';
+import { ALL_COMMANDS, Commands } from './commands/index.js';
+import { liveHubOf } from './commands/live.js';
 import type { Config } from './config/index.js';
 import { DecisionService } from './decisions.js';
 import type { Door, HubEvent } from './domain.js';
@@ -67,7 +69,7 @@ export class Hub {
   #doorSync: DoorSync | null = null;
   #broker: MqttBroker | null = null;
   #http: HttpServer | null = null;
-  #actions: HubActions | null = null;
+  #commands: Commands | null = null;
   #unwatch: (() => void) | null = null;
   #cloud: CloudMirror | null = null;
   #readers: ReaderMonitor | null = null;
@@ -90,9 +92,10 @@ export class Hub {
     return this.#doors;
   }
 
-  get actions(): HubActions {
-    if (!this.#actions) throw new Error('hub is not started');
-    return this.#actions;
+  /** Every change, with its policy and actor (hub/commands/). */
+  get commands(): Commands {
+    if (!this.#commands) throw new Error('hub is not started');
+    return this.#commands;
   }
 
   get broker(): MqttBroker {
@@ -134,7 +137,6 @@ export class Hub {
       logger: logger.child({ part: 'doors' }),
     });
     await this.#doors.start();
-    this.#actions = new HubActions(store, this.#doors, logger.child({ part: 'actions' }));
 
     // 3. The access path.
     // Offline doorcodes, the keypad daily failure cap and the trusted clock (docs/offline-codes.md).
@@ -155,6 +157,12 @@ export class Hub {
     this.#offline = offline;
     await offline.clock.start();
     await offline.codes.start();
+    const commands = new Commands(ALL_COMMANDS, {
+      store,
+      hub: liveHubOf({ store, doors: this.#doors, offline }),
+      logger: logger.child({ part: 'commands' }),
+    });
+    this.#commands = commands;
     this.#decisions = new DecisionService({
       store,
       bus,
@@ -259,7 +267,7 @@ export class Hub {
       {
         store,
         bus,
-        actions: this.#actions,
+        commands,
         status: () => this.status(),
         sim: this.#simControl(),
         sessionHours: config.http.sessionHours,
@@ -294,10 +302,7 @@ export class Hub {
       onCloudTime: (cloudMs) => void offline.clock.confirm('cloud', cloudMs),
       logger: logger.child({ part: 'cloud' }),
       software: `gatehouse/${VERSION}`,
-      commands: {
-        unlock: (doorId, ms) => this.actions.unlockDoor(doorId, ms, 'cloud'),
-        setMode: (doorId, mode) => this.actions.setDoorMode(doorId, mode, 'cloud'),
-      },
+      commands: cloudCommands(commands),
       // Cloud writes use this process's connection, so store.watch does not see them.
       onChangesApplied: (kinds) => {
         if (kinds.has('door')) void this.#doors?.reload(store.doors.list());
@@ -347,6 +352,7 @@ export class Hub {
     this.#mobile = null;
     this.#doorSync = null;
     this.#doors = null;
+    this.#commands = null;
     this.#opened = null;
   }
 

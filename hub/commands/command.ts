@@ -4,7 +4,11 @@
 // whoever asks (docs/architecture.md, "Where each kind of change goes").
 import type { Static, TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import type { DoorStatus } from '../bus.js';
+import type { DoorMode } from '../domain.js';
 import type { Logger } from '../logger.js';
+import type { ClockStatus } from '../offline/clock.js';
+import type { OfflineCodes } from '../offline/offline-codes.js';
 import { StoreError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 
@@ -24,9 +28,44 @@ export interface Caller {
   role: Role;
 }
 
+/** What the door manager answers: done, or why not (the controller's own lockdown check, an unknown door). */
+export type LiveDoorResult = { ok: true } | { ok: false; code: string; error: string };
+
+/** The running door controllers. */
+export interface LiveDoors {
+  /** Pulses the lock for `ms`; refused by the controller in lockdown. */
+  unlock(doorId: string, ms: number): LiveDoorResult;
+  /** Applies a mode at once (the store already holds it; a reload would apply it within a second). */
+  setMode(doorId: string, mode: DoorMode): LiveDoorResult;
+  /** Is fire release active at this door? null when the hub does not run this door. */
+  fireRelease(doorId: string): boolean | null;
+  /** Live state of every running door (contact, lock, online…). */
+  status(): DoorStatus[];
+}
+
+/** Offline doorcodes (hub/offline/offline-codes.ts): the part of OfflineCodes the code commands call. */
+export type OfflineCodesPort = Pick<OfflineCodes, 'issue' | 'revoke' | 'list' | 'revocations'>;
+
+/** Keypads whose codes the daily failure cap disabled (hub/offline/cap.ts). */
+export interface LiveKeypads {
+  /** Re-enables one keypad; false when it was not disabled. The audit event names `actor`. */
+  enable(doorId: string, readerId: string, actor: string): boolean;
+}
+
+/** The trusted clock (hub/offline/clock.ts, docs/trusted-time.md). */
+export interface LiveClock {
+  /** The documented recovery after a refused clock jump; writes admin.clock.accepted with `actor`. */
+  acceptSystemTime(actor: string): void;
+  status(): ClockStatus;
+}
+
 /** Parts of the running hub a command may need (absent when the CLI runs a command on the store alone). */
-// biome-ignore lint/suspicious/noEmptyInterface: extended by the command modules that need live parts
-export interface LiveHub {}
+export interface LiveHub {
+  doors: LiveDoors;
+  codes: OfflineCodesPort;
+  keypads: LiveKeypads;
+  clock: LiveClock;
+}
 
 export interface CommandContext {
   /** The store whose audit events record the caller as actor (`store.as(caller.actor)`). */
@@ -34,6 +73,8 @@ export interface CommandContext {
   caller: Caller;
   /** Present only inside the hub process; `runs: 'hub'` commands get it always. */
   hub: LiveHub | null;
+  /** Offline doorcodes: the hub's, or the CLI's own (it opens the code secret itself); null when neither. */
+  codes: OfflineCodesPort | null;
   logger: Logger;
 }
 
@@ -110,22 +151,63 @@ export function toCommandError(err: unknown): CommandError | null {
 }
 
 interface SchemaError {
+  keyword: string;
+  schemaPath: string;
   instancePath: string;
+  params: Record<string, unknown>;
   message: string;
 }
 
-/** "'ms' must be >= 1000" — the first problem, named by its field. */
-function describeInvalid(errors: Iterable<unknown>): string {
-  for (const e of errors as Iterable<SchemaError>) {
-    const field = e.instancePath ? `'${e.instancePath.slice(1).replaceAll('/', '.')}' ` : '';
-    return `${field}${e.message}`;
+/** The sub-schema at a JSON pointer such as `#/properties/id` (for its `description`). */
+function schemaAt(root: TSchema, pointer: string): Record<string, unknown> | null {
+  let node: unknown = root;
+  for (const part of pointer.replace(/^#\/?/, '').split('/').filter(Boolean)) {
+    if (node === null || typeof node !== 'object') return null;
+    node = (node as Record<string, unknown>)[part.replaceAll('~1', '/').replaceAll('~0', '~')];
   }
-  return 'invalid input';
+  return node !== null && typeof node === 'object' ? (node as Record<string, unknown>) : null;
+}
+
+/**
+ * One sentence naming the first problem by its field: "'ms' must be >= 1000", "'mode' must be one
+ * of: normal, lockdown, unlocked", "unknown field 'x'", "'id' must be 1-64 characters: …".
+ */
+export function describeInvalid(schema: TSchema, errors: Iterable<unknown>): string {
+  const list = [...(errors as Iterable<SchemaError>)];
+  const first = list.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'boolean') ?? list[0];
+  if (!first) return 'invalid input';
+  const field = first.instancePath ? first.instancePath.slice(1).replaceAll('/', '.') : '';
+  const named = field ? `'${field}' ` : '';
+  switch (first.keyword) {
+    case 'additionalProperties': {
+      const extra = (first.params.additionalProperties as string[] | undefined) ?? [];
+      const where = field ? ` in '${field}'` : '';
+      return `unknown field${extra.length === 1 ? '' : 's'} ${extra.map((f) => `'${f.slice(0, 64)}'`).join(', ')}${where}`;
+    }
+    case 'required': {
+      const missing = (first.params.requiredProperties as string[] | undefined) ?? [];
+      const prefix = field ? `${field}.` : '';
+      return `${missing.map((f) => `'${prefix}${f}'`).join(', ')} ${missing.length === 1 ? 'is' : 'are'} required`;
+    }
+    case 'enum':
+      return `${named}must be one of: ${((first.params.allowedValues as unknown[]) ?? []).join(', ')}`;
+    case 'pattern': {
+      const rule = schemaAt(schema, first.schemaPath)?.description;
+      return `${named}${typeof rule === 'string' ? `must be ${rule}` : first.message}`;
+    }
+    case 'type':
+      if (!field) return 'input must be a JSON object';
+      return `${named}${first.message}`;
+    default:
+      return `${named}${first.message}`;
+  }
 }
 
 export interface CommandsOptions {
   store: Store;
   hub?: LiveHub | null;
+  /** Without a hub (the CLI): offline codes over the same store, so `code issue` works with the hub stopped. */
+  codes?: OfflineCodesPort | null;
   logger: Logger;
 }
 
@@ -135,6 +217,7 @@ export class Commands {
   readonly #checks = new Map<string, ReturnType<typeof Compile>>();
   readonly #store: Store;
   readonly #hub: LiveHub | null;
+  readonly #codes: OfflineCodesPort | null;
   readonly #logger: Logger;
 
   constructor(defs: readonly CommandDef[], options: CommandsOptions) {
@@ -144,6 +227,7 @@ export class Commands {
     }
     this.#store = options.store;
     this.#hub = options.hub ?? null;
+    this.#codes = options.hub?.codes ?? options.codes ?? null;
     this.#logger = options.logger;
   }
 
@@ -176,7 +260,8 @@ export class Commands {
       this.#checks.set(name, check);
     }
     const value = input ?? {};
-    if (!check.Check(value)) throw new CommandError('invalid', describeInvalid(check.Errors(value)));
+    if (!check.Check(value))
+      throw new CommandError('invalid', describeInvalid(def.input, check.Errors(value)));
     if (def.runs === 'hub' && !this.#hub) {
       throw new CommandError('unavailable', `'${name}' needs the running hub: start it first`);
     }
@@ -184,6 +269,7 @@ export class Commands {
       store: def.readOnly ? this.#store : this.#store.as(caller.actor),
       caller,
       hub: this.#hub,
+      codes: this.#codes,
       logger: this.#logger,
     };
     try {

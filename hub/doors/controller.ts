@@ -180,6 +180,11 @@ export class DoorController {
     return this.#mode;
   }
 
+  /** Fire release is active: the door is held open for people to get out. */
+  get fireRelease(): boolean {
+    return this.#fire;
+  }
+
   /** Locks first (before any input is read), then applies inputs, then mode and fire. */
   async start(): Promise<void> {
     if (this.#running) return;

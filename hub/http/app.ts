@@ -10,9 +10,9 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
-import type { HubActions } from '../actions.js';
 import { Summarizer } from '../budget.js';
 import type { Decision, EventBus } from '../bus.js';
+import type { Commands } from '../commands/command.js';
 import type { StaffRole } from '../domain.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
@@ -40,7 +40,7 @@ const STORE_ERROR_STATUS: Record<string, number> = {
 export interface HttpDeps {
   store: Store;
   bus: EventBus;
-  actions: HubActions;
+  commands: Commands;
   /** Snapshot for /health and the UI header: broker ports, doors, cloud link. */
   status: () => Record<string, unknown>;
   /** Simulated doors, for rehearsals and demos; null when none. */

@@ -1,7 +1,6 @@
 // JSON API v1. Schemas on every body/param/query so bad input is refused with a clear 400 before any handler runs.
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import { ActionError } from '../actions.js';
 import type { StaffRole } from '../domain.js';
 import { type HttpDeps, type HttpGuards, SESSION_COOKIE } from './app.js';
 
@@ -27,17 +26,12 @@ const Setup = Type.Object(
   { additionalProperties: false },
 );
 
-function actionError(err: unknown): never {
-  if (err instanceof ActionError) throw Object.assign(new Error(err.message), { statusCode: err.statusCode });
-  throw err;
-}
-
 export async function registerApiRoutes(
   api: FastifyInstance,
   deps: HttpDeps,
   guards: HttpGuards,
 ): Promise<void> {
-  const { store, actions } = deps;
+  const { store, commands } = deps;
 
   // Public and minimal (load balancers, systemd checks); the details need a login.
   api.get('/health', async () => {
@@ -155,11 +149,8 @@ export async function registerApiRoutes(
     async (request) => {
       const { id } = request.params as { id: string };
       const body = (request.body ?? {}) as { ms?: number };
-      try {
-        actions.unlockDoor(id, body.ms, `staff:${request.staff!.username}`);
-      } catch (err) {
-        actionError(err);
-      }
+      const { username, role } = request.staff!;
+      await commands.execute('door.unlock', { id, ...body }, { actor: `user:${username}`, role });
       return { ok: true };
     },
   );
@@ -179,11 +170,8 @@ export async function registerApiRoutes(
     async (request) => {
       const { id } = request.params as { id: string };
       const { mode } = request.body as { mode: 'normal' | 'lockdown' | 'unlocked' };
-      try {
-        actions.setDoorMode(id, mode, `staff:${request.staff!.username}`);
-      } catch (err) {
-        actionError(err);
-      }
+      const { username, role } = request.staff!;
+      await commands.execute('door.set_mode', { id, mode }, { actor: `user:${username}`, role });
       return { ok: true, mode };
     },
   );

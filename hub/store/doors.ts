@@ -137,15 +137,21 @@ export class DoorsRepo {
     });
   }
 
-  setMode(id: string, mode: DoorMode): Door {
+  /** `reason` is kept in the audit event; the actor comes from `store.as(actor)`. */
+  setMode(id: string, mode: DoorMode, reason?: string | null): Door {
     const checked = checkOneOf(mode, DOOR_MODES, 'door mode');
+    const why = reason == null ? null : checkName(reason, 'reason', 200);
     return this.#ctx.write(() => {
       const current = this.#mustGet(id);
       if (current.mode === checked) return current;
       this.#ctx
         .stmt('UPDATE doors SET mode = ?, updated_at = ? WHERE id = ?')
         .run(checked, this.#ctx.now(), id);
-      this.#audit('admin.door.mode_changed', { doorId: id }, { from: current.mode, to: checked });
+      this.#audit(
+        'admin.door.mode_changed',
+        { doorId: id },
+        { from: current.mode, to: checked, ...(why === null ? {} : { reason: why }) },
+      );
       return this.#mustGet(id);
     });
   }

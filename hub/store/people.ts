@@ -104,9 +104,13 @@ export class PeopleRepo {
     });
   }
 
-  /** Suspension denies every credential of the person; durable before this returns. */
-  setSuspended(id: string, suspended: boolean, actor?: string): Person {
+  /**
+   * Suspension denies every credential of the person; durable before this returns. `reason` is kept
+   * in the audit event; the actor comes from `store.as(actor)`.
+   */
+  setSuspended(id: string, suspended: boolean, reason?: string | null): Person {
     if (typeof suspended !== 'boolean') throw invalid('suspended must be true or false');
+    const why = reason == null ? null : checkName(reason, 'reason', 200);
     return this.#ctx.write(() => {
       const current = this.#mustGet(id);
       if (current.suspended === suspended) return current;
@@ -116,7 +120,7 @@ export class PeopleRepo {
       this.#audit(
         suspended ? 'admin.person.suspended' : 'admin.person.unsuspended',
         { personId: id },
-        actor === undefined ? {} : { actor },
+        why === null ? {} : { reason: why },
       );
       return this.#mustGet(id);
     });

@@ -6,6 +6,8 @@ import type { Hub } from '../../hub/app.js';
 import { CloudMirror } from '../../hub/cloud/mirror.js';
 import type { ChangeKind } from '../../hub/cloud/proto.js';
 import { StoreCloudPort } from '../../hub/cloud/store-port.js';
+import { cloudCommands } from '../../hub/commands/cloud.js';
+import { REFUSALS } from '../../hub/commands/index.js';
 import { connectDevice, present, startHub } from '../helpers/hub.js';
 import { HUB_ID, mirrorConfig, removeDir, startCloud, type TestCloud, tempDir, waitFor } from './helpers.js';
 
@@ -21,10 +23,7 @@ const newMirror = () =>
   new CloudMirror({
     config: mirrorConfig(cloud),
     port: new StoreCloudPort(hub.store),
-    commands: {
-      unlock: (doorId, ms) => hub.actions.unlockDoor(doorId, ms, 'cloud'),
-      setMode: (doorId, mode) => hub.actions.setDoorMode(doorId, mode, 'cloud'),
-    },
+    commands: cloudCommands(hub.commands),
     onChangesApplied: (kinds) => applied.push(...kinds),
   });
 
@@ -90,7 +89,7 @@ describe('hub + development cloud', () => {
     ).toMatchObject({ ok: true });
     expect(await cloud.cloud.sendCommand(HUB_ID, { kind: 'unlock', doorId: 'front', ms: 2000 })).toEqual({
       ok: false,
-      error: "door 'front' is in lockdown",
+      error: REFUSALS.lockdownUnlock('front'),
     });
     expect(
       await cloud.cloud.sendCommand(HUB_ID, { kind: 'set_mode', doorId: 'front', mode: 'normal' }),

@@ -55,7 +55,11 @@ beforeAll(async () => {
   }
   for (const p of ['ada', 'bob', 'cy']) store.groups.addMember('residents', p);
   store.groups.addMember('holiday-cleaners', 'eve');
-  hub.actions.setDoorMode('back', 'lockdown', 'test');
+  await hub.commands.execute(
+    'door.set_mode',
+    { id: 'back', mode: 'lockdown' },
+    { actor: 'test', role: 'admin' },
+  );
 
   reader = await connectDevice(port, 'front-reader', secret);
   // Wildcards across doors are refused by the ACL: a device subscribes to each of its doors.

@@ -1,7 +1,7 @@
 // The staff side of mobile keys in the real API app (hub/http/app.ts): session auth and roles apply.
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HubActions } from '../../hub/actions.js';
+import { ALL_COMMANDS, Commands } from '../../hub/commands/index.js';
 import { DoorManager } from '../../hub/doors/index.js';
 import { buildHttpApp } from '../../hub/http/app.js';
 import { silentLogger } from '../../hub/logger.js';
@@ -23,7 +23,7 @@ beforeEach(async () => {
   app = await buildHttpApp({
     store,
     bus: b.bus,
-    actions: new HubActions(store, doors, silentLogger()),
+    commands: new Commands(ALL_COMMANDS, { store, logger: silentLogger() }),
     status: () => ({}),
     sessionHours: 1,
     secure: false,

@@ -57,7 +57,7 @@ describe('people, units and doors', () => {
 
   it('suspends, bumps the key epoch, updates and removes, each with an audit event', () => {
     const person = store.people.add({ id: 'alice', name: 'Alice', kind: 'resident' });
-    expect(store.people.setSuspended(person.id, true, 'user:admin').suspended).toBe(true);
+    expect(store.as('user:admin').people.setSuspended(person.id, true, 'moved out').suspended).toBe(true);
     expect(store.people.bumpKeyEpoch('alice')).toBe(1);
     expect(store.people.bumpKeyEpoch('alice')).toBe(2);
     expect(store.people.update('alice', { name: 'Alice M.' }).name).toBe('Alice M.');
@@ -74,7 +74,7 @@ describe('people, units and doors', () => {
     ]);
     const suspended = store.events.list({ type: 'admin.person.suspended' })[0]!;
     expect(suspended.personId).toBe('alice');
-    expect(suspended.data).toEqual({ actor: 'user:admin' });
+    expect(suspended.data).toEqual({ actor: 'user:admin', reason: 'moved out' });
   });
 
   it('records the actor of a store view in audit events', () => {

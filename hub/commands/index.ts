@@ -1,0 +1,26 @@
+// The one table of commands (docs/architecture.md, "Where each kind of change goes"). HTTP routes,
+// CLI subcommands, MQTT bridge requests and the cloud mirror are generated from it.
+//
+// Conventions every command keeps:
+// - the result is a JSON object keyed by what it holds: { person }, { people }, { credential }, { ok: true }…
+// - path parameters of `http.path` are fields of the input; GET inputs come from the query string;
+// - `roles` is least privilege: installers wire (doors, devices), staff run the building (people,
+//   credentials, codes, modes, unlock), admin does everything and alone manages staff users and
+//   accepts the clock; `integration` (MQTT integration accounts, Node-RED) may read door state and
+//   request door.unlock / door.set_mode (never lift a lockdown); `cloud` is what the mirror applies.
+import type { CommandDef } from './command.js';
+import { credentialCommands } from './credentials.js';
+import { doorCommands } from './doors.js';
+import { personCommands } from './people.js';
+import { unitCommands } from './units.js';
+
+export * from './command.js';
+export { MAX_UNLOCK_MS, MIN_UNLOCK_MS, REFUSALS } from './doors.js';
+export { freePersonId, slugOf } from './people.js';
+
+export const ALL_COMMANDS: readonly CommandDef[] = [
+  ...personCommands,
+  ...unitCommands,
+  ...credentialCommands,
+  ...doorCommands,
+];

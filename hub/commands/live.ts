@@ -1,0 +1,24 @@
+// The running hub's parts as the commands see them (LiveHub), built once by the composition.
+import type { DoorManager } from '../doors/manager.js';
+import { enableKeypad } from '../offline/cap.js';
+import type { OfflineParts } from '../offline/index.js';
+import type { Store } from '../store/store.js';
+import type { LiveHub } from './command.js';
+
+export function liveHubOf(parts: { store: Store; doors: DoorManager; offline: OfflineParts }): LiveHub {
+  const { store, doors, offline } = parts;
+  return {
+    doors: {
+      unlock: (doorId, ms) => doors.unlock(doorId, ms),
+      setMode: (doorId, mode) => doors.setMode(doorId, mode),
+      fireRelease: (doorId) => doors.get(doorId)?.fireRelease ?? null,
+      status: () => doors.status(),
+    },
+    codes: offline.codes,
+    keypads: { enable: (doorId, readerId, actor) => enableKeypad(store, doorId, readerId, actor) },
+    clock: {
+      acceptSystemTime: (actor) => offline.clock.acceptSystemTime(actor),
+      status: () => offline.clock.status(),
+    },
+  };
+}
