@@ -120,6 +120,7 @@ export function buildProgram(
       const { config, json } = cli.settings();
       return { dataDir: config.dataDir, timeZone: config.timeZone, json };
     },
+    run: cli.run,
   });
 
   // Every other command of the table, generated: `unit add`, `device rotate-secret`, `clock accept`…

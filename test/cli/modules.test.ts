@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import Type from 'typebox';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CLI_COMMANDS } from '../../hub/cli/command-table.js';
 import { registerDoorCommands } from '../../hub/cli/commands/door.js';
 import { registerHolidayCommands } from '../../hub/cli/commands/holiday.js';
 import { registerPersonCommands } from '../../hub/cli/commands/person.js';
@@ -48,7 +49,7 @@ describe('one module per noun', () => {
       expect(program.commands.map((c) => c.name())).toEqual([noun]);
     }
     const program = bare();
-    registerDoorCommands(program, createContext(program, io, []));
+    registerDoorCommands(program, createContext(program, io, CLI_COMMANDS));
     await program.parseAsync(['door', 'add', 'front', '--name', 'Front entrance'], { from: 'user' });
     await program.parseAsync(['door', 'list'], { from: 'user' });
     expect(out.join('\n')).toMatch(/front\s+Front entrance\s+mqtt\s+normal/);

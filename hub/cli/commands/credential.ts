@@ -1,5 +1,6 @@
 // `gatehouse credential …`: keycards and PINs. A PIN never comes from argv (docs/cli.md).
 import type { Command } from 'commander';
+import type { StoredCredential } from '../../store/credentials.js';
 import { type CliContext, secretOnArgv, UsageError } from '../context.js';
 import { printTable } from '../table.js';
 import { formatTime, parseTimeArg } from '../time.js';
@@ -23,7 +24,8 @@ export function registerCredentialCommands(program: Command, cli: CliContext): v
         pinOnArgv: string | undefined,
         o: { card?: string; pin?: boolean; pinStdin?: boolean; from?: string; until?: string },
       ) =>
-        cli.withStore(async (store, config, json) => {
+        (async () => {
+          const { config, json } = cli.settings();
           if (pinOnArgv !== undefined) {
             throw secretOnArgv(
               'PIN',
@@ -35,20 +37,21 @@ export function registerCredentialCommands(program: Command, cli: CliContext): v
           if ((o.card === undefined) === !wantsPin)
             throw new UsageError('give exactly one of --card or --pin');
           const window = {
-            validFrom: o.from ? parseTimeArg(o.from, config.timeZone) : null,
-            validUntil: o.until ? parseTimeArg(o.until, config.timeZone) : null,
+            ...(o.from ? { validFrom: parseTimeArg(o.from, config.timeZone) } : {}),
+            ...(o.until ? { validUntil: parseTimeArg(o.until, config.timeZone) } : {}),
           };
           let pin = '';
           if (wantsPin) {
             pin = (await io.readSecret(`PIN for ${personId}: `)).trim();
             if (pin === '') throw new UsageError('no PIN given (empty input)');
           }
-          const c =
+          const result =
             o.card !== undefined
-              ? store.credentials.addCard(personId, o.card, window)
-              : store.credentials.addPin(personId, pin, window);
+              ? await cli.run('credential.add_card', { personId, card: o.card, ...window })
+              : await cli.run('credential.add_pin', { personId, pin, ...window });
+          const c = (result as { credential: StoredCredential }).credential;
           cli.print(json, c, () => io.out(`credential '${c.id}' added for '${personId}' (${c.label})`));
-        }),
+        })(),
     );
   credential
     .command('list')
@@ -76,10 +79,8 @@ export function registerCredentialCommands(program: Command, cli: CliContext): v
     .command('revoke <id>')
     .description('revoke a credential: it stops working at every door at once')
     .option('--reason <text>', 'why (kept in the audit log)')
-    .action((id: string, o: { reason?: string }) =>
-      cli.withStore((store) => {
-        store.credentials.revoke(id, o.reason);
-        io.out(`credential '${id}' revoked`);
-      }),
-    );
+    .action(async (id: string, o: { reason?: string }) => {
+      await cli.run('credential.revoke', { id, ...(o.reason ? { reason: o.reason } : {}) });
+      io.out(`credential '${id}' revoked`);
+    });
 }

@@ -1,14 +1,14 @@
 // `gatehouse door …`: add, list, remove, mode, unlock (running hub).
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { type CliContext, HubRefusedError, intArg, UsageError } from '../context.js';
-import { callHub } from '../hub-client.js';
+import type { Door } from '../../domain.js';
+import { type CliContext, intArg, UsageError } from '../context.js';
 import { printTable } from '../table.js';
 
 export function registerDoorCommands(program: Command, cli: CliContext): void {
   const { io } = cli;
   // --- doors
-  const door = program.command('door').description('doors: add, list, remove, mode');
+  const door = program.command('door').description('doors: add, list, remove, mode, unlock');
   door
     .command('add <id>')
     .description('add a door')
@@ -32,8 +32,9 @@ export function registerDoorCommands(program: Command, cli: CliContext): void {
           failSafe?: boolean;
         },
       ) =>
-        cli.withStore((store, config, json) => {
-          const d = store.doors.add({
+        (async () => {
+          const { config, json } = cli.settings();
+          const result = await cli.run('door.add', {
             id,
             name: o.name ?? id,
             transport: o.transport,
@@ -41,10 +42,11 @@ export function registerDoorCommands(program: Command, cli: CliContext): void {
             unlockMs: o.unlockMs ?? config.doors.unlockMs,
             heldOpenMs: o.heldOpenMs ?? config.doors.heldOpenMs,
           });
+          const d = (result as { door: Door }).door;
           cli.print(json, d, () =>
             io.out(`door '${d.id}' added (${d.transport}, unlock ${d.unlockMs} ms, fail-${d.failMode})`),
           );
-        }),
+        })(),
     );
   door
     .command('list')
@@ -70,38 +72,33 @@ export function registerDoorCommands(program: Command, cli: CliContext): void {
   door
     .command('remove <id>')
     .description('remove a door')
-    .action((id: string) =>
-      cli.withStore((store) => {
-        store.doors.remove(id);
-        io.out(`door '${id}' removed`);
-      }),
-    );
+    .action(async (id: string) => {
+      await cli.run('door.remove', { id });
+      io.out(`door '${id}' removed`);
+    });
   door
     .command('mode <id> <mode>')
     .description('set door mode: normal, lockdown (nobody gets in) or unlocked (keep unlocked)')
-    .action((id: string, mode: string) =>
-      cli.withStore((store) => {
-        if (!['normal', 'lockdown', 'unlocked'].includes(mode)) {
-          throw new UsageError('mode must be normal, lockdown or unlocked');
-        }
-        store.doors.setMode(id, mode as 'normal' | 'lockdown' | 'unlocked');
-        io.out(`door '${id}' is now ${mode}`);
-      }),
-    );
+    .option('--reason <text>', 'why (kept in the audit log)')
+    .action(async (id: string, mode: string, o: { reason?: string }) => {
+      if (!['normal', 'lockdown', 'unlocked'].includes(mode)) {
+        throw new UsageError('mode must be normal, lockdown or unlocked');
+      }
+      await cli.run('door.set_mode', { id, mode, ...(o.reason ? { reason: o.reason } : {}) });
+      io.out(`door '${id}' is now ${mode}`);
+    });
 
   door
     .command('unlock <id>')
-    .description('unlock a door now through the running hub (refused in lockdown)')
+    .description('unlock a door now through the running hub (refused in lockdown and fire release)')
     .option('--ms <ms>', 'unlock time (1000-60000)', intArg('--ms'))
-    .action(async (id: string, o: { ms?: number }) => {
-      const { config } = cli.settings();
-      const res = await callHub(
-        config.dataDir,
-        'POST',
-        `/doors/${encodeURIComponent(id)}/unlock`,
-        o.ms ? { ms: o.ms } : {},
-      );
-      if (res.status !== 200) throw new HubRefusedError(String(res.body.error ?? `HTTP ${res.status}`));
+    .option('--reason <text>', 'why (kept in the audit log)')
+    .action(async (id: string, o: { ms?: number; reason?: string }) => {
+      await cli.run('door.unlock', {
+        id,
+        ...(o.ms !== undefined ? { ms: o.ms } : {}),
+        ...(o.reason ? { reason: o.reason } : {}),
+      });
       io.out(`door '${id}' unlocked`);
     });
 }

@@ -1,6 +1,7 @@
 // `gatehouse person …`: residents, staff and guests (`logout-everywhere` lives in phone.ts).
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import type { Person } from '../../domain.js';
 import type { CliContext } from '../context.js';
 import { printTable } from '../table.js';
 
@@ -11,16 +12,16 @@ export function registerPersonCommands(program: Command, cli: CliContext): void 
   person
     .command('add <name>')
     .description('add a person')
-    .option('--id <id>', 'id (default: generated)')
+    .option('--id <id>', 'id (default: made from the name, e.g. "Plumber" → plumber; printed)')
     .addOption(
       new Option('--kind <kind>', 'kind of person')
         .choices(['resident', 'staff', 'guest'])
         .default('resident'),
     )
     .action((name: string, o: { id?: string; kind: 'resident' | 'staff' | 'guest' }) =>
-      cli.withStore((store, _c, json) => {
-        const p = store.people.add({ ...(o.id ? { id: o.id } : {}), name, kind: o.kind });
-        cli.print(json, p, () => io.out(`person '${p.id}' added (${p.kind}: ${p.name})`));
+      cli.run('person.add', { ...(o.id ? { id: o.id } : {}), name, kind: o.kind }).then((result) => {
+        const p = (result as { person: Person }).person;
+        cli.print(cli.settings().json, p, () => io.out(`person '${p.id}' added (${p.kind}: ${p.name})`));
       }),
     );
   person
@@ -51,20 +52,17 @@ export function registerPersonCommands(program: Command, cli: CliContext): void 
       .description(
         suspended ? 'suspend a person: every credential stops working at once' : 'lift a suspension',
       )
-      .action((id: string) =>
-        cli.withStore((store) => {
-          store.people.setSuspended(id, suspended, store.actor ?? undefined);
-          io.out(`person '${id}' ${suspended ? 'suspended' : 'unsuspended'}`);
-        }),
-      );
+      .option('--reason <text>', 'why (kept in the audit log)')
+      .action(async (id: string, o: { reason?: string }) => {
+        await cli.run(`person.${verb}`, { id, ...(o.reason ? { reason: o.reason } : {}) });
+        io.out(`person '${id}' ${suspended ? 'suspended' : 'unsuspended'}`);
+      });
   }
   person
     .command('remove <id>')
     .description('remove a person and their credentials')
-    .action((id: string) =>
-      cli.withStore((store) => {
-        store.people.remove(id);
-        io.out(`person '${id}' removed`);
-      }),
-    );
+    .action(async (id: string) => {
+      await cli.run('person.remove', { id });
+      io.out(`person '${id}' removed`);
+    });
 }
