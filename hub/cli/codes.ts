@@ -101,7 +101,7 @@ export function registerCodeCommands(program: Command, deps: CodeCommandDeps): v
         firstUse?: boolean;
         from?: string;
       }) =>
-        withCodes((codes, _store, config, json) => {
+        withCodes((codes, store, config, json) => {
           const scopes = [
             o.door ? `door:${o.door}` : null,
             o.group ? `group:${o.group}` : null,
@@ -125,7 +125,7 @@ export function registerCodeCommands(program: Command, deps: CodeCommandDeps): v
             scope: scopes[0]!,
             personId: o.person ?? null,
             label: o.guest ?? null,
-            actor: 'cli',
+            actor: store.actor ?? 'cli',
           };
           if (type === 'daily') {
             request.date = typeof o.daily === 'string' ? o.daily : localTime(now, config.timeZone).date;
@@ -150,8 +150,8 @@ export function registerCodeCommands(program: Command, deps: CodeCommandDeps): v
     .description('revoke a code by serial: it stops working at every door at once, online or not')
     .option('--reason <text>', 'why (kept in the audit log)')
     .action((serial: string, o: { reason?: string }) =>
-      withCodes((codes) => {
-        const result = codes.revoke(serial, { reason: o.reason, actor: 'cli' });
+      withCodes((codes, store) => {
+        const result = codes.revoke(serial, { reason: o.reason, actor: store.actor ?? 'cli' });
         io.out(result.alreadyRevoked ? `code ${serial} was already revoked` : `code ${serial} revoked`);
       }),
     );
