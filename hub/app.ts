@@ -159,7 +159,7 @@ export class Hub {
     await offline.codes.start();
     const commands = new Commands(ALL_COMMANDS, {
       store,
-      hub: liveHubOf({ store, doors: this.#doors, offline }),
+      hub: liveHubOf({ store, doors: this.#doors, offline, timeZone: config.timeZone }),
       logger: logger.child({ part: 'commands' }),
     });
     this.#commands = commands;

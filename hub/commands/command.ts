@@ -43,8 +43,24 @@ export interface LiveDoors {
   status(): DoorStatus[];
 }
 
-/** Offline doorcodes (hub/offline/offline-codes.ts): the part of OfflineCodes the code commands call. */
-export type OfflineCodesPort = Pick<OfflineCodes, 'issue' | 'revoke' | 'list' | 'revocations'>;
+/**
+ * Offline doorcodes (hub/offline/offline-codes.ts): the part of OfflineCodes the code commands call,
+ * and the building's time zone (a daily code without a date is for today there).
+ */
+export type OfflineCodesPort = Pick<OfflineCodes, 'issue' | 'revoke' | 'list' | 'revocations'> & {
+  readonly timeZone: string;
+};
+
+/** An OfflineCodes (the hub's, or one the CLI opened) as the code commands see it. */
+export function offlineCodesPort(codes: OfflineCodes, timeZone: string): OfflineCodesPort {
+  return {
+    timeZone,
+    issue: (request) => codes.issue(request),
+    revoke: (serial, options) => codes.revoke(serial, options),
+    list: (options) => codes.list(options),
+    revocations: () => codes.revocations(),
+  };
+}
 
 /** Keypads whose codes the daily failure cap disabled (hub/offline/cap.ts). */
 export interface LiveKeypads {

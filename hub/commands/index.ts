@@ -8,13 +8,23 @@
 //   credentials, codes, modes, unlock), admin does everything and alone manages staff users and
 //   accepts the clock; `integration` (MQTT integration accounts, Node-RED) may read door state and
 //   request door.unlock / door.set_mode (never lift a lockdown); `cloud` is what the mirror applies.
+import { clockCommands } from './clock.js';
+import { codeCommands } from './codes.js';
 import type { CommandDef } from './command.js';
 import { credentialCommands } from './credentials.js';
+import { deviceCommands } from './devices.js';
 import { doorCommands } from './doors.js';
+import { groupCommands } from './groups.js';
+import { holidayCommands } from './holidays.js';
+import { keypadCommands } from './keypads.js';
+import { mobileCommands } from './mobile.js';
 import { personCommands } from './people.js';
+import { scheduleCommands } from './schedules.js';
 import { unitCommands } from './units.js';
+import { userCommands } from './users.js';
 
 export * from './command.js';
+export { mobileKeyView } from './credentials.js';
 export { MAX_UNLOCK_MS, MIN_UNLOCK_MS, REFUSALS } from './doors.js';
 export { freePersonId, slugOf } from './people.js';
 
@@ -22,5 +32,14 @@ export const ALL_COMMANDS: readonly CommandDef[] = [
   ...personCommands,
   ...unitCommands,
   ...credentialCommands,
+  ...groupCommands,
+  ...scheduleCommands,
+  ...holidayCommands,
   ...doorCommands,
+  ...deviceCommands,
+  ...userCommands,
+  ...codeCommands,
+  ...keypadCommands,
+  ...mobileCommands,
+  ...clockCommands,
 ];

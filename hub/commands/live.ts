@@ -3,9 +3,14 @@ import type { DoorManager } from '../doors/manager.js';
 import { enableKeypad } from '../offline/cap.js';
 import type { OfflineParts } from '../offline/index.js';
 import type { Store } from '../store/store.js';
-import type { LiveHub } from './command.js';
+import { type LiveHub, offlineCodesPort } from './command.js';
 
-export function liveHubOf(parts: { store: Store; doors: DoorManager; offline: OfflineParts }): LiveHub {
+export function liveHubOf(parts: {
+  store: Store;
+  doors: DoorManager;
+  offline: OfflineParts;
+  timeZone: string;
+}): LiveHub {
   const { store, doors, offline } = parts;
   return {
     doors: {
@@ -14,7 +19,7 @@ export function liveHubOf(parts: { store: Store; doors: DoorManager; offline: Of
       fireRelease: (doorId) => doors.get(doorId)?.fireRelease ?? null,
       status: () => doors.status(),
     },
-    codes: offline.codes,
+    codes: offlineCodesPort(offline.codes, parts.timeZone),
     keypads: { enable: (doorId, readerId, actor) => enableKeypad(store, doorId, readerId, actor) },
     clock: {
       acceptSystemTime: (actor) => offline.clock.acceptSystemTime(actor),
