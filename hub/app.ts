@@ -11,6 +11,7 @@ import {
   simulatedParts,
   type WiredDoorHardware,
 } from '../adapters/factory.js';
+import { commandBridge } from './broker/bridge-requests.js';
 import { MqttBroker } from './broker/index.js';
 import { Summarizer } from './budget.js';
 import { type BusEvents, type DoorStatus, EventBus } from './bus.js';
@@ -229,6 +230,8 @@ export class Hub {
       directory: { authenticate: (username, secret) => store.devices.verify(username, secret) },
       bus,
       logger: logger.child({ part: 'broker' }),
+      // Integration accounts run commands with bridge requests (docs/mqtt.md §6).
+      bridgeRequests: commandBridge(commands, logger.child({ part: 'bridge' })),
     });
     await this.#broker.start();
     if (config.mqtt.tcp.enabled && !['127.0.0.1', '::1', 'localhost'].includes(config.mqtt.tcp.host)) {
