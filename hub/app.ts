@@ -381,7 +381,7 @@ export class Hub {
   #ensureSimulatedDoor(store: Store): void {
     const id = this.config.simulation.door;
     if (!id || store.doors.list().length > 0) return;
-    store.doors.add({
+    store.as('hub').doors.add({
       id,
       name: 'Simulated front door',
       transport: 'sim',
@@ -443,7 +443,9 @@ export class Hub {
       this.#wired.set(hw.doorId, hw);
       const door = store.doors.get(hw.doorId);
       if (!door) {
-        store.doors.add({ id: hw.doorId, name: hw.doorId, transport: 'wired', failMode: hw.failMode });
+        store
+          .as('hub')
+          .doors.add({ id: hw.doorId, name: hw.doorId, transport: 'wired', failMode: hw.failMode });
       } else if (door.transport !== 'wired' || door.failMode !== hw.failMode) {
         log.error(
           { door: hw.doorId, transport: door.transport, failMode: door.failMode, configured: hw.failMode },

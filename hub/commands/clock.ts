@@ -15,6 +15,7 @@ export const clockCommands = [
     run: (ctx) => {
       const clock = ctx.hub!.clock;
       clock.acceptSystemTime(ctx.caller.actor);
+      ctx.store.events.flush(); // the admin.clock.accepted event is on disk before the answer
       ctx.logger.warn({ actor: ctx.caller.actor }, 'system time accepted as trusted');
       return { clock: clock.status() };
     },

@@ -29,7 +29,7 @@ function keepAnAdmin(store: Store, user: StaffUser, what: string): void {
   if (admins.length <= 1) {
     throw new CommandError(
       'conflict',
-      `'${user.username}' is the last admin: add another admin before you ${what}`,
+      `'${user.username}' is the last admin: add another admin before ${what}`,
     );
   }
 }

@@ -185,6 +185,16 @@ describe('door.set_mode_all', () => {
   });
 });
 
+describe('door records', () => {
+  it('name who made them: the hub itself at first boot, the installer otherwise', () => {
+    const added = hub.store.events.list({ type: 'admin.door.added' }).reverse();
+    expect(added.map((e) => [e.doorId, e.data.actor])).toEqual([
+      ['front', 'hub'],
+      ['back', 'user:ivan'],
+    ]);
+  });
+});
+
 describe('door.list', () => {
   it('lists doors with their live state while the hub runs', async () => {
     const { doors } = (await run('door.list', {}, INTEGRATION)) as { doors: Array<Record<string, unknown>> };

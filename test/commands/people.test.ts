@@ -72,6 +72,12 @@ describe('person.add', () => {
     );
     expect((await refusal(bench.run('person.add', ['Eve']))).message).toBe('input must be a JSON object');
     expect((await refusal(bench.run('person.add', { kind: 'guest' }))).message).toBe("'name' is required");
+    const polluted = JSON.parse('{"name":"Eve","kind":"guest","__proto__":{"admin":true}}');
+    expect((await refusal(bench.run('person.add', polluted))).message).toBe("unknown field '__proto__'");
+    expect(
+      (await refusal(bench.run('person.add', { name: 'x'.repeat(1_000_000), kind: 'guest' }))).code,
+    ).toBe('invalid');
+    expect(bench.store.people.list()).toEqual([]);
   });
 
   it('is staff work', async () => {
