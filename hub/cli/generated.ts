@@ -19,6 +19,15 @@ interface FieldSchema {
 
 const SECRET_FIELD = /^(password|pin|secret|passphrase)$/i;
 
+/** Help for common fields whose schema has no description of its own. */
+const FIELD_HELP: Record<string, string> = {
+  id: 'id',
+  name: 'display name',
+  reason: 'why (kept in the audit log)',
+  mode: 'door mode',
+  role: 'what the user may do',
+};
+
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replaceAll('_', '-');
 
 /** `noun.verb_words` → ['noun', 'verb-words']. */
@@ -118,7 +127,7 @@ export function registerGeneratedCommands(
       const flag = `--${kebab(field)}`;
       const kind = kindOf(schema);
       const choices = choicesOf(schema);
-      const help = schema.description ?? field;
+      const help = (field in FIELD_HELP ? FIELD_HELP[field] : schema.description) ?? field;
       const option =
         kind === 'boolean'
           ? new Option(flag, help)

@@ -226,10 +226,7 @@ export function registerPhoneCommands(program: Command, deps: PhoneCommandDeps):
     .description('revoke one mobile key: it stops working at every door at once')
     .option('--reason <text>', 'why (kept in the audit log)')
     .action(async (id: string, o: { reason?: string }) => {
-      await withStore((store) => {
-        if (store.credentials.get(id)?.kind !== 'mobile') throw new Error(`no mobile key '${id}'`);
-      });
-      await run('credential.revoke', { id, ...(o.reason ? { reason: o.reason } : {}) });
+      await run('mobile.revoke', { credentialId: id, ...(o.reason ? { reason: o.reason } : {}) });
       io.out(`mobile key '${id}' revoked`);
     });
   mobile

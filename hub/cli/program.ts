@@ -85,7 +85,12 @@ export function buildProgram(
     .description('Gatehouse access-control hub')
     .option('-c, --config <file>', 'config file (default: $GATEHOUSE_CONFIG or <data>/config.yaml)')
     .option('--json', 'machine-readable output')
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      '\nEvery command: docs/cli.md. `gatehouse <command> --help` for its options.\n' +
+        'Exit codes: 0 done, 1 refused (store, hub, config), 2 usage mistake, 3 broken event chain.',
+    );
   const cli = createContext(program, io, CLI_COMMANDS);
 
   registerStartCommand(program, startHub);

@@ -9,6 +9,7 @@ import {
   CommandError,
   type CommandErrorCode,
   Commands,
+  type CommandsOptions,
 } from '../commands/command.js';
 import { silentLogger } from '../logger.js';
 import type { Store } from '../store/store.js';
@@ -57,7 +58,7 @@ export interface RunWhere {
   /** Opens the store for a `runs: 'store'` command; the runner closes it. */
   openStore: () => { store: Store; close(): void };
   /** Extra options for the in-process command table (e.g. offline codes over the same store). */
-  commandOptions?: (store: Store) => Record<string, unknown>;
+  commandOptions?: (store: Store) => Partial<CommandsOptions>;
 }
 
 /** Runs command `name` with `input` as `cli:<os user>`; refusals are thrown as CommandError. */
@@ -69,7 +70,6 @@ export async function runCommand(
 ): Promise<unknown> {
   const def = defs.find((d) => d.name === name);
   if (!def) throw new Error(`the command table has no '${name}'`);
-  const caller = cliCaller();
   if (def.runs === 'hub') {
     const { url, rest } = fillPath(def.http.path, input);
     const query =
@@ -97,13 +97,20 @@ export async function runCommand(
   }
   const opened = where.openStore();
   try {
-    const commands = new Commands(defs, {
-      store: opened.store,
-      logger: silentLogger(),
-      ...(where.commandOptions?.(opened.store) ?? {}),
-    });
-    return await commands.execute(name, input, caller);
+    return await executeOn(opened.store, defs, name, input, where.commandOptions?.(opened.store));
   } finally {
     opened.close();
   }
+}
+
+/** Runs a `runs: 'store'` command on a store this process already has open, as `cli:<os user>`. */
+export function executeOn(
+  store: Store,
+  defs: readonly CommandDef[],
+  name: string,
+  input: Record<string, unknown>,
+  options: Partial<CommandsOptions> = {},
+): Promise<unknown> {
+  const commands = new Commands(defs, { store, logger: silentLogger(), ...options });
+  return commands.execute(name, input, cliCaller());
 }

@@ -40,6 +40,9 @@ describe('the CLI records cli:<os user> as the actor', () => {
     }>;
     await ok(['credential', 'revoke', list[0]!.id, '--reason', 'card lost']);
     await ok(['person', 'logout-everywhere', 'ada']);
+    const issued = await ok(['code', 'issue', '--guest', 'plumber', '--door', 'front', '--daily']);
+    const serial = /serial:\s+(oc-[a-z2-7]{12})/.exec(issued)![1]!;
+    await ok(['code', 'revoke', serial, '--reason', 'lost']);
 
     const opened = openHubStore(dir);
     try {
@@ -52,6 +55,8 @@ describe('the CLI records cli:<os user> as the actor', () => {
         'admin.user.added',
         'admin.door.mode_changed',
         'admin.person.suspended',
+        'admin.code.issued',
+        'admin.code.revoked',
       ]) {
         expect(types, type).toContain(type);
       }

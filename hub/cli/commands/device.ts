@@ -1,5 +1,6 @@
 // `gatehouse device …`: MQTT accounts for door controllers, readers and integrations.
 import type { Command } from 'commander';
+import type { Device } from '../../store/devices.js';
 import { type CliContext, collect, UsageError } from '../context.js';
 import { printTable } from '../table.js';
 
@@ -17,24 +18,22 @@ export function registerDeviceCommands(program: Command, cli: CliContext): void 
       '--integration',
       'an integration account (Node-RED, home automation): reads events, no door access',
     )
-    .action((id: string, o: { door: string[]; integration?: boolean }) =>
-      cli.withStore((store, _c, json) => {
-        if (!o.integration && o.door.length === 0)
-          throw new UsageError('give at least one --door <door> (or --integration)');
-        const { device: d, secret } = store.devices.add(id, {
-          role: o.integration ? 'integration' : 'door',
-          doors: o.door,
-        });
-        cli.print(json, { ...d, secret }, () => {
-          io.out(
-            `device '${d.id}' created (${d.role}${o.door.length ? `, doors: ${o.door.join(', ')}` : ''})`,
-          );
-          io.out(`MQTT username: ${d.id}`);
-          io.out(`MQTT password: ${secret}`);
-          io.out('This secret is shown only once. Store it in the device now.');
-        });
-      }),
-    );
+    .action(async (id: string, o: { door: string[]; integration?: boolean }) => {
+      const { json } = cli.settings();
+      if (!o.integration && o.door.length === 0)
+        throw new UsageError('give at least one --door <door> (or --integration)');
+      const { device: d, secret } = (await cli.run('device.add', {
+        id,
+        role: o.integration ? 'integration' : 'door',
+        doors: o.door,
+      })) as { device: Device; secret: string };
+      cli.print(json, { ...d, secret }, () => {
+        io.out(`device '${d.id}' created (${d.role}${o.door.length ? `, doors: ${o.door.join(', ')}` : ''})`);
+        io.out(`MQTT username: ${d.id}`);
+        io.out(`MQTT password: ${secret}`);
+        io.out('This secret is shown only once. Store it in the device now.');
+      });
+    });
   device
     .command('list')
     .description('list device accounts')
@@ -53,8 +52,7 @@ export function registerDeviceCommands(program: Command, cli: CliContext): void 
     .command('remove <id>')
     .description('remove a device account (it is disconnected at once)')
     .action((id: string) =>
-      cli.withStore((store) => {
-        store.devices.remove(id);
+      cli.run('device.remove', { id }).then(() => {
         io.out(`device '${id}' removed`);
       }),
     );

@@ -15,10 +15,11 @@ export function registerGroupCommands(program: Command, cli: CliContext): void {
     .option('--name <name>', 'display name')
     .option('--schedule <id>', 'weekly schedule (default: always)')
     .action((id: string, o: { name?: string; schedule?: string }) =>
-      cli.withStore((store) => {
-        store.groups.add({ id, name: o.name ?? id, scheduleId: o.schedule ?? null });
-        io.out(`group '${id}' added${o.schedule ? ` (schedule '${o.schedule}')` : ' (always)'}`);
-      }),
+      cli
+        .run('group.add', { id, name: o.name ?? id, ...(o.schedule ? { scheduleId: o.schedule } : {}) })
+        .then(() => {
+          io.out(`group '${id}' added${o.schedule ? ` (schedule '${o.schedule}')` : ' (always)'}`);
+        }),
     );
   group
     .command('list')
@@ -44,8 +45,7 @@ export function registerGroupCommands(program: Command, cli: CliContext): void {
     .command('remove <id>')
     .description('remove an access group')
     .action((id: string) =>
-      cli.withStore((store) => {
-        store.groups.remove(id);
+      cli.run('group.remove', { id }).then(() => {
         io.out(`group '${id}' removed`);
       }),
     );
@@ -53,12 +53,13 @@ export function registerGroupCommands(program: Command, cli: CliContext): void {
     .command('schedule <group> <schedule>')
     .description("set the group's schedule ('always' for none)")
     .action((groupId: string, scheduleId: string) =>
-      cli.withStore((store) => {
-        store.groups.setSchedule(groupId, scheduleId === 'always' ? null : scheduleId);
-        io.out(
-          `group '${groupId}' now uses ${scheduleId === 'always' ? 'no schedule (always)' : `schedule '${scheduleId}'`}`,
-        );
-      }),
+      cli
+        .run('group.set_schedule', { id: groupId, scheduleId: scheduleId === 'always' ? null : scheduleId })
+        .then(() => {
+          io.out(
+            `group '${groupId}' now uses ${scheduleId === 'always' ? 'no schedule (always)' : `schedule '${scheduleId}'`}`,
+          );
+        }),
     );
   for (const [noun, what] of [
     ['door', 'doors'],
@@ -68,22 +69,24 @@ export function registerGroupCommands(program: Command, cli: CliContext): void {
     sub
       .command(`add <group> <${noun}...>`)
       .description(`add ${what} to a group`)
-      .action((groupId: string, ids: string[]) =>
-        cli.withStore((store) => {
-          for (const id of ids)
-            noun === 'door' ? store.groups.addDoor(groupId, id) : store.groups.addMember(groupId, id);
-          io.out(`group '${groupId}': added ${noun} ${ids.join(', ')}`);
-        }),
-      );
+      .action(async (groupId: string, ids: string[]) => {
+        for (const id of ids)
+          await cli.run(
+            `group.add_${noun}`,
+            noun === 'door' ? { id: groupId, doorId: id } : { id: groupId, personId: id },
+          );
+        io.out(`group '${groupId}': added ${noun} ${ids.join(', ')}`);
+      });
     sub
       .command(`remove <group> <${noun}...>`)
       .description(`remove ${what} from a group`)
-      .action((groupId: string, ids: string[]) =>
-        cli.withStore((store) => {
-          for (const id of ids)
-            noun === 'door' ? store.groups.removeDoor(groupId, id) : store.groups.removeMember(groupId, id);
-          io.out(`group '${groupId}': removed ${noun} ${ids.join(', ')}`);
-        }),
-      );
+      .action(async (groupId: string, ids: string[]) => {
+        for (const id of ids)
+          await cli.run(
+            `group.remove_${noun}`,
+            noun === 'door' ? { id: groupId, doorId: id } : { id: groupId, personId: id },
+          );
+        io.out(`group '${groupId}': removed ${noun} ${ids.join(', ')}`);
+      });
   }
 }

@@ -12,8 +12,7 @@ export function registerHolidayCommands(program: Command, cli: CliContext): void
     .command('add <date> [name]')
     .description('add a holiday (YYYY-MM-DD)')
     .action((date: string, name: string | undefined) =>
-      cli.withStore((store) => {
-        store.holidays.add(date, name ?? 'Holiday');
+      cli.run('holiday.add', { date, ...(name ? { name } : {}) }).then(() => {
         io.out(`holiday ${date} added`);
       }),
     );
@@ -35,8 +34,7 @@ export function registerHolidayCommands(program: Command, cli: CliContext): void
     .command('remove <date>')
     .description('remove a holiday')
     .action((date: string) =>
-      cli.withStore((store) => {
-        store.holidays.remove(date);
+      cli.run('holiday.remove', { date }).then(() => {
         io.out(`holiday ${date} removed`);
       }),
     );

@@ -44,13 +44,11 @@ export function registerScheduleCommands(program: Command, cli: CliContext): voi
       'create or replace a schedule, e.g. mon-fri@07:00-19:00 sat@09:00-13:00 fri@22:00-02:00 hol@10:00-12:00',
     )
     .option('--name <name>', 'display name')
-    .action((id: string, intervals: string[], o: { name?: string }) =>
-      cli.withStore((store) => {
-        const parsed = intervals.flatMap(parseIntervalArg);
-        store.schedules.set(id, o.name ?? id, parsed);
-        io.out(`schedule '${id}' set (${parsed.length} intervals)`);
-      }),
-    );
+    .action(async (id: string, intervals: string[], o: { name?: string }) => {
+      const parsed = intervals.flatMap(parseIntervalArg);
+      await cli.run('schedule.set', { id, ...(o.name ? { name: o.name } : {}), intervals: parsed });
+      io.out(`schedule '${id}' set (${parsed.length} intervals)`);
+    });
   schedule
     .command('list')
     .description('list schedules')
@@ -73,8 +71,7 @@ export function registerScheduleCommands(program: Command, cli: CliContext): voi
     .command('remove <id>')
     .description('remove a schedule (refused while a group uses it)')
     .action((id: string) =>
-      cli.withStore((store) => {
-        store.schedules.remove(id);
+      cli.run('schedule.remove', { id }).then(() => {
         io.out(`schedule '${id}' removed`);
       }),
     );

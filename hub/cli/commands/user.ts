@@ -19,15 +19,16 @@ export function registerUserCommands(program: Command, cli: CliContext): void {
         .choices(['admin', 'staff', 'installer'])
         .makeOptionMandatory(),
     )
-    .action((username: string, o: { role: 'admin' | 'staff' | 'installer' }) =>
-      cli.withStore(async (store, config) => {
-        const password = await io.readSecret(`Password for ${username}: `);
-        const u = await store.users.add(username, password, o.role);
-        // A staff user exists now: the first-run setup token is of no more use.
-        removeSetupTokenFile(config.dataDir);
-        io.out(`user '${u.username}' added (${u.role})`);
-      }),
-    );
+    .action(async (username: string, o: { role: 'admin' | 'staff' | 'installer' }) => {
+      const { config } = cli.settings();
+      const password = await io.readSecret(`Password for ${username}: `);
+      const { user: u } = (await cli.run('user.add', { username, password, role: o.role })) as {
+        user: { username: string; role: string };
+      };
+      // A staff user exists now: the first-run setup token is of no more use.
+      removeSetupTokenFile(config.dataDir);
+      io.out(`user '${u.username}' added (${u.role})`);
+    });
   user
     .command('list')
     .description('list staff users')
@@ -46,8 +47,7 @@ export function registerUserCommands(program: Command, cli: CliContext): void {
     .command('remove <username>')
     .description('remove a staff user and end their sessions')
     .action((username: string) =>
-      cli.withStore((store) => {
-        store.users.remove(username);
+      cli.run('user.remove', { username }).then(() => {
         io.out(`user '${username}' removed`);
       }),
     );
