@@ -10,6 +10,7 @@ import {
   simulatedParts,
   type WiredDoorHardware,
 } from '../adapters/factory.js';
+import { commandBridge } from './broker/bridge-requests.js';
 import { MqttBroker } from './broker/index.js';
 import { Summarizer } from './budget.js';
 import { type BusEvents, type DoorStatus, EventBus } from './bus.js';
@@ -423,6 +424,8 @@ export class Hub {
       directory: { authenticate: (username, secret) => store.devices.verify(username, secret) },
       bus: this.bus,
       logger,
+      // Integration accounts run commands with bridge requests (docs/mqtt.md §6).
+      bridgeRequests: commandBridge(this.commands, logger),
     });
   }
 

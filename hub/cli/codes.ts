@@ -1,18 +1,20 @@
 // `gatehouse code …` and `gatehouse keypad …`: offline daily / temporary doorcodes and the keypad
 // daily failure cap (docs/offline-codes.md). Registered by program.ts: registerCodeCommands(program, deps).
 import type { Command } from 'commander';
-import { localTime } from '../access/localtime.js';
 import { DEFAULT_KEYPAD_LOCKOUT_POLICY, type KeypadLockoutPolicy } from '../access/lockout.js';
+import { offlineCodesPort } from '../commands/command.js';
 import type { Config } from '../config/index.js';
 import { enableKeypad, listDisabledKeypads } from '../offline/cap.js';
 import type { CodeType } from '../offline/codes.js';
 import { type OfflineConfig, resolveOfflineConfig } from '../offline/config.js';
-import { type IssueRequest, OfflineCodes } from '../offline/offline-codes.js';
+import { OfflineCodes } from '../offline/offline-codes.js';
 import { formatOdds } from '../offline/risk.js';
 import { CodeSecret } from '../offline/secret.js';
 import { recordSecretVersion } from '../offline/secret-share.js';
 import type { OpenedStore } from '../open-store.js';
 import type { Store } from '../store/store.js';
+import { CLI_COMMANDS } from './command-table.js';
+import { executeOn } from './run-command.js';
 import { printTable } from './table.js';
 import { formatTime, parseTimeArg } from './time.js';
 
@@ -53,7 +55,9 @@ export function registerCodeCommands(program: Command, deps: CodeCommandDeps): v
     deps.offlineConfig
       ? deps.offlineConfig(config)
       : resolveOfflineConfig((config as { offline?: unknown }).offline);
-  const withCodes = (fn: (codes: OfflineCodes, store: Store, config: Config, json: boolean) => void) =>
+  const withCodes = (
+    fn: (codes: OfflineCodes, store: Store, config: Config, json: boolean) => void | Promise<void>,
+  ) =>
     deps.withStore((store, config, json) => {
       const secret = CodeSecret.loadOrCreate(config.dataDir);
       const codes = new OfflineCodes({
@@ -63,7 +67,7 @@ export function registerCodeCommands(program: Command, deps: CodeCommandDeps): v
         config: offlineOf(config),
         lockoutPolicy: lockoutPolicyOf(config),
       });
-      fn(codes, store, config, json);
+      return fn(codes, store, config, json);
     });
   const print = (json: boolean, value: unknown, human: () => void) => {
     if (json) io.out(JSON.stringify(value, null, 2));
@@ -102,7 +106,7 @@ export function registerCodeCommands(program: Command, deps: CodeCommandDeps): v
         firstUse?: boolean;
         from?: string;
       }) =>
-        withCodes((codes, _store, config, json) => {
+        withCodes(async (codes, store, config, json) => {
           const scopes = [
             o.door ? `door:${o.door}` : null,
             o.group ? `group:${o.group}` : null,
@@ -120,21 +124,23 @@ export function registerCodeCommands(program: Command, deps: CodeCommandDeps): v
           else if (o.hours !== undefined) type = 'hourly';
           else throw usage('give one of --daily [date], --hours N, --once, --first-use');
           if (type === 'daily' && o.hours !== undefined) throw usage('--daily takes no --hours');
-          const now = Date.now();
-          const request: IssueRequest = {
-            type,
-            scope: scopes[0]!,
-            personId: o.person ?? null,
-            label: o.guest ?? null,
-            actor: 'cli',
+          const input: Record<string, unknown> = {
+            kind: type === 'hourly' ? 'window' : type,
+            doors: scopes[0]!,
+            ...(o.person !== undefined ? { personId: o.person } : {}),
+            ...(o.guest !== undefined ? { label: o.guest } : {}),
           };
           if (type === 'daily') {
-            request.date = typeof o.daily === 'string' ? o.daily : localTime(now, config.timeZone).date;
+            if (typeof o.daily === 'string') input.date = o.daily;
           } else {
-            request.validFrom = o.from ? parseTimeArg(o.from, config.timeZone) : now;
-            request.hours = o.hours ?? 24;
+            if (o.from) input.from = parseTimeArg(o.from, config.timeZone);
+            input.hours = o.hours ?? 24;
           }
-          const issued = codes.issue(request);
+          const { code: issued } = (await executeOn(store, CLI_COMMANDS, 'code.issue', input, {
+            codes: offlineCodesPort(codes, config.timeZone),
+          })) as {
+            code: ReturnType<OfflineCodes['issue']>;
+          };
           print(json, issued, () => {
             io.out(`code:    ${issued.digits}`);
             io.out(`serial:  ${issued.serial}   (revoke with: gatehouse code revoke ${issued.serial})`);
@@ -151,8 +157,14 @@ export function registerCodeCommands(program: Command, deps: CodeCommandDeps): v
     .description('revoke a code by serial: it stops working at every door at once, online or not')
     .option('--reason <text>', 'why (kept in the audit log)')
     .action((serial: string, o: { reason?: string }) =>
-      withCodes((codes) => {
-        const result = codes.revoke(serial, { reason: o.reason, actor: 'cli' });
+      withCodes(async (codes, store, config) => {
+        const result = (await executeOn(
+          store,
+          CLI_COMMANDS,
+          'code.revoke',
+          { serial, ...(o.reason ? { reason: o.reason } : {}) },
+          { codes: offlineCodesPort(codes, config.timeZone) },
+        )) as ReturnType<OfflineCodes['revoke']>;
         io.out(result.alreadyRevoked ? `code ${serial} was already revoked` : `code ${serial} revoked`);
       }),
     );

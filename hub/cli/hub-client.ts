@@ -14,9 +14,10 @@ export class HubNotRunningError extends Error {
 
 export async function callHub(
   dataDir: string,
-  method: 'GET' | 'POST' | 'PUT',
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
   url: string,
   body?: unknown,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const socketPath = path.join(dataDir, SOCKET_NAME);
   if (!existsSync(socketPath)) throw new HubNotRunningError(dataDir);
@@ -28,8 +29,8 @@ export async function callHub(
         method,
         path: `/api/v1${url}`,
         headers: payload
-          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-          : {},
+          ? { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+          : headers,
         timeout: 10_000,
       },
       (res) => {

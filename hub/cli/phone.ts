@@ -2,12 +2,15 @@
 // and `gatehouse person logout-everywhere`. Registered into the main program by the lead.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { mobileKeyView } from '../commands/credentials.js';
 import { rawPublicKey, toBase64url } from '../mobile/certificate.js';
 import { IssuerKey, issueMobileKey, parsePublicKey } from '../mobile/issuer.js';
 import { type HubRequest, httpRequester, Phone, presentOverApi } from '../mobile/phone.js';
 import { type OpenedStore, openHubStore } from '../open-store.js';
 import type { Store } from '../store/store.js';
+import { CLI_COMMANDS } from './command-table.js';
 import { callHub } from './hub-client.js';
+import { cliCaller, runCommand } from './run-command.js';
 import { formatTime, parseTimeArg } from './time.js';
 
 export interface PhoneCommandDeps {
@@ -16,6 +19,8 @@ export interface PhoneCommandDeps {
   settings: () => { dataDir: string; timeZone: string; json: boolean };
   /** Defaults to openHubStore. */
   openStore?: (dataDir: string) => OpenedStore;
+  /** Runs a command of the table as `cli:<os user>` (default: runCommand on the store of `settings`). */
+  run?: (name: string, input: Record<string, unknown>) => Promise<unknown>;
 }
 
 const DAY_MS = 86_400_000;
@@ -30,13 +35,22 @@ function subcommand(program: Command, name: string, description: string): Comman
 
 export function registerPhoneCommands(program: Command, deps: PhoneCommandDeps): void {
   const { io } = deps;
+  const run =
+    deps.run ??
+    ((name: string, input: Record<string, unknown>) => {
+      const { dataDir } = deps.settings();
+      return runCommand(CLI_COMMANDS, name, input, {
+        dataDir,
+        openStore: () => (deps.openStore ?? openHubStore)(dataDir),
+      });
+    });
   const withStore = async (
     fn: (store: Store, dataDir: string, timeZone: string, json: boolean) => void | Promise<void>,
   ) => {
     const { dataDir, timeZone, json } = deps.settings();
     const opened = (deps.openStore ?? openHubStore)(dataDir);
     try {
-      await fn(opened.store.as('cli'), dataDir, timeZone, json);
+      await fn(opened.store.as(cliCaller().actor), dataDir, timeZone, json);
     } finally {
       opened.close();
     }
@@ -189,7 +203,9 @@ export function registerPhoneCommands(program: Command, deps: PhoneCommandDeps):
     .action((o: { person?: string }) =>
       withStore((store, _d, timeZone, json) => {
         const all = o.person ? store.credentials.listForPerson(o.person) : store.credentials.list();
-        const keys = all.filter((c) => c.kind === 'mobile');
+        const now = Date.now();
+        // A logged-out, revoked or expired key never reads "active" (docs/mobile-keys.md).
+        const keys = all.filter((c) => c.kind === 'mobile').map((c) => mobileKeyView(c, now));
         if (json) {
           io.out(JSON.stringify(keys, null, 2));
           return;
@@ -200,7 +216,7 @@ export function registerPhoneCommands(program: Command, deps: PhoneCommandDeps):
         }
         for (const c of keys) {
           io.out(
-            `${c.id}  ${c.personId}  ${c.label}  until ${formatTime(c.validUntil, timeZone)}  ${c.revokedAt ? `REVOKED ${formatTime(c.revokedAt, timeZone)}` : 'active'}`,
+            `${c.id}  ${c.personId}  ${c.label}  until ${formatTime(c.validUntil, timeZone)}  ${c.revokedAt ? `REVOKED ${formatTime(c.revokedAt, timeZone)}` : c.state.replaceAll('_', ' ')}`,
           );
         }
       }),
@@ -209,14 +225,10 @@ export function registerPhoneCommands(program: Command, deps: PhoneCommandDeps):
     .command('revoke <credential>')
     .description('revoke one mobile key: it stops working at every door at once')
     .option('--reason <text>', 'why (kept in the audit log)')
-    .action((id: string, o: { reason?: string }) =>
-      withStore((store) => {
-        const current = store.credentials.get(id);
-        if (current?.kind !== 'mobile') throw new Error(`no mobile key '${id}'`);
-        store.credentials.revoke(id, o.reason ?? 'cli');
-        io.out(`mobile key '${id}' revoked`);
-      }),
-    );
+    .action(async (id: string, o: { reason?: string }) => {
+      await run('mobile.revoke', { credentialId: id, ...(o.reason ? { reason: o.reason } : {}) });
+      io.out(`mobile key '${id}' revoked`);
+    });
   mobile
     .command('issuer-key')
     .description("print the hub's issuer public key (door controllers and the cloud pin it)")
@@ -271,10 +283,15 @@ export function registerPhoneCommands(program: Command, deps: PhoneCommandDeps):
     .description(
       'stolen phone: every mobile key of the person stops working at once (issue new ones afterwards)',
     )
-    .action((id: string) =>
-      withStore((store) => {
-        const epoch = store.people.bumpKeyEpoch(id);
-        io.out(`person '${id}': all mobile keys logged out (key epoch is now ${epoch})`);
-      }),
-    );
+    .option('--reason <text>', 'why (kept in the audit log)')
+    .action(async (id: string, o: { reason?: string }) => {
+      const result = (await run('person.logout_everywhere', {
+        id,
+        ...(o.reason ? { reason: o.reason } : {}),
+      })) as { keyEpoch: number; revoked: string[] };
+      io.out(
+        `person '${id}': all mobile keys logged out (key epoch is now ${result.keyEpoch}; ` +
+          `${result.revoked.length} revoked)`,
+      );
+    });
 }

@@ -2,7 +2,8 @@
 import { chmodSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { buildHttpApp, createGuards, type HttpDeps, type HttpGuards } from './app.js';
+import { buildHttpApp } from './app.js';
+import { createGuards, type HttpDeps, type HttpGuards } from './deps.js';
 import type { LoginLimits, StreamLimits } from './limits.js';
 import { SetupToken } from './setup-token.js';
 

@@ -1,12 +1,13 @@
 // Mobile keys over the LAN (HTTP API v1). A phone asks for a challenge and answers it; no staff
-// session is needed because the certificate and the phone's signature are the proof. Staff routes
-// issue keys and "log out everywhere". Registered by the lead under /api/v1.
+// session is needed because the certificate and the phone's signature are the proof. Staff issue keys
+// here; "log out everywhere" and revoking a key are commands (person.logout_everywhere, mobile.revoke).
 import { isIPv6 } from 'node:net';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { StaffRole } from '../domain.js';
-// The route config `roles` is declared by hub/http/app.ts (module augmentation of fastify).
-import type {} from '../http/app.js';
+// The route config `roles` is declared by hub/http/deps.ts (module augmentation of fastify).
+import type {} from '../http/deps.js';
 import type { Store } from '../store/store.js';
 import { MAX_RESPONSE_CHARS } from './certificate.js';
 import { type IssuerKey, issueMobileKey } from './issuer.js';
@@ -69,8 +70,9 @@ export interface MobileRouteDeps {
   issuer?: IssuerKey;
 }
 
-export async function registerMobileRoutes(api: FastifyInstance, deps: MobileRouteDeps): Promise<void> {
+export async function registerMobileRoutes(root: FastifyInstance, deps: MobileRouteDeps): Promise<void> {
   const { mobile, store } = deps;
+  const api = root.withTypeProvider<TypeBoxTypeProvider>();
 
   // Budgets per address, per door and in all are the service's (MobileAccess), shared with MQTT readers.
   // The address pays before its body is read or validated: malformed floods are budgeted as well.
@@ -87,7 +89,7 @@ export async function registerMobileRoutes(api: FastifyInstance, deps: MobileRou
     '/mobile/challenge',
     { schema: { body: ChallengeBody }, onRequest: admitChallenge },
     async (request, reply) => {
-      const { door } = request.body as { door: string };
+      const { door } = request.body;
       const outcome = mobile.issueChallenge(door);
       if (!outcome.ok) {
         if (outcome.reason === 'rate_limited')
@@ -103,7 +105,7 @@ export async function registerMobileRoutes(api: FastifyInstance, deps: MobileRou
     '/mobile/respond',
     { schema: { body: RespondBody }, onRequest: admitResponse },
     async (request) => {
-      const { door, response } = request.body as { door: string; response: string };
+      const { door, response } = request.body;
       const source = clientKey(request.ip);
       const verdict = mobile.present({ doorId: door, response, readerId: `${door}.lan`, source });
       return {
@@ -115,33 +117,15 @@ export async function registerMobileRoutes(api: FastifyInstance, deps: MobileRou
     },
   );
 
-  api.post(
-    '/people/:id/logout-everywhere',
-    { config: { roles: STAFF }, schema: { params: Type.Object({ id: Id }) } },
-    async (request) => {
-      const { id } = request.params as { id: string };
-      const keyEpoch = store.as(`staff:${request.staff?.username ?? 'unknown'}`).people.bumpKeyEpoch(id);
-      return { person: id, keyEpoch };
-    },
-  );
-
   const issuer = deps.issuer;
   if (issuer) {
     api.post(
       '/mobile/keys',
       { config: { roles: STAFF }, schema: { body: IssueBody } },
       async (request, reply) => {
-        const body = request.body as {
-          person: string;
-          phonePublicKey: string;
-          doors?: string[];
-          groups?: string[];
-          validFrom?: number;
-          validUntil?: number;
-          label?: string;
-        };
+        const body = request.body;
         try {
-          const issued = issueMobileKey(store.as(`staff:${request.staff?.username ?? 'unknown'}`), issuer, {
+          const issued = issueMobileKey(store.as(request.caller!.actor), issuer, {
             personId: body.person,
             phonePublicKey: body.phonePublicKey,
             ...(body.doors ? { doors: body.doors } : {}),

@@ -91,10 +91,19 @@ describe('HTTP API', () => {
     expect(wrongType.status).toBe(400);
     const badKind = await call('POST', '/people', { name: 'X', kind: 'overlord' }, token);
     expect(badKind.status).toBe(400);
-    const badPin = await call('POST', '/credentials', { personId: 'nobody', pin: '12' }, token);
+    // A PIN has its own command and route (credential.add_pin); a card body there is an unknown field.
+    const badPin = await call('POST', '/credentials/pins', { personId: 'nobody', pin: '12' }, token);
     expect(badPin.status).toBe(400);
-    const unknownPerson = await call('POST', '/credentials', { personId: 'nobody', pin: '123456' }, token);
+    const pinAsCard = await call('POST', '/credentials', { personId: 'nobody', pin: '123456' }, token);
+    expect(pinAsCard.json).toMatchObject({ code: 'invalid' });
+    const unknownPerson = await call(
+      'POST',
+      '/credentials/pins',
+      { personId: 'nobody', pin: '123456' },
+      token,
+    );
     expect(unknownPerson.status).toBe(404);
+    expect(unknownPerson.json.code).toBe('not_found');
   });
 
   it('lets staff enrol, revoke and see it enforced at a simulated door', async () => {

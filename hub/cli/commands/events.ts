@@ -1,0 +1,53 @@
+// `gatehouse events …`: the audit log and its hash chain.
+import type { Command } from 'commander';
+import { type CliContext, intArg } from '../context.js';
+import { printTable } from '../table.js';
+import { formatTime } from '../time.js';
+
+export function registerEventsCommands(program: Command, cli: CliContext): void {
+  const { io } = cli;
+  // --- events
+  const events = program.command('events').description('the audit log: every decision, alarm and change');
+  events
+    .command('list', { isDefault: true })
+    .description('show the latest events')
+    .option('-n, --limit <n>', 'how many', intArg('--limit'), 20)
+    .option(
+      '--type <prefix>',
+      'only this type and the types continuing it after . or _ (alarm, alarm.keypad, decision.denied); end with * for a raw prefix',
+    )
+    .action((o: { limit: number; type?: string }) =>
+      cli.withStore((store, config, json) => {
+        const list = store.events.list({ limit: o.limit, ...(o.type ? { type: o.type } : {}) });
+        cli.print(json, list, () =>
+          printTable(
+            list.map((e) => ({
+              seq: e.seq,
+              time: formatTime(e.ts, config.timeZone),
+              type: e.type,
+              door: e.doorId,
+              person: e.personId,
+              detail: JSON.stringify(e.data),
+            })),
+            io,
+          ),
+        );
+      }),
+    );
+  events
+    .command('verify')
+    .description('check the hash chain of the whole event log')
+    .action(() =>
+      cli.withStore((store, _c, json) => {
+        const result = store.events.verify();
+        cli.print(json, result, () =>
+          io.out(
+            result.ok
+              ? `event log OK: ${result.checked} events, hash chain intact`
+              : `EVENT LOG BROKEN at seq ${result.brokenAt} (checked ${result.checked}): the log was altered or damaged`,
+          ),
+        );
+        if (!result.ok) process.exitCode = 3;
+      }),
+    );
+}

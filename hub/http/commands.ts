@@ -1,0 +1,94 @@
+// HTTP routes generated from the command table: one route per command at `def.http` under /api/v1,
+// validated and typed by the command's input schema. Path parameters are fields of the input; the other
+// fields are the JSON body (POST, PUT, DELETE) or the query string (GET). Listed at GET /api/docs.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import Type, { type TObject } from 'typebox';
+import type { CommandDef, Commands } from '../commands/command.js';
+import type { StaffRole } from '../domain.js';
+import { ANY_STAFF } from './deps.js';
+
+/** `:id` style parameters of a route path, in order. */
+export function pathParams(path: string): string[] {
+  return [...path.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
+}
+
+/** The staff roles that may call a command over HTTP; integration and cloud have other routes in. */
+export function httpRoles(def: CommandDef): StaffRole[] {
+  return ANY_STAFF.filter((role) => def.roles.includes(role));
+}
+
+export interface CommandHttpSchema {
+  params: TObject;
+  /** The body (POST, PUT, DELETE) or the query string (GET): the input without the path parameters. */
+  rest: TObject;
+}
+
+/** Splits a command's input into path parameters and the rest; throws for a table mistake. */
+export function httpSchemaOf(def: CommandDef): CommandHttpSchema {
+  const input = def.input;
+  if (!Type.IsObject(input)) throw new Error(`command '${def.name}': input must be an object schema`);
+  const names = pathParams(def.http.path);
+  for (const name of names) {
+    if (!(name in input.properties)) {
+      throw new Error(`command '${def.name}': path parameter ':${name}' is not a field of its input`);
+    }
+    if (!input.required?.includes(name)) {
+      throw new Error(`command '${def.name}': path parameter ':${name}' must be a required field`);
+    }
+  }
+  // Pick and Omit drop the object's options; unknown fields stay refused as the command refuses them.
+  const closed =
+    'additionalProperties' in input && input.additionalProperties === false
+      ? { additionalProperties: false }
+      : {};
+  return {
+    params: Type.Object(Type.Pick(input, names).properties, closed),
+    rest: Type.Object(Type.Omit(input, names).properties, closed),
+  };
+}
+
+/** Registers every command that a staff role may call; refusals become `{error, code}` (app.ts). */
+export function registerCommandRoutes(api: FastifyInstance, commands: Commands): void {
+  const typed = api.withTypeProvider<TypeBoxTypeProvider>();
+  for (const def of commands.list()) {
+    const roles = httpRoles(def);
+    if (roles.length === 0) continue;
+    const { params, rest } = httpSchemaOf(def);
+    const noun = def.name.split('.')[0]!;
+    const docs = {
+      summary: def.summary,
+      operationId: def.name,
+      tags: [noun],
+      description: `Command \`${def.name}\`. Roles: ${roles.join(', ')}.`,
+      security: [{ bearer: [] }],
+    };
+    // The onRequest guard (app.ts) admitted only a caller with one of the route's roles.
+    const run = async (input: Record<string, unknown>, request: FastifyRequest) =>
+      (await commands.execute(def.name, input, request.caller!)) ?? { ok: true };
+    const status = def.http.status ?? 200;
+    if (def.http.method === 'GET') {
+      typed.route({
+        method: 'GET',
+        url: def.http.path,
+        config: { roles },
+        schema: { ...docs, params, querystring: rest },
+        handler: async (request, reply) =>
+          reply.code(status).send(await run({ ...request.query, ...request.params }, request)),
+      });
+      continue;
+    }
+    typed.route({
+      method: def.http.method,
+      url: def.http.path,
+      config: { roles },
+      schema: { ...docs, params, body: rest },
+      // No body at all (curl -X POST …/revoke) is an empty input, as `{}` would be.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      handler: async (request, reply) =>
+        reply.code(status).send(await run({ ...request.body, ...request.params }, request)),
+    });
+  }
+}

@@ -1,0 +1,113 @@
+// What the HTTP apps share: their dependencies, the guards common to all listeners, the staff identity on
+// a request and the route `roles` config. Routes import this, not app.ts, so app.ts can import the routes.
+import type { FastifyInstance } from 'fastify';
+import { Summarizer } from '../budget.js';
+import type { Decision, EventBus } from '../bus.js';
+import type { Caller, Commands } from '../commands/command.js';
+import type { StaffRole } from '../domain.js';
+import type { Logger } from '../logger.js';
+import type { Store } from '../store/store.js';
+import {
+  DEFAULT_LOGIN_LIMITS,
+  DEFAULT_STREAM_LIMITS,
+  LoginLimiter,
+  type LoginLimits,
+  type StreamLimits,
+  StreamRegistry,
+} from './limits.js';
+import type { SetupToken } from './setup-token.js';
+
+export const SESSION_COOKIE = 'gatehouse_session';
+
+export interface HttpDeps {
+  store: Store;
+  bus: EventBus;
+  /** The command table: one generated route per command (hub/http/commands.ts). */
+  commands: Commands;
+  /** Snapshot for /health and the UI header: broker ports, doors, cloud link. */
+  status: () => Record<string, unknown>;
+  /** Simulated doors, for rehearsals and demos; null when none. */
+  sim?: SimControl;
+  sessionHours: number;
+  /** Cookies get the Secure flag on the HTTPS listener. */
+  secure: boolean;
+  /**
+   * The local control socket (data/hub.sock, mode 0600): whoever can open it already owns the data
+   * directory, so its requests act as the built-in admin 'local'. Used by the CLI.
+   */
+  localAdmin?: boolean;
+  /** State shared by all listeners of one hub (built by HttpServer; defaults for a lone app). */
+  guards?: HttpGuards;
+  /** Routes of other parts (mobile keys, door sync), registered under /api/v1 with the same auth. */
+  routes?: Array<(api: FastifyInstance) => Promise<void>>;
+  logger: Logger;
+}
+
+/** Budgets and first-run state that the HTTP, HTTPS and control-socket apps share. */
+export interface HttpGuards {
+  streams: StreamRegistry;
+  login: LoginLimiter;
+  /** The first-run setup token; null when none is active (setup over the network is then refused). */
+  setupToken: SetupToken | null;
+  /** Refused setups and slowed-down logins are logged a few times a minute per key, then summarised. */
+  refusals: Summarizer;
+}
+
+export function createGuards(
+  limits: { streams?: StreamLimits; login?: LoginLimits } = {},
+  setupToken: SetupToken | null = null,
+  logger?: Logger,
+): HttpGuards {
+  return {
+    streams: new StreamRegistry(limits.streams ?? DEFAULT_STREAM_LIMITS),
+    login: new LoginLimiter(limits.login ?? DEFAULT_LOGIN_LIMITS),
+    setupToken,
+    refusals: new Summarizer({
+      perWindow: 5,
+      onSuppressed: ({ key, suppressed }) =>
+        logger?.warn({ key, suppressed }, `…and ${suppressed} more ${key} in the last minute`),
+    }),
+  };
+}
+
+export interface SimControl {
+  /** Present a card/code at a simulated door; null when the door is not simulated. */
+  present(doorId: string, kind: 'card' | 'keypad', value: string): Decision | null;
+  act(doorId: string, action: 'open' | 'close' | 'rex'): boolean;
+}
+
+export interface StaffIdentity {
+  id: string;
+  username: string;
+  role: StaffRole;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    staff: StaffIdentity | null;
+    /** The session token the request was authenticated with (null on the control socket). */
+    sessionToken: string | null;
+    /** Who runs commands for this request: `user:<name>`, or `cli:<os user>` on the control socket. */
+    caller: Caller | null;
+  }
+  interface FastifyContextConfig {
+    /** Roles allowed on this route; absent = public. */
+    roles?: StaffRole[];
+  }
+}
+
+/** Every signed-in staff role. */
+export const ANY_STAFF: StaffRole[] = ['admin', 'staff', 'installer'];
+
+/**
+ * The CLI names the operating-system user it runs as in this header. Honoured only on the control
+ * socket (mode 0600: only the hub's owner can open it); any other listener ignores it.
+ */
+export const ACTOR_HEADER = 'x-gatehouse-actor';
+
+/** `cli:<os user>` from the header, reduced to 1-64 safe characters; `cli:local` without one. */
+export function cliActor(header: string | string[] | undefined): string {
+  const raw = Array.isArray(header) ? header[0] : header;
+  const safe = (raw ?? '').replace(/[^A-Za-z0-9_.@-]/g, '').slice(0, 64);
+  return `cli:${safe || 'local'}`;
+}
