@@ -1,6 +1,6 @@
 // Mobile keys over the LAN (HTTP API v1). A phone asks for a challenge and answers it; no staff
 // session is needed because the certificate and the phone's signature are the proof. Staff routes
-// issue keys and "log out everywhere". Registered by the lead under /api/v1.
+// issue keys and "log out everywhere". Mounted under /api/v1 with the rest of the HTTP API.
 import { isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
