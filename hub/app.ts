@@ -374,7 +374,7 @@ export class Hub {
   #buildMobile(logger: Logger): { access: MobileAccess; issuer: IssuerKey } {
     const { config, store } = this;
     const clock = this.#offline.get().clock;
-    const issuer = IssuerKey.loadOrCreate(config.dataDir);
+    const issuer = IssuerKey.loadOrCreate(config.dataDir, logger);
     const access = new MobileAccess({
       store,
       bus: this.bus,

@@ -80,7 +80,7 @@ export interface DecisionServiceOptions {
   timeZone: string;
   now?: () => number;
   logger: Logger;
-  /** Offline daily / temporary doorcodes (issue #5); without it only personal PINs open keypads. */
+  /** Daily and temporary doorcodes, verified without a record; otherwise only personal PINs open keypads. */
   offlineCodes?: OfflineCodeVerifier;
   /** Shared with mobile keys (hub/app.ts); by default one over `store.events` and `bus`. */
   recorder?: DecisionRecorder;

@@ -1,6 +1,6 @@
 // Mobile keys over the LAN (HTTP API v1). A phone asks for a challenge and answers it; no staff
 // session is needed because the certificate and the phone's signature are the proof. Staff issue keys
-// here; "log out everywhere" and revoking a key are commands (person.logout_everywhere, mobile.revoke).
+// here (mounted under /api/v1); "log out everywhere" and revoking a key are commands (person.logout_everywhere, mobile.revoke).
 import { isIPv6 } from 'node:net';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';

@@ -7,8 +7,10 @@ import {
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from '../logger.js';
+import { readSecretFile, type SecretFileFormat } from '../secret-file.js';
 import { createSecretFileOnce } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import {
@@ -48,40 +50,33 @@ export class IssuerKey {
   }
 
   /** Reads <dataDir>/mobile-issuer.key or creates it atomically (never overwrites another process's key). */
-  static loadOrCreate(dataDir: string): IssuerKey {
+  static loadOrCreate(dataDir: string, logger?: Logger): IssuerKey {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const file = join(dataDir, ISSUER_KEY_FILE);
-    const existing = readKey(file);
+    const existing = readSecretFile(file, ISSUER_KEY_FORMAT, logger);
     if (existing) return new IssuerKey(HUB_ISSUER, existing, file);
     const { privateKey } = generateKeyPairSync('ed25519');
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
     createSecretFileOnce(file, pem);
-    const key = readKey(file);
+    const key = readSecretFile(file, ISSUER_KEY_FORMAT, logger);
     if (!key) throw new Error(`issuer key ${file} could not be created`);
     return new IssuerKey(HUB_ISSUER, key, file);
   }
 }
 
-function readKey(file: string): KeyObject | null {
-  let pem: string;
-  try {
-    pem = readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(pem);
-  } catch {
-    throw new Error(
-      `issuer key ${file} is damaged; restore it from the backup (mobile keys signed by it stop working otherwise)`,
-    );
-  }
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`issuer key ${file} is not an Ed25519 key`);
-  if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
-  return key;
-}
+/** A damaged issuer key is never replaced by a new one: every mobile key it signed would stop working. */
+const ISSUER_KEY_FORMAT: SecretFileFormat<KeyObject> = {
+  what: 'issuer key',
+  parse(text) {
+    try {
+      const key = createPrivateKey(text);
+      return key.asymmetricKeyType === 'ed25519' ? key : null;
+    } catch {
+      return null;
+    }
+  },
+  expected: 'an Ed25519 private key in PKCS#8 PEM',
+};
 
 /** Parses a public key given as raw base64url (43 characters) or as a PEM SPKI block. */
 export function parsePublicKey(text: string): KeyObject {

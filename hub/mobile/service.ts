@@ -7,7 +7,7 @@
 // bounded: challenge and response requests per address (token buckets), challenges per door, live
 // challenges in all (the verifier). A refused response from a phone that did not prove itself is not a
 // decision: the first few per door and minute are recorded, the rest counted into one summary event.
-import { BoundedMap, type Clock, Summarizer, TokenBucket } from '../budget.js';
+import { type Clock, KeyedBuckets, Summarizer } from '../budget.js';
 import type { Decision, EventBus, Presentation } from '../bus.js';
 import { DecisionRecorder } from '../decisions.js';
 import type { Logger } from '../logger.js';
@@ -85,9 +85,9 @@ export class MobileAccess {
   readonly #limits: MobileLimits;
   readonly #now: Clock;
   readonly #recorder: DecisionRecorder;
-  readonly #challengeBuckets = new BoundedMap<string, TokenBucket>(MAX_TRACKED_SOURCES);
-  readonly #responseBuckets = new BoundedMap<string, TokenBucket>(MAX_TRACKED_SOURCES);
-  readonly #doorBuckets = new BoundedMap<string, TokenBucket>(MAX_TRACKED_SOURCES);
+  readonly #challengeBuckets: KeyedBuckets;
+  readonly #responseBuckets: KeyedBuckets;
+  readonly #doorBuckets: KeyedBuckets;
   /** Unverified refusals per door: a few recorded, the rest one summary event. */
   readonly #refusals: Summarizer;
   /** Requests refused for budget, per door: one log line, then a count. */
@@ -99,6 +99,22 @@ export class MobileAccess {
     this.#limits = { ...DEFAULT_MOBILE_LIMITS, ...options.limits };
     this.#now = options.now ?? Date.now;
     this.#recorder = options.recorder ?? new DecisionRecorder(options.store.events, options.bus);
+    const perAddress = (perMinute: number) =>
+      new KeyedBuckets({
+        ratePerSecond: perMinute / 60,
+        burst: this.#limits.perAddressBurst,
+        maxKeys: MAX_TRACKED_SOURCES,
+        now: this.#now,
+      });
+    this.#challengeBuckets = perAddress(this.#limits.challengesPerMinutePerAddress);
+    this.#responseBuckets = perAddress(this.#limits.responsesPerMinutePerAddress);
+    const perDoor = this.#limits.challengesPerSecondPerDoor;
+    this.#doorBuckets = new KeyedBuckets({
+      ratePerSecond: perDoor,
+      burst: perDoor * 2,
+      maxKeys: MAX_TRACKED_SOURCES,
+      now: this.#now,
+    });
     this.#refusals = new Summarizer({
       perWindow: REFUSALS_RECORDED_PER_MINUTE,
       now: this.#now,
@@ -156,12 +172,8 @@ export class MobileAccess {
   /** A challenge at a door within the door's budget and the live-challenge bound (source already admitted). */
   issueChallenge(doorId: string): ChallengeOutcome {
     if (!this.#o.store.doors.get(doorId)) return { ok: false, reason: 'unknown_door' };
-    const perDoor = this.#limits.challengesPerSecondPerDoor;
-    const bucket = this.#doorBuckets.getOrCreate(
-      doorId,
-      () => new TokenBucket(perDoor, perDoor * 2, this.#now),
-    );
-    if (!bucket.take()) return this.#limited(doorId, { retryAfterMs: bucket.waitMs() });
+    const doorWaitMs = this.#doorBuckets.take(doorId);
+    if (doorWaitMs > 0) return this.#limited(doorId, { retryAfterMs: doorWaitMs });
     const outcome = this.#o.verifier.issue(doorId);
     if (!outcome.ok && outcome.reason === 'rate_limited') return this.#limited(doorId, outcome);
     return outcome;
@@ -169,12 +181,12 @@ export class MobileAccess {
 
   /** Spends one challenge request of `source`'s budget (also for requests that turn out malformed). */
   admitChallenge(source: string): RateLimited | null {
-    return this.#spend(this.#challengeBuckets, source, this.#limits.challengesPerMinutePerAddress / 60);
+    return this.#spend(this.#challengeBuckets, source);
   }
 
   /** Spends one response of `source`'s budget. */
   admitResponse(source: string): RateLimited | null {
-    return this.#spend(this.#responseBuckets, source, this.#limits.responsesPerMinutePerAddress / 60);
+    return this.#spend(this.#responseBuckets, source);
   }
 
   /**
@@ -250,12 +262,9 @@ export class MobileAccess {
   }
 
   /** Spends one token of `source`'s bucket; a refusal with the wait when there is none. */
-  #spend(buckets: BoundedMap<string, TokenBucket>, source: string, perSecond: number): RateLimited | null {
-    const bucket = buckets.getOrCreate(
-      source,
-      () => new TokenBucket(perSecond, this.#limits.perAddressBurst, this.#now),
-    );
-    return bucket.take() ? null : this.#limited(BY_SOURCE, { retryAfterMs: bucket.waitMs() });
+  #spend(buckets: KeyedBuckets, source: string): RateLimited | null {
+    const waitMs = buckets.take(source);
+    return waitMs === 0 ? null : this.#limited(BY_SOURCE, { retryAfterMs: waitMs });
   }
 
   /** `key`: the door, or BY_SOURCE when one address or device is over its own budget. */

@@ -6,6 +6,7 @@ import type { Credential, CredentialKind, Person } from '../domain.js';
 import type { Audit, StoreContext } from './context.js';
 import {
   canonicalCard,
+  cardLabel,
   checkCard,
   checkId,
   checkName,
@@ -15,7 +16,6 @@ import {
   generateId,
   invalid,
   isValidPin,
-  maskCard,
   notFound,
   StoreError,
 } from './errors.js';
@@ -119,7 +119,13 @@ export class CredentialsRepo {
 
   addCard(personId: string, hex: string, options: CredentialOptions = {}): StoredCredential {
     const card = checkCard(hex);
-    return this.#add(personId, 'card', this.#ctx.keys.hmac(CARD_HASH_PURPOSE, card), maskCard(card), options);
+    return this.#add(
+      personId,
+      'card',
+      this.#ctx.keys.hmac(CARD_HASH_PURPOSE, card),
+      cardLabel(card),
+      options,
+    );
   }
 
   /** A PIN already held by someone else is refused without saying by whom. */
@@ -259,7 +265,7 @@ export class CredentialsRepo {
     const lookup = this.lookupFor(kind, record.value);
     const label =
       kind === 'card'
-        ? maskCard(checkCard(record.value))
+        ? cardLabel(checkCard(record.value))
         : kind === 'pin'
           ? 'PIN'
           : record.label === undefined

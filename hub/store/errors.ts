@@ -1,6 +1,8 @@
 // Errors and input checks shared by the store's repositories. Every boundary of the store
 // validates here so callers (CLI, HTTP, cloud mirror) get one clear message per mistake.
 import { randomBytes } from 'node:crypto';
+import { maskCard } from '../logger.js';
+import { printable } from '../text.js';
 
 /** Why a store call was refused; the HTTP layer maps these to 400/404/409 (and 'unavailable' to 503). */
 export type StoreErrorCode = 'invalid' | 'not_found' | 'conflict' | 'in_use' | 'unsupported' | 'unavailable';
@@ -20,13 +22,7 @@ export function invalid(message: string): StoreError {
 }
 
 export function notFound(noun: string, id: string): StoreError {
-  return new StoreError('not_found', `${noun} '${safeForMessage(id)}' not found`);
-}
-
-/** Keeps error messages short and printable even when the input is hostile. */
-export function safeForMessage(value: string): string {
-  const printable = value.replace(/[^\x20-\x7e]/g, '?');
-  return printable.length > 64 ? `${printable.slice(0, 64)}…` : printable;
+  return new StoreError('not_found', `${noun} '${printable(id)}' not found`);
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -110,14 +106,8 @@ export function checkPin(value: unknown): string {
 }
 
 /** "card …A1B2": enough for staff to tell cards apart, useless for cloning. */
-export function maskCard(hex: string): string {
-  return `card …${hex.slice(-4)}`;
-}
-
-/** For logs: last 4 hex characters only. */
-export function maskCardForLog(value: string): string {
-  const hex = canonicalCard(value);
-  return hex === null ? '(invalid card value)' : `…${hex.slice(-4)}`;
+export function cardLabel(hex: string): string {
+  return `card ${maskCard(hex)}`;
 }
 
 /** JSON with sorted keys at every level, so the same value always hashes the same. */

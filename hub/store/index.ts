@@ -18,8 +18,6 @@ export type { DoorSyncReads, DoorSyncRow } from './door-sync.js';
 export {
   canonicalCard,
   isValidPin,
-  maskCard,
-  maskCardForLog,
   StoreError,
   type StoreErrorCode,
 } from './errors.js';

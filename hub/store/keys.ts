@@ -1,24 +1,14 @@
 // The per-hub secret key. It lives in <dataDir>/hub.key, apart from the database, so a copied
 // database alone does not let anyone test PIN guesses offline.
 import { createHmac, randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  closeSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
+import { hexKeyFormat, readSecretFile } from '../secret-file.js';
 
 export const KEY_FILE_NAME = 'hub.key';
 const KEY_BYTES = 32;
-const KEY_TEXT = /^[0-9a-f]{64}$/;
+const KEY_FORMAT = hexKeyFormat('hub key');
 
 export class HubKeys {
   readonly #key: Buffer;
@@ -40,33 +30,15 @@ export class HubKeys {
   static loadOrCreate(dataDir: string, logger?: Logger): HubKeys {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const file = join(dataDir, KEY_FILE_NAME);
-    const existing = HubKeys.#read(file, logger);
+    const existing = readSecretFile(file, KEY_FORMAT, logger);
     if (existing) return new HubKeys(existing, file);
 
     if (createSecretFileOnce(file, `${randomBytes(KEY_BYTES).toString('hex')}\n`)) {
       logger?.info({ file }, 'created a new hub key');
     }
-    const key = HubKeys.#read(file, logger);
+    const key = readSecretFile(file, KEY_FORMAT, logger);
     if (!key) throw new Error(`hub key ${file} could not be created`);
     return new HubKeys(key, file);
-  }
-
-  static #read(file: string, logger?: Logger): Buffer | null {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8').trim();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
-    if (!KEY_TEXT.test(text)) {
-      throw new Error(`hub key ${file} is damaged (expected 64 hex characters); restore it from the backup`);
-    }
-    if ((statSync(file).mode & 0o077) !== 0) {
-      logger?.warn({ file }, 'hub key was readable by other users; setting mode 0600');
-      chmodSync(file, 0o600);
-    }
-    return Buffer.from(text, 'hex');
   }
 
   /** A key derived for one purpose, so a hash made for one use is useless for another. */

@@ -18,21 +18,19 @@ const RULES: OneHome[] = [
     what: 'shortening untrusted text for a message (`shorten`)',
     pattern: /\.slice\(0, [\w.]+\)\}…`/,
     home: 'hub/text.ts',
-    notYet: { 'hub/store/errors.ts': 'store helper: safeForMessage() → printable() from hub/text.ts' },
+    notYet: {},
   },
   {
     what: 'the printable-ASCII filter for ids in messages',
     pattern: /\[\^\\x20-\\x7e\]/,
     home: 'hub/text.ts',
-    notYet: { 'hub/store/errors.ts': 'store helper: safeForMessage() → printable() from hub/text.ts' },
+    notYet: {},
   },
   {
     what: 'card masking',
     pattern: /\.slice\(-4\)/,
     home: 'hub/logger.ts',
-    notYet: {
-      'hub/store/errors.ts': 'store helper: maskCard() → "card " + maskCard(hex) from hub/logger.ts',
-    },
+    notYet: {},
   },
   {
     what: 'time-zone checks and wall-clock conversion',
@@ -45,9 +43,6 @@ const RULES: OneHome[] = [
     pattern: /mode & 0o077/,
     home: 'hub/secret-file.ts',
     notYet: {
-      'hub/store/keys.ts':
-        'store helper: HubKeys.#read → readSecretFile(file, hexKeyFormat("hub key"), logger)',
-      'hub/mobile/issuer.ts': 'kernel helper: readKey → readSecretFile with a PEM format',
       'hub/cli/passphrase.ts':
         'not a copy: a backup passphrase file the operator owns is refused, not changed',
     },
@@ -58,7 +53,6 @@ const RULES: OneHome[] = [
     home: 'hub/budget.ts',
     notYet: {
       'hub/http/limits.ts': 'surfaces helper: LoginLimiter #buckets → KeyedBuckets',
-      'hub/mobile/service.ts': 'kernel helper: the three bucket maps → KeyedBuckets',
     },
   },
 ];

@@ -29,6 +29,18 @@ describe('credentials', () => {
     expect(store.credentials.find('card', 'FFFFFFFF')).toBeNull();
   });
 
+  it('labels a card of 4 hex digits or fewer without giving the whole value away', () => {
+    expect(store.credentials.addCard('alice', 'A1B2').label).toBe('card …');
+    expect(store.credentials.addCard('alice', 'A1B2C').label).toBe('card …1B2C');
+  });
+
+  it('names a hostile id in a not-found error printable and bounded', () => {
+    const hostile = `gh\u0000\u001b[2J${'x'.repeat(200)}`;
+    expect(() => store.credentials.revoke(hostile)).toThrow(
+      `credential 'gh??[2J${'x'.repeat(57)}…' not found`,
+    );
+  });
+
   it('refuses malformed card values and PINs with clear errors, and never matches them', () => {
     expect(() => store.credentials.addCard('alice', 'xyz')).toThrow(
       'card value must be 2-64 hex digits (":" and spaces are ignored)',

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HubKeys } from '../../hub/store/keys.js';
 
@@ -33,13 +34,22 @@ describe('HubKeys', () => {
   });
 
   it('refuses a damaged key file instead of silently making a new key', () => {
-    writeFileSync(join(dir, 'hub.key'), 'not a key\n', { mode: 0o600 });
-    expect(() => HubKeys.loadOrCreate(dir)).toThrow(/damaged/);
+    const file = join(dir, 'hub.key');
+    writeFileSync(file, 'not a key\n', { mode: 0o600 });
+    expect(() => HubKeys.loadOrCreate(dir)).toThrow(
+      `hub key ${file} is damaged (expected 64 hex characters); restore it from the backup`,
+    );
+    expect(readFileSync(file, 'utf8')).toBe('not a key\n');
   });
 
-  it('tightens a key file that others could read', () => {
+  it('tightens a key file that others could read, with one warning', () => {
     writeFileSync(join(dir, 'hub.key'), `${'ab'.repeat(32)}\n`, { mode: 0o644 });
-    HubKeys.loadOrCreate(dir);
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
+    HubKeys.loadOrCreate(dir, logger);
     expect(statSync(join(dir, 'hub.key')).mode & 0o777).toBe(0o600);
+    expect(lines.map((line) => JSON.parse(line).msg)).toEqual([
+      'hub key was readable by other users; setting mode 0600',
+    ]);
   });
 });
