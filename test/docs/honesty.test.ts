@@ -19,10 +19,6 @@ import { codeOf, docPages, invocations, readPage, routes } from './extract.js';
 const ALLOWED: Record<string, string> = {
   // Forward references: things the docs announce as coming, clearly marked so in the text.
   // (none yet: add e.g. 'route GET /api/v1/ui' with the reason when a page announces the web UI's routes)
-
-  // merge: the cli helper adds these commands and flags (issue #9).
-  'cli gatehouse clock':
-    'merge: cli helper adds `gatehouse clock accept` (acceptSystemTime, docs/trusted-time.md)',
 };
 
 const program = buildProgram();
