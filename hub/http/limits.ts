@@ -2,7 +2,7 @@
 // attempts per username. Shared by the HTTP, HTTPS and control-socket listeners of one hub.
 import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
-import { BoundedMap, type Clock, TokenBucket } from '../budget.js';
+import { BoundedMap, type Clock, KeyedBuckets } from '../budget.js';
 
 /** The `http.streams` and `http.login` settings (merged into the config schema). */
 export const StreamLimitsSchema = Type.Object(
@@ -148,14 +148,18 @@ export class StreamRegistry {
  * attacker cannot lock staff out by failing on purpose. (The per-address limit applies to everyone.)
  */
 export class LoginLimiter {
-  readonly #limits: LoginLimits;
   readonly #now: Clock;
-  readonly #buckets = new BoundedMap<string, TokenBucket>(MAX_LOGIN_KEYS);
+  readonly #buckets: KeyedBuckets;
   readonly #trusted = new BoundedMap<string, number>(MAX_LOGIN_KEYS);
 
   constructor(limits: LoginLimits, now: Clock = Date.now) {
-    this.#limits = limits;
     this.#now = now;
+    this.#buckets = new KeyedBuckets({
+      ratePerSecond: 1 / limits.userRefillSeconds,
+      burst: limits.attemptsPerUser,
+      maxKeys: MAX_LOGIN_KEYS,
+      now,
+    });
   }
 
   /** Spends an attempt for `username` from `address`; null when allowed, else seconds to wait. */
@@ -163,13 +167,8 @@ export class LoginLimiter {
     const name = username.toLowerCase();
     const trustedAt = this.#trusted.get(`${address}\n${name}`);
     if (trustedAt !== undefined && this.#now() - trustedAt < TRUSTED_LOGIN_MS) return null;
-    const { attemptsPerUser, userRefillSeconds } = this.#limits;
-    const bucket = this.#buckets.getOrCreate(
-      name,
-      () => new TokenBucket(1 / userRefillSeconds, attemptsPerUser, this.#now),
-    );
-    if (bucket.take()) return null;
-    return Math.max(1, Math.ceil(bucket.waitMs() / 1000));
+    const waitMs = this.#buckets.take(name);
+    return waitMs === 0 ? null : Math.ceil(waitMs / 1000);
   }
 
   /** A correct password from `address`: that pair is exempt from the per-username slow-down. */

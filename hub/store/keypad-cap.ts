@@ -1,6 +1,5 @@
 // Keypads whose codes the daily failure cap disabled (hub/offline/cap.ts), durably so a restart does not
 // re-enable them. Table: migration 3.
-import type { Database } from 'better-sqlite3';
 import type { StoreContext } from './context.js';
 
 export interface DisabledKeypad {

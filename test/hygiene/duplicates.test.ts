@@ -52,7 +52,6 @@ const RULES: OneHome[] = [
     pattern: /getOrCreate\(\s*[\w.]+,\s*\(\)\s*=>\s*new TokenBucket\(/,
     home: 'hub/budget.ts',
     notYet: {
-      'hub/http/limits.ts': 'surfaces helper: LoginLimiter #buckets → KeyedBuckets',
     },
   },
 ];
