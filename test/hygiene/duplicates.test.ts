@@ -51,8 +51,7 @@ const RULES: OneHome[] = [
     what: 'a token bucket per key (rate budget per address, user or door)',
     pattern: /getOrCreate\(\s*[\w.]+,\s*\(\)\s*=>\s*new TokenBucket\(/,
     home: 'hub/budget.ts',
-    notYet: {
-    },
+    notYet: {},
   },
 ];
 
