@@ -75,10 +75,7 @@ export interface EventListQuery {
   limit?: number;
   /** Only events with seq < beforeSeq (paging backwards). */
   beforeSeq?: number;
-  /**
-   * A type and the types continuing it after a dot or underscore ('alarm' → 'alarm', 'alarm.forced';
-   * 'alarm.keypad' → 'alarm.keypad_disabled'), or a raw prefix ending in '*' ('admin.cred*').
-   */
+  /** A type and its sub-types ('alarm' → 'alarm', 'alarm.forced'), or a raw prefix ending in '*' ('admin.cred*'). */
   type?: string;
   doorId?: string;
 }
@@ -626,16 +623,9 @@ export class EventLog {
         where.push('type >= ? AND type < ?');
         params.push(prefix, `${prefix}\uffff`);
       } else {
-        // 'alarm' matches 'alarm' and 'alarm.forced', 'alarm.keypad' matches 'alarm.keypad_disabled';
-        // neither matches 'alarms' (a prefix ends at a dot or an underscore).
-        where.push('(type = ? OR (type > ? AND type < ?) OR (type > ? AND type < ?))');
-        params.push(
-          query.type,
-          `${query.type}.`,
-          `${query.type}.\uffff`,
-          `${query.type}_`,
-          `${query.type}_\uffff`,
-        );
+        // 'alarm' matches 'alarm' and 'alarm.forced', not 'alarms'.
+        where.push('(type = ? OR (type > ? AND type < ?))');
+        params.push(query.type, `${query.type}.`, `${query.type}.\uffff`);
       }
     }
     if (query.doorId !== undefined) {

@@ -1,8 +1,33 @@
 // `gatehouse events …`: the audit log and its hash chain.
 import type { Command } from 'commander';
+import type { HubEvent } from '../../domain.js';
+import type { Store } from '../../store/store.js';
 import { type CliContext, intArg } from '../context.js';
 import { printTable } from '../table.js';
 import { formatTime } from '../time.js';
+
+/**
+ * `--type alarm.keypad` finds alarm.keypad_disabled too: the type, or any type continuing it after a dot or
+ * an underscore (docs/cli.md); a trailing `*` is a raw prefix. The store knows `x*` prefixes; the boundary
+ * is checked here, paging back until `limit` events are found.
+ */
+export function listByType(store: Store, limit: number, type?: string): HubEvent[] {
+  if (type === undefined || type.endsWith('*'))
+    return store.events.list({ limit, ...(type ? { type } : {}) });
+  const found: HubEvent[] = [];
+  let beforeSeq: number | undefined;
+  const page = Math.max(limit, 200);
+  for (;;) {
+    const batch = store.events.list({ limit: page, type: `${type}*`, ...(beforeSeq ? { beforeSeq } : {}) });
+    for (const e of batch) {
+      const next = e.type.charAt(type.length);
+      if (next === '' || next === '.' || next === '_') found.push(e);
+      if (found.length === limit) return found;
+    }
+    if (batch.length < page) return found;
+    beforeSeq = batch[batch.length - 1]!.seq;
+  }
+}
 
 export function registerEventsCommands(program: Command, cli: CliContext): void {
   const { io } = cli;
@@ -18,7 +43,7 @@ export function registerEventsCommands(program: Command, cli: CliContext): void 
     )
     .action((o: { limit: number; type?: string }) =>
       cli.withStore((store, config, json) => {
-        const list = store.events.list({ limit: o.limit, ...(o.type ? { type: o.type } : {}) });
+        const list = listByType(store, o.limit, o.type);
         cli.print(json, list, () =>
           printTable(
             list.map((e) => ({
