@@ -149,6 +149,7 @@ export class Hub {
           doors: this.doors,
           offline: this.#offline.get(),
           timeZone: this.config.timeZone,
+          doorStatus: () => this.doors.status().map((s) => this.#withReaders(s)),
         }),
         logger,
       }),

@@ -113,8 +113,8 @@ describe('a PN532 that stops answering', () => {
     expect(status.doors.find((d) => d.doorId === 'garage')?.readers).toEqual([
       expect.objectContaining({ id: 'garage-nfc', state: 'offline', since: expect.any(Number) }),
     ]);
-    const doors = (await get('/doors')) as { doors: Array<{ doorId: string; readers: unknown }> };
-    expect(doors.doors.find((d) => d.doorId === 'garage')?.readers).toEqual([
+    const doors = (await get('/doors')) as { doors: Array<{ id: string; status: { readers: unknown } }> };
+    expect(doors.doors.find((d) => d.id === 'garage')?.status.readers).toEqual([
       expect.objectContaining({ id: 'garage-nfc', state: 'offline', lastError: expect.any(String) }),
     ]);
     // The operator's view (the compiled CLI: `npm test` builds it first).
@@ -131,8 +131,8 @@ describe('a PN532 that stops answering', () => {
     expect((await get('/doors')).doors).toEqual(
       expect.arrayContaining([
         expect.objectContaining({
-          doorId: 'garage',
-          readers: [expect.objectContaining({ state: 'online' })],
+          id: 'garage',
+          status: expect.objectContaining({ readers: [expect.objectContaining({ state: 'online' })] }),
         }),
       ]),
     );

@@ -11,6 +11,7 @@ import { httpRequester, Phone, presentOverApi } from '../../hub/mobile/phone.js'
 import { issueCode } from '../../hub/offline/codes.js';
 import { CodeSecret } from '../../hub/offline/secret.js';
 import { openHubStore } from '../../hub/open-store.js';
+import { SCHEMA_VERSION } from '../../hub/store/migrations.js';
 import { connectDevice, present, removeDir, cli as runCli, startHub, tempDataDir } from '../helpers/hub.js';
 import { hashTree } from '../store/helpers.js';
 
@@ -168,7 +169,7 @@ describe('gatehouse backup / restore (compiled CLI)', () => {
     writeFileSync(passFile, `${PASS}\n`, { mode: 0o600 });
     const fromFile = await cli(dir, ['--json', 'backup', file, '--passphrase-file', passFile]);
     expect(fromFile.stderr).toBe('');
-    expect(JSON.parse(fromFile.stdout)).toMatchObject({ file, schemaVersion: 2 });
+    expect(JSON.parse(fromFile.stdout)).toMatchObject({ file, schemaVersion: SCHEMA_VERSION });
 
     // Restore with the same passphrase from the environment (scheduled jobs), into another dir.
     const target = newDir();
