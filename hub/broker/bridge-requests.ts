@@ -11,9 +11,14 @@ export type BridgeAnswer =
   | { ok: true; result: unknown }
   | { ok: false; error: { code: CommandErrorCode | 'internal'; message: string } };
 
-/** The caller an integration account acts as; door devices act for their doors only and never call. */
+/**
+ * The caller an integration account acts as: for every door, or only for the doors it was given.
+ * Door devices never call.
+ */
 export function bridgeCaller(device: DeviceIdentity): Caller | null {
-  return device.role === 'integration' ? { actor: `device:${device.id}`, role: 'integration' } : null;
+  if (device.role !== 'integration') return null;
+  const caller: Caller = { actor: `device:${device.id}`, role: 'integration' };
+  return device.doors.length > 0 ? { ...caller, doors: [...device.doors] } : caller;
 }
 
 /** The commands an integration account may call, for docs/mqtt.md and the tests. */

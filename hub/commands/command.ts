@@ -11,6 +11,7 @@ import type { ClockStatus } from '../offline/clock.js';
 import type { OfflineCodes } from '../offline/offline-codes.js';
 import { StoreError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
+import { printable } from '../text.js';
 
 /**
  * Who may call a command. Staff roles come from a login; `integration` is an MQTT integration account
@@ -26,6 +27,11 @@ export interface Caller {
   /** `user:<name>`, `cli:<os user>`, `device:<id>`, `cloud`, `node-red`. */
   actor: string;
   role: Role;
+  /**
+   * When set, the caller acts for these doors only: an integration account given doors
+   * (`gatehouse device add … --integration --door …`). Commands naming another door are refused.
+   */
+  doors?: readonly string[];
 }
 
 /** What the door manager answers: done, or why not (the controller's own lockdown check, an unknown door). */
@@ -108,6 +114,8 @@ export interface CommandDef<S extends TSchema = TSchema, R = unknown> {
   runs: 'store' | 'hub';
   /** Reads change nothing and write no audit event. */
   readOnly?: boolean;
+  /** The input field that names the door it acts on: a caller limited to some doors may use only those. */
+  door?: string;
   /** The REST route, e.g. `{ method: 'POST', path: '/credentials/:id/revoke' }` under /api/v1. */
   http: { method: HttpMethod; path: string; status?: number };
   run(ctx: CommandContext, input: Static<S>): R | Promise<R>;
@@ -278,6 +286,15 @@ export class Commands {
     const value = input ?? {};
     if (!check.Check(value))
       throw new CommandError('invalid', describeInvalid(def.input, check.Errors(value)));
+    if (caller.doors && def.door !== undefined) {
+      const doorId = (value as Record<string, unknown>)[def.door];
+      if (typeof doorId !== 'string' || !caller.doors.includes(doorId)) {
+        throw new CommandError(
+          'forbidden',
+          `${caller.actor} may not act on door '${printable(String(doorId))}'`,
+        );
+      }
+    }
     if (def.runs === 'hub' && !this.#hub) {
       throw new CommandError('unavailable', `'${name}' needs the running hub: start it first`);
     }

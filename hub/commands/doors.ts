@@ -92,7 +92,11 @@ export const doorCommands = [
     runs: 'store',
     readOnly: true,
     http: { method: 'GET', path: '/doors' },
-    run: (ctx) => ({ doors: doorRecords(ctx.store, ctx) }),
+    run: (ctx) => {
+      const scope = ctx.caller.doors;
+      const doors = doorRecords(ctx.store, ctx);
+      return { doors: scope ? doors.filter((d) => scope.includes(d.id)) : doors };
+    },
   }),
   defineCommand({
     name: 'door.set_mode',
@@ -100,6 +104,7 @@ export const doorCommands = [
     input: Input({ id: Id, mode: Mode, reason: Type.Optional(Reason) }),
     roles: ['admin', 'staff', 'integration', 'cloud'],
     runs: 'store',
+    door: 'id',
     http: { method: 'PUT', path: '/doors/:id/mode' },
     run: (ctx, { id, mode, reason }) => {
       const { from, door } = ctx.store.transaction(() => changeMode(ctx, id, mode, reason));
@@ -148,6 +153,7 @@ export const doorCommands = [
     }),
     roles: ['admin', 'staff', 'integration', 'cloud'],
     runs: 'hub',
+    door: 'id',
     http: { method: 'POST', path: '/doors/:id/unlock' },
     run: (ctx, { id, ms, reason }) => {
       const live = ctx.hub!.doors;

@@ -150,6 +150,21 @@ describe('door.set_mode', () => {
     expect(hub.store.doors.get('front')?.mode).toBe('lockdown');
   });
 
+  it('keeps an integration given doors to those doors (least privilege)', async () => {
+    const garageOnly = { ...INTEGRATION, doors: ['back'] };
+    expect(await refusal(run('door.unlock', { id: 'front' }, garageOnly))).toEqual({
+      code: 'forbidden',
+      message: "device:node-red may not act on door 'front'",
+    });
+    expect((await refusal(run('door.set_mode', { id: 'front', mode: 'lockdown' }, garageOnly))).code).toBe(
+      'forbidden',
+    );
+    expect(hub.store.doors.get('front')?.mode).toBe('normal');
+    expect(await run('door.unlock', { id: 'back', ms: 1000 }, garageOnly)).toMatchObject({ ok: true });
+    const listed = (await run('door.list', {}, garageOnly)).doors as Array<{ id: string }>;
+    expect(listed.map((d) => d.id)).toEqual(['back']);
+  });
+
   it('names the allowed modes when given another', async () => {
     expect(await refusal(run('door.set_mode', { id: 'front', mode: 'open' }))).toEqual({
       code: 'invalid',

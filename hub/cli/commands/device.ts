@@ -16,7 +16,7 @@ export function registerDeviceCommands(program: Command, cli: CliContext): void 
     .option('--door <door>', 'a door this device serves (repeat for several)', collect, [])
     .option(
       '--integration',
-      'an integration account (Node-RED, home automation): reads events, no door access',
+      'an integration account (Node-RED, home automation): events and bridge requests; with --door, only those doors',
     )
     .action(async (id: string, o: { door: string[]; integration?: boolean }) => {
       const { json } = cli.settings();
