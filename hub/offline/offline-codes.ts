@@ -9,7 +9,7 @@ import type { KeypadLockoutPolicy } from '../access/lockout.js';
 import { isWithinSchedule } from '../access/schedule.js';
 import type { Decision } from '../bus.js';
 import type { Credential, Person, ScheduleInterval } from '../domain.js';
-import type { OfflineCodesStore } from '../store/offline-codes.js';
+import type { OfflineCodeRow, OfflineCodesStore } from '../store/offline-codes.js';
 import type { Store } from '../store/store.js';
 import type { ClockReading } from './clock.js';
 import {
@@ -117,20 +117,8 @@ interface Matched {
   row: KnownRow | null;
 }
 
-interface KnownRow {
-  serial: string;
-  type: CodeType;
-  scope: string;
-  spec: string;
-  window_start: number;
-  window_end: number;
-  person_id: string | null;
-  label: string | null;
-  issued_by: string | null;
-  issued_at: number | null;
-  first_used_at: number | null;
-  uses: number;
-}
+/** A code on record, as the store keeps it (`type` is one of this module's code types). */
+type KnownRow = Omit<OfflineCodeRow, 'type'> & { type: CodeType };
 
 const REF_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 

@@ -4,6 +4,7 @@
 // (docs/cloud-protocol.md, "Offline doorcode secret"); nothing here logs the secret.
 import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
+import type { SharedCodeSecret } from '../cloud/port.js';
 import type { Store } from '../store/store.js';
 import type { OfflineConfig } from './config.js';
 import { CodeSecret } from './secret.js';
@@ -57,16 +58,6 @@ function parseVersion(text: string | null): CodeSecretVersion | null {
   return null;
 }
 
-export interface SharedSecretView {
-  version: number;
-  fingerprint: string;
-  secretHex: string;
-  timeZone: string;
-  dailyMacDigits: number;
-  windowedMacDigits: number;
-  graceMinutes: number;
-}
-
 export interface CodeSecretShareOptions {
   store: Store;
   dataDir: string;
@@ -108,7 +99,7 @@ export class CodeSecretShare {
   }
 
   /** What the mirror sends (looks for a rotation at most once a second). Never log secretHex. */
-  current(): SharedSecretView {
+  current(): SharedCodeSecret {
     const now = (this.#o.now ?? Date.now)();
     if (now - this.#checkedAt >= CHECK_INTERVAL_MS) {
       this.#checkedAt = now;
