@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { DEFAULT_KEYPAD_LOCKOUT_POLICY, type KeypadLockoutPolicy } from '../access/lockout.js';
 import { offlineCodesPort } from '../commands/command.js';
 import type { Config } from '../config/index.js';
-import { enableKeypad, listDisabledKeypads } from '../offline/cap.js';
+import { listDisabledKeypads } from '../offline/cap.js';
 import type { CodeType } from '../offline/codes.js';
 import { type OfflineConfig, resolveOfflineConfig } from '../offline/config.js';
 import { OfflineCodes } from '../offline/offline-codes.js';
@@ -281,8 +281,11 @@ export function registerCodeCommands(program: Command, deps: CodeCommandDeps): v
     .command('enable <door> <reader>')
     .description("re-enable a keypad's codes after the daily failure cap disabled it")
     .action((door: string, reader: string) =>
-      deps.withStore((store) => {
-        const enabled = enableKeypad(store, door, reader, store.actor ?? 'cli');
+      deps.withStore(async (store) => {
+        const { enabled } = (await executeOn(store, CLI_COMMANDS, 'keypad.enable', {
+          doorId: door,
+          readerId: reader,
+        })) as { enabled: boolean };
         io.out(enabled ? `keypad ${door}/${reader} enabled` : `keypad ${door}/${reader} was not disabled`);
       }),
     );

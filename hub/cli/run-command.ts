@@ -1,6 +1,6 @@
 // "Run this command here or in the hub": a command that needs only the store (`runs: 'store'`) runs in
 // this process on the store the hub also uses; one that needs the hub's live parts (`runs: 'hub'`: unlock,
-// keypad enable, clock accept) goes to the running hub over the control socket, on the command's own
+// clock accept) goes to the running hub over the control socket, on the command's own
 // HTTP route. Either way the caller is `cli:<os user>` as admin (docs/cli.md).
 import os from 'node:os';
 import {

@@ -69,11 +69,6 @@ export function offlineCodesPort(codes: OfflineCodes, timeZone: string): Offline
 }
 
 /** Keypads whose codes the daily failure cap disabled (hub/offline/cap.ts). */
-export interface LiveKeypads {
-  /** Re-enables one keypad; false when it was not disabled. The audit event names `actor`. */
-  enable(doorId: string, readerId: string, actor: string): boolean;
-}
-
 /** The trusted clock (hub/offline/clock.ts, docs/trusted-time.md). */
 export interface LiveClock {
   /** The documented recovery after a refused clock jump; writes admin.clock.accepted with `actor`. */
@@ -85,7 +80,6 @@ export interface LiveClock {
 export interface LiveHub {
   doors: LiveDoors;
   codes: OfflineCodesPort;
-  keypads: LiveKeypads;
   clock: LiveClock;
 }
 

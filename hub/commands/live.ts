@@ -1,7 +1,6 @@
 // The running hub's parts as the commands see them (LiveHub), built once by the composition.
 import type { DoorStatus } from '../bus.js';
 import type { DoorManager } from '../doors/manager.js';
-import { enableKeypad } from '../offline/cap.js';
 import type { OfflineParts } from '../offline/index.js';
 import type { Store } from '../store/store.js';
 import { type LiveHub, offlineCodesPort } from './command.js';
@@ -14,7 +13,7 @@ export function liveHubOf(parts: {
   /** Each door's live state as the API shows it (with its readers); default: the door manager's. */
   doorStatus?: () => DoorStatus[];
 }): LiveHub {
-  const { store, doors, offline } = parts;
+  const { doors, offline } = parts;
   return {
     doors: {
       unlock: (doorId, ms) => doors.unlock(doorId, ms),
@@ -23,7 +22,6 @@ export function liveHubOf(parts: {
       status: parts.doorStatus ?? (() => doors.status()),
     },
     codes: offlineCodesPort(offline.codes, parts.timeZone),
-    keypads: { enable: (doorId, readerId, actor) => enableKeypad(store, doorId, readerId, actor) },
     clock: {
       acceptSystemTime: (actor) => offline.clock.acceptSystemTime(actor),
       status: () => offline.clock.status(),

@@ -59,11 +59,15 @@ describe('keypad.enable', () => {
     });
   });
 
-  it('needs the running hub', async () => {
+  it('works with the hub stopped (the cap lives in the store) and takes MQTT reader ids', async () => {
     const bench = storeBench();
     try {
-      expect((await refusal(bench.run('keypad.enable', { doorId: 'front', readerId: 'k' }))).code).toBe(
-        'unavailable',
+      await bench.run('door.add', { id: 'lobby', transport: 'mqtt' });
+      expect(
+        await bench.run('keypad.enable', { doorId: 'lobby', readerId: 'device:lobby-controller' }),
+      ).toEqual({ enabled: false });
+      expect((await refusal(bench.run('keypad.enable', { doorId: 'lobby', readerId: 'x\n' }))).code).toBe(
+        'invalid',
       );
     } finally {
       await bench.cleanup();
