@@ -72,7 +72,7 @@ async function startHub(configFile?: string): Promise<void> {
   } catch (err) {
     // A signal during start: the shutdown above stops what started and exits.
     if (stopping) return;
-    logger.fatal({ err }, 'could not start; see docs/troubleshooting.md');
+    logger.fatal({ err }, 'could not start; see docs/install.md, "If it does not start"');
     // The parts already started were stopped in reverse when this one failed; this is a no-op then.
     await hub.stop({ deadlineMs: STOP_BUDGET_MS }).catch(() => undefined);
     logger.flush();

@@ -1,44 +1,7 @@
 // Turns what an operator types ("2026-12-24", "2026-12-24T18:00", ISO with offset) into epoch ms,
 // reading wall-clock times in the building's time zone.
-import { formatLocalMinute } from '../access/localtime.js';
+import { formatLocalMinute, zonedToEpoch } from '../access/localtime.js';
 import { UsageError } from './errors.js';
-
-function offsetMs(epochMs: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(new Date(epochMs));
-  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-  const asUtc = Date.UTC(
-    get('year'),
-    get('month') - 1,
-    get('day'),
-    get('hour'),
-    get('minute'),
-    get('second'),
-  );
-  return asUtc - Math.floor(epochMs / 1000) * 1000;
-}
-
-/** Wall-clock time in `timeZone` → epoch ms. In a DST gap the later offset wins. */
-export function zonedToEpoch(
-  y: number,
-  mo: number,
-  d: number,
-  h: number,
-  mi: number,
-  timeZone: string,
-): number {
-  const guess = Date.UTC(y, mo - 1, d, h, mi);
-  const first = guess - offsetMs(guess, timeZone);
-  return guess - offsetMs(first, timeZone);
-}
 
 export function parseTimeArg(text: string, timeZone: string): number {
   const local = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?$/.exec(text.trim());

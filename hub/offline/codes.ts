@@ -2,8 +2,7 @@
 // cloud shares, so a code issued while the hub is unreachable is verified with no record of its
 // issue. Pure functions: the secret and the current time are always inputs.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { isValidTimeZone, localTime } from '../access/localtime.js';
-import { zonedToEpoch } from '../cli/time.js';
+import { isValidTimeZone, localTime, zonedToEpoch } from '../access/localtime.js';
 
 export const CODE_FORMAT_VERSION = 1;
 export const CODE_TYPES = ['daily', 'hourly', 'once', 'first-use'] as const;
