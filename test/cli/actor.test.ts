@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { osUser } from '../../hub/cli/run-command.js';
 import { openHubStore } from '../../hub/open-store.js';
 import { removeDir, tempDataDir } from '../helpers/hub.js';
-import { runIn } from './helpers.js';
+import { succeedIn } from './helpers.js';
 
 let dir: string;
 beforeEach(() => {
@@ -12,12 +12,7 @@ beforeEach(() => {
 });
 afterEach(() => removeDir(dir));
 
-async function ok(args: string[], stdin?: string): Promise<string> {
-  const res = await runIn(dir, args, stdin);
-  expect(res.stderr, args.join(' ')).toBe('');
-  expect(res.code, args.join(' ')).toBe(0);
-  return res.stdout;
-}
+const ok = (args: string[], stdin?: string) => succeedIn(dir, args, stdin);
 
 describe('the CLI records cli:<os user> as the actor', () => {
   it('on the admin events of every noun', async () => {

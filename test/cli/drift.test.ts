@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { removeDir, tempDataDir } from '../helpers/hub.js';
-import { runIn } from './helpers.js';
+import { succeedIn } from './helpers.js';
 
 let dir: string;
 beforeEach(() => {
@@ -10,12 +10,7 @@ beforeEach(() => {
 });
 afterEach(() => removeDir(dir));
 
-async function ok(args: string[], stdin?: string): Promise<string> {
-  const res = await runIn(dir, args, stdin);
-  expect(res.stderr, args.join(' ')).toBe('');
-  expect(res.code, args.join(' ')).toBe(0);
-  return res.stdout;
-}
+const ok = (args: string[], stdin?: string) => succeedIn(dir, args, stdin);
 
 describe('docs/cli.md, tried', () => {
   it('person add "Plumber" --kind guest prints the id the next command uses', async () => {

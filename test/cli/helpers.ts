@@ -1,5 +1,6 @@
 // Runs `gatehouse …` in this process (runCli, the same code the binary runs) on a temp data dir, with
 // the output captured and stdin given as a string. Child-process runs use cli() from test/helpers/hub.ts.
+import { expect } from 'vitest';
 import { runCli } from '../../hub/cli/program.js';
 
 export interface CliRun {
@@ -26,4 +27,12 @@ export async function runIn(dataDir: string, args: string[], stdin = ''): Promis
     if (previous === undefined) delete process.env.GATEHOUSE_DATA;
     else process.env.GATEHOUSE_DATA = previous;
   }
+}
+
+/** Runs a command that must succeed (exit 0, nothing on stderr) and returns its output. */
+export async function succeedIn(dataDir: string, args: string[], stdin?: string): Promise<string> {
+  const res = await runIn(dataDir, args, stdin);
+  expect(res.stderr, args.join(' ')).toBe('');
+  expect(res.code, args.join(' ')).toBe(0);
+  return res.stdout;
 }
