@@ -4,7 +4,7 @@
 // is an option (`unitId` → `--unit-id`). A secret field (password, PIN) is never an option: it is asked for
 // without echo or read from stdin, like `user add` (docs/cli.md).
 import { type Command, Option } from 'commander';
-import type { CommandDef } from '../commands/command.js';
+import { type CommandDef, routeParams } from '../commands/command.js';
 import { type CliContext, collect, UsageError } from './context.js';
 import { printTable } from './table.js';
 
@@ -34,10 +34,6 @@ const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase(
 export function cliPathOf(def: CommandDef): [string, string] {
   const [noun, ...verb] = def.name.split('.');
   return [noun!, kebab(verb.join('.'))];
-}
-
-function pathParams(path: string): string[] {
-  return [...path.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
 }
 
 /** The literal choices of a field (`Type.Union([Type.Literal('a'), …])` or an enum), or null. */
@@ -116,7 +112,7 @@ export function registerGeneratedCommands(
     const input = def.input as unknown as { properties?: Record<string, FieldSchema>; required?: string[] };
     const properties = input.properties ?? {};
     const required = new Set(input.required ?? []);
-    const positional = pathParams(def.http.path);
+    const positional = routeParams(def.http.path);
     const secrets = Object.keys(properties).filter((f) => SECRET_FIELD.test(f));
     const sub = noun
       .command([verb, ...positional.map((p) => `<${kebab(p)}>`)].join(' '))

@@ -10,6 +10,8 @@ import {
   type CommandErrorCode,
   Commands,
   type CommandsOptions,
+  codeOfStatus,
+  fillRoute,
 } from '../commands/command.js';
 import { silentLogger } from '../logger.js';
 import type { Store } from '../store/store.js';
@@ -30,29 +32,6 @@ export function cliCaller(): Caller {
   return { actor: `cli:${osUser()}`, role: 'admin' };
 }
 
-const CODE_OF_STATUS: Record<number, CommandErrorCode> = {
-  400: 'invalid',
-  401: 'unauthenticated',
-  403: 'forbidden',
-  404: 'not_found',
-  409: 'conflict',
-  503: 'unavailable',
-};
-
-/** `/doors/:id/unlock` + `{id: 'front', ms: 5000}` → `/doors/front/unlock` and the rest `{ms: 5000}`. */
-export function fillPath(
-  path: string,
-  input: Record<string, unknown>,
-): { url: string; rest: Record<string, unknown> } {
-  const rest = { ...input };
-  const url = path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (_m, name: string) => {
-    const value = rest[name];
-    delete rest[name];
-    return encodeURIComponent(String(value ?? ''));
-  });
-  return { url, rest };
-}
-
 export interface RunWhere {
   dataDir: string;
   /** Opens the store for a `runs: 'store'` command; the runner closes it. */
@@ -71,7 +50,7 @@ export async function runCommand(
   const def = defs.find((d) => d.name === name);
   if (!def) throw new Error(`the command table has no '${name}'`);
   if (def.runs === 'hub') {
-    const { url, rest } = fillPath(def.http.path, input);
+    const { url, rest } = fillRoute(def.http.path, input);
     const query =
       def.http.method === 'GET' && Object.keys(rest).length > 0
         ? `?${new URLSearchParams(Object.entries(rest).map(([k, v]): [string, string] => [k, String(v)])).toString()}`
@@ -85,7 +64,7 @@ export async function runCommand(
       { 'x-gatehouse-actor': osUser() },
     );
     if (res.status >= 400) {
-      const code = (typeof res.body.code === 'string' ? res.body.code : CODE_OF_STATUS[res.status]) as
+      const code = (typeof res.body.code === 'string' ? res.body.code : codeOfStatus(res.status)) as
         | CommandErrorCode
         | undefined;
       throw new CommandError(

@@ -115,6 +115,27 @@ export interface CommandDef<S extends TSchema = TSchema, R = unknown> {
   run(ctx: CommandContext, input: Static<S>): R | Promise<R>;
 }
 
+const ROUTE_PARAM = /:([A-Za-z_][A-Za-z0-9_]*)/g;
+
+/** `:id` style parameters of a command's route path, in order (each is a field of its input). */
+export function routeParams(path: string): string[] {
+  return [...path.matchAll(ROUTE_PARAM)].map((m) => m[1]!);
+}
+
+/** `/doors/:id/unlock` + `{id: 'front', ms: 5000}` → `/doors/front/unlock` and the rest `{ms: 5000}`. */
+export function fillRoute(
+  path: string,
+  input: Record<string, unknown>,
+): { url: string; rest: Record<string, unknown> } {
+  const rest = { ...input };
+  const url = path.replace(ROUTE_PARAM, (_m, name: string) => {
+    const value = rest[name];
+    delete rest[name];
+    return encodeURIComponent(String(value ?? ''));
+  });
+  return { url, rest };
+}
+
 /** Identity function that keeps the input type for `run` (and for callers of `execute`). */
 export function defineCommand<S extends TSchema, R>(def: CommandDef<S, R>): CommandDef<S, R> {
   return def;
@@ -138,6 +159,13 @@ export const COMMAND_ERROR_STATUS: Record<CommandErrorCode, number> = {
   refused: 409,
   unavailable: 503,
 };
+
+/** The code of an HTTP status the hub answered (409 reads as 'conflict', the first code with it). */
+export function codeOfStatus(status: number): CommandErrorCode | undefined {
+  return (Object.keys(COMMAND_ERROR_STATUS) as CommandErrorCode[]).find(
+    (code) => COMMAND_ERROR_STATUS[code] === status,
+  );
+}
 
 export class CommandError extends Error {
   readonly code: CommandErrorCode;

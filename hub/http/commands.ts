@@ -4,14 +4,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type, { type TObject } from 'typebox';
-import type { CommandDef, Commands } from '../commands/command.js';
+import { type CommandDef, type Commands, routeParams } from '../commands/command.js';
 import type { StaffRole } from '../domain.js';
 import { ANY_STAFF } from './deps.js';
-
-/** `:id` style parameters of a route path, in order. */
-export function pathParams(path: string): string[] {
-  return [...path.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
-}
 
 /** The staff roles that may call a command over HTTP; integration and cloud have other routes in. */
 export function httpRoles(def: CommandDef): StaffRole[] {
@@ -28,7 +23,7 @@ export interface CommandHttpSchema {
 export function httpSchemaOf(def: CommandDef): CommandHttpSchema {
   const input = def.input;
   if (!Type.IsObject(input)) throw new Error(`command '${def.name}': input must be an object schema`);
-  const names = pathParams(def.http.path);
+  const names = routeParams(def.http.path);
   for (const name of names) {
     if (!(name in input.properties)) {
       throw new Error(`command '${def.name}': path parameter ':${name}' is not a field of its input`);

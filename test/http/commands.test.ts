@@ -7,9 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../hub/bus.js';
-import { CommandError, Commands, defineCommand } from '../../hub/commands/command.js';
+import { CommandError, Commands, defineCommand, routeParams } from '../../hub/commands/command.js';
 import { buildHttpApp } from '../../hub/http/app.js';
-import { httpSchemaOf, pathParams } from '../../hub/http/commands.js';
+import { httpSchemaOf } from '../../hub/http/commands.js';
 import { cliActor } from '../../hub/http/deps.js';
 import { silentLogger } from '../../hub/logger.js';
 import { HubKeys, openDatabase, Store } from '../../hub/store/index.js';
@@ -175,7 +175,7 @@ function lastAudit(type: string) {
 
 describe('routes generated from the command table', () => {
   it('splits the input into path parameters and body, and refuses a table mistake', () => {
-    expect(pathParams('/people/:id/suspend')).toEqual(['id']);
+    expect(routeParams('/people/:id/suspend')).toEqual(['id']);
     const { params, rest } = httpSchemaOf(DEFS[1]!);
     expect(Object.keys(params.properties)).toEqual(['id']);
     expect(Object.keys(rest.properties)).toEqual(['reason']);
