@@ -142,7 +142,7 @@ export async function buildHttpApp(
   await app.register(
     async (api) => {
       await registerApiRoutes(api, deps, guards);
-      registerCommandRoutes(api, deps.commands);
+      registerCommandRoutes(api, deps.commands, guards.commandCalls);
       for (const register of deps.routes ?? []) await register(api);
     },
     { prefix: '/api/v1' },

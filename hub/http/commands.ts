@@ -2,8 +2,9 @@
 // validated and typed by the command's input schema. Path parameters are fields of the input; the other
 // fields are the JSON body (POST, PUT, DELETE) or the query string (GET). Listed at GET /api/docs.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type, { type TObject } from 'typebox';
+import type { KeyedBuckets } from '../budget.js';
 import { type CommandDef, type Commands, routeParams } from '../commands/command.js';
 import type { StaffRole } from '../domain.js';
 import { ANY_STAFF } from './deps.js';
@@ -43,8 +44,11 @@ export function httpSchemaOf(def: CommandDef): CommandHttpSchema {
   };
 }
 
-/** Registers every command that a staff role may call; refusals become `{error, code}` (app.ts). */
-export function registerCommandRoutes(api: FastifyInstance, commands: Commands): void {
+/**
+ * Registers every command that a staff role may call; refusals become `{error, code}` (app.ts). Each
+ * caller spends from its own budget (`calls`, per actor): over it, 429 and nothing runs.
+ */
+export function registerCommandRoutes(api: FastifyInstance, commands: Commands, calls: KeyedBuckets): void {
   const typed = api.withTypeProvider<TypeBoxTypeProvider>();
   for (const def of commands.list()) {
     const roles = httpRoles(def);
@@ -58,18 +62,27 @@ export function registerCommandRoutes(api: FastifyInstance, commands: Commands):
       description: `Command \`${def.name}\`. Roles: ${roles.join(', ')}.`,
       security: [{ bearer: [] }],
     };
-    // The onRequest guard (app.ts) admitted only a caller with one of the route's roles.
-    const run = async (input: Record<string, unknown>, request: FastifyRequest) =>
-      (await commands.execute(def.name, input, request.caller!)) ?? { ok: true };
     const status = def.http.status ?? 200;
+    // The onRequest guard (app.ts) admitted only a caller with one of the route's roles.
+    const run = async (input: Record<string, unknown>, request: FastifyRequest, reply: FastifyReply) => {
+      const waitMs = calls.take(request.caller!.actor);
+      if (waitMs > 0) {
+        reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
+        return reply
+          .code(429)
+          .send({ error: 'too many requests from this login: slow down', code: 'rate_limited' });
+      }
+      return reply
+        .code(status)
+        .send((await commands.execute(def.name, input, request.caller!)) ?? { ok: true });
+    };
     if (def.http.method === 'GET') {
       typed.route({
         method: 'GET',
         url: def.http.path,
         config: { roles },
         schema: { ...docs, params, querystring: rest },
-        handler: async (request, reply) =>
-          reply.code(status).send(await run({ ...request.query, ...request.params }, request)),
+        handler: (request, reply) => run({ ...request.query, ...request.params }, request, reply),
       });
       continue;
     }
@@ -82,8 +95,7 @@ export function registerCommandRoutes(api: FastifyInstance, commands: Commands):
       preValidation: async (request) => {
         request.body ??= {};
       },
-      handler: async (request, reply) =>
-        reply.code(status).send(await run({ ...request.body, ...request.params }, request)),
+      handler: (request, reply) => run({ ...request.body, ...request.params }, request, reply),
     });
   }
 }

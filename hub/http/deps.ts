@@ -1,7 +1,7 @@
 // What the HTTP apps share: their dependencies, the guards common to all listeners, the staff identity on
 // a request and the route `roles` config. Routes import this, not app.ts, so app.ts can import the routes.
 import type { FastifyInstance } from 'fastify';
-import { Summarizer } from '../budget.js';
+import { KeyedBuckets, Summarizer } from '../budget.js';
 import type { Decision, EventBus } from '../bus.js';
 import type { Caller, Commands } from '../commands/command.js';
 import type { StaffRole } from '../domain.js';
@@ -51,7 +51,18 @@ export interface HttpGuards {
   setupToken: SetupToken | null;
   /** Refused setups and slowed-down logins are logged a few times a minute per key, then summarised. */
   refusals: Summarizer;
+  /** Command calls per caller (`user:<name>`, `cli:<user>`): over it, 429 with retry-after. */
+  commandCalls: KeyedBuckets;
 }
+
+/**
+ * Commands one signed-in caller may run per second, and in a burst: far above what a person clicks or a
+ * script importing a building needs, and a bound on the audit events one stolen session can write.
+ */
+export const COMMANDS_PER_SECOND_PER_CALLER = 20;
+export const COMMAND_BURST_PER_CALLER = 100;
+/** Callers tracked at once (staff users and CLI users: a handful); the oldest are forgotten beyond it. */
+const MAX_COMMAND_CALLERS = 1_000;
 
 export function createGuards(
   limits: { streams?: StreamLimits; login?: LoginLimits } = {},
@@ -66,6 +77,11 @@ export function createGuards(
       perWindow: 5,
       onSuppressed: ({ key, suppressed }) =>
         logger?.warn({ key, suppressed }, `…and ${suppressed} more ${key} in the last minute`),
+    }),
+    commandCalls: new KeyedBuckets({
+      ratePerSecond: COMMANDS_PER_SECOND_PER_CALLER,
+      burst: COMMAND_BURST_PER_CALLER,
+      maxKeys: MAX_COMMAND_CALLERS,
     }),
   };
 }

@@ -10,7 +10,7 @@ import { EventBus } from '../../hub/bus.js';
 import { CommandError, Commands, defineCommand, routeParams } from '../../hub/commands/command.js';
 import { buildHttpApp } from '../../hub/http/app.js';
 import { httpSchemaOf } from '../../hub/http/commands.js';
-import { cliActor } from '../../hub/http/deps.js';
+import { COMMAND_BURST_PER_CALLER, cliActor } from '../../hub/http/deps.js';
 import { silentLogger } from '../../hub/logger.js';
 import { HubKeys, openDatabase, Store } from '../../hub/store/index.js';
 import { removeDir, tempDataDir } from '../helpers/hub.js';
@@ -247,6 +247,25 @@ describe('routes generated from the command table', () => {
       error: "'clock.accept' needs the running hub: start it first",
       code: 'unavailable',
     });
+  });
+
+  it('gives each login its own command budget: over it 429 with retry-after, others unaffected', async () => {
+    const api = await app();
+    // Ask until refused: the whole burst passes first (the bucket also refills at 20/s meanwhile).
+    let passed = 0;
+    let refused = await send(api, 'GET', '/people', { token: staff });
+    while (refused.statusCode === 200 && passed < 1000) {
+      passed++;
+      refused = await send(api, 'GET', '/people', { token: staff });
+    }
+    expect(passed).toBeGreaterThanOrEqual(COMMAND_BURST_PER_CALLER);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toEqual({
+      error: 'too many requests from this login: slow down',
+      code: 'rate_limited',
+    });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect((await send(api, 'GET', '/people', { token: admin })).statusCode).toBe(200);
   });
 
   it('refuses hostile input with 400 invalid before anything runs', async () => {
