@@ -1,0 +1,3 @@
+export const doors = {
+  title: 'Doors',
+};
