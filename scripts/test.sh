@@ -8,6 +8,8 @@ need=()
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+# The web UI tests drive Debian's Chromium through playwright-core (no browser download).
+[ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing test tools: ${need[*]}"
   SUDO=""
@@ -19,5 +21,5 @@ fi
 
 npm ci --no-audit --no-fund
 npx biome check .
-npx tsc -p tsconfig.json --noEmit
+npm run typecheck
 npm test
