@@ -21,6 +21,8 @@ const alice: Person = {
   unitId: 'unit-4b',
   suspended: false,
   keyEpoch: 1,
+  accessFrom: null,
+  accessUntil: null,
   createdAt: 0,
 };
 
