@@ -73,17 +73,17 @@ function registerFold(db: Database): void {
   withFold.add(db);
 }
 
-// instr() compares literally: '%' and '_' in a query are plain characters, never wildcards.
+// instr() compares literally: '%' and '_' in a query are plain characters, never wildcards. Ids are
+// ASCII (ID_PATTERN), so lower() folds them; units are few, so their match is computed once.
 const SEARCH_SQL = `
-  SELECT p.id, p.name, p.kind, p.unit_id, p.suspended, p.key_epoch, p.access_from, p.access_until,
-         p.created_at, p.updated_at
-  FROM people p LEFT JOIN units u ON u.id = p.unit_id
+  SELECT id, name, kind, unit_id, suspended, key_epoch, access_from, access_until, created_at, updated_at
+  FROM people
   WHERE @query IS NULL
-     OR instr(${FOLD_FUNCTION}(p.name), @query) > 0
-     OR instr(${FOLD_FUNCTION}(p.id), @query) > 0
-     OR instr(${FOLD_FUNCTION}(p.unit_id), @query) > 0
-     OR instr(${FOLD_FUNCTION}(u.name), @query) > 0
-  ORDER BY ${FOLD_FUNCTION}(p.name), p.name, p.id
+     OR instr(lower(id), @query) > 0
+     OR unit_id IN (SELECT id FROM units
+                    WHERE instr(lower(id), @query) > 0 OR instr(${FOLD_FUNCTION}(name), @query) > 0)
+     OR instr(${FOLD_FUNCTION}(name), @query) > 0
+  ORDER BY ${FOLD_FUNCTION}(name), name, id
   LIMIT @limit`;
 
 export { type PersonRow, toPerson };
