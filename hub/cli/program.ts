@@ -39,6 +39,8 @@ const HAND_WRITTEN: ReadonlySet<string> = new Set([
   'person.suspend',
   'person.unsuspend',
   'person.logout_everywhere',
+  'person.set_window',
+  'person.access',
   'credential.add_card',
   'credential.add_pin',
   'credential.revoke',

@@ -59,7 +59,8 @@ export class DoorCopy {
   /**
    * A local decision from the copy (cards and PINs; mobile keys need the hub), by the hub's own rules
    * (hub/access): the copy only builds the engine's input. Revoked and suspended credentials and people
-   * without a group for this door are not in the copy, so the door answers `unknown_credential` for them.
+   * without a group for this door (or whose access window has ended) are not in the copy, so the door
+   * answers `unknown_credential` for them; a person's window is part of each entry's validity.
    */
   decide(kind: 'card' | 'keypad', value: string, now: number): { granted: boolean; reason: Reason } {
     const settings = this.#settings;
@@ -139,6 +140,9 @@ const COPY_HOLDER: Person = {
   unitId: null,
   suspended: false,
   keyEpoch: 0,
+  // The holder's access window is folded into each entry's validFrom/validUntil (hub/store/door-sync.ts).
+  accessFrom: null,
+  accessUntil: null,
   createdAt: 0,
 };
 

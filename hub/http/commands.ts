@@ -2,8 +2,9 @@
 // validated and typed by the command's input schema. Path parameters are fields of the input; the other
 // fields are the JSON body (POST, PUT, DELETE) or the query string (GET). Listed at GET /api/docs.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import Type, { type TObject } from 'typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import Type, { type TObject, type TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
 import type { KeyedBuckets } from '../budget.js';
 import { type CommandDef, type Commands, routeParams } from '../commands/command.js';
 import type { StaffRole } from '../domain.js';
@@ -53,6 +54,48 @@ export function httpSchemaOf(def: CommandDef): CommandHttpSchema {
   };
 }
 
+const WHOLE_NUMBER = /^-?[0-9]{1,16}$/;
+const DECIMAL = /^-?[0-9]{1,16}(\.[0-9]{1,16})?$/;
+
+/** The JSON types a field accepts (`type`, or each member of a union). */
+function typesOf(field: unknown): Set<string> {
+  const node = (field ?? {}) as { type?: unknown; anyOf?: unknown[] };
+  const types = new Set<string>();
+  for (const t of [node.type].flat()) if (typeof t === 'string') types.add(t);
+  for (const member of node.anyOf ?? []) for (const t of typesOf(member)) types.add(t);
+  return types;
+}
+
+/**
+ * Query-string and path values arrive as text. A field that takes a number gets one only from plain
+ * digits ("20"; not "1.5" for an integer, "0x10", "1e2" or " 20"), a boolean field from exactly
+ * "true"/"false"; anything else stays text for the schema to refuse. Fields that also take text stay text.
+ */
+export function convertTextFields(schema: TSchema, values: unknown): unknown {
+  if (values === null || typeof values !== 'object' || Array.isArray(values)) return values;
+  const properties = (schema as { properties?: Record<string, unknown> }).properties ?? {};
+  // fromEntries defines own properties: a field named __proto__ stays a field (and is refused).
+  return Object.fromEntries(
+    Object.entries(values as Record<string, unknown>).map(([name, raw]) => {
+      const types = Object.hasOwn(properties, name) ? typesOf(properties[name]) : new Set<string>();
+      if (typeof raw !== 'string' || types.has('string')) return [name, raw];
+      if (types.has('integer') && WHOLE_NUMBER.test(raw)) return [name, Number(raw)];
+      if (types.has('number') && DECIMAL.test(raw)) return [name, Number(raw)];
+      if (types.has('boolean') && (raw === 'true' || raw === 'false')) return [name, raw === 'true'];
+      return [name, raw];
+    }),
+  );
+}
+
+/** Validates a command route's params, query string and body by its TypeBox schema; text fields converted strictly. */
+const commandValidator: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
+  const check = Compile(schema);
+  return (value) => {
+    const input = httpPart === 'body' ? value : convertTextFields(schema, value);
+    return check.Check(input) ? { value: input } : { error: [...check.Errors(input)] as never };
+  };
+};
+
 /**
  * Registers every command that a staff role may call; refusals become `{error, code}` (app.ts). Each
  * caller spends from its own budget (`calls`, per actor): over it, 429 and nothing runs.
@@ -98,6 +141,7 @@ export function registerCommandRoutes(api: FastifyInstance, commands: Commands, 
         url: def.http.path,
         config: { roles },
         schema: { ...docs, params, querystring: rest },
+        validatorCompiler: commandValidator,
         handler: (request, reply) => run({ ...request.query, ...request.params }, request, reply),
       });
       continue;
@@ -107,6 +151,7 @@ export function registerCommandRoutes(api: FastifyInstance, commands: Commands, 
       url: def.http.path,
       config: { roles },
       schema: { ...docs, params, body: rest },
+      validatorCompiler: commandValidator,
       // No body at all (curl -X POST …/revoke) is an empty input, as `{}` would be.
       preValidation: async (request) => {
         request.body ??= {};

@@ -202,6 +202,11 @@ export const MIGRATIONS: readonly Migration[] = [
     failures INTEGER NOT NULL
   ) STRICT;
   `,
+  // 4: a person's access window set by staff (epoch ms; null = open), e.g. a contractor between jobs.
+  `
+  ALTER TABLE people ADD COLUMN access_from INTEGER;
+  ALTER TABLE people ADD COLUMN access_until INTEGER;
+  `,
 ];
 
 /**

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../hub/bus.js';
 import { CommandError, Commands, defineCommand, routeParams } from '../../hub/commands/command.js';
 import { buildHttpApp } from '../../hub/http/app.js';
-import { httpSchemaOf } from '../../hub/http/commands.js';
+import { convertTextFields, httpSchemaOf } from '../../hub/http/commands.js';
 import { COMMAND_BURST_PER_CALLER, cliActor } from '../../hub/http/deps.js';
 import { silentLogger } from '../../hub/logger.js';
 import { HubKeys, openDatabase, Store } from '../../hub/store/index.js';
@@ -194,6 +194,46 @@ describe('routes generated from the command table', () => {
     ).toThrow(/':personId' is not a field/);
   });
 
+  it('turns query-string text into numbers and booleans only where the field takes them, strictly', () => {
+    const schema = Type.Object({
+      limit: Type.Optional(Type.Integer()),
+      ratio: Type.Optional(Type.Number()),
+      all: Type.Optional(Type.Boolean()),
+      until: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+      query: Type.Optional(Type.String()),
+      either: Type.Optional(Type.Union([Type.String(), Type.Integer()])),
+    });
+    expect(
+      convertTextFields(schema, {
+        limit: '20',
+        ratio: '-0.25',
+        all: 'false',
+        until: '1700000000000',
+        query: '123',
+        either: '7',
+        other: '5',
+      }),
+    ).toEqual({
+      limit: 20,
+      ratio: -0.25,
+      all: false,
+      until: 1_700_000_000_000,
+      query: '123',
+      either: '7',
+      other: '5',
+    });
+    for (const text of ['1.5', '1e2', '0x10', ' 20', '20 ', '', '+1', '12345678901234567', 'NaN']) {
+      expect(convertTextFields(schema, { limit: text }), text).toEqual({ limit: text });
+    }
+    for (const text of ['1', 'yes', 'TRUE', '']) {
+      expect(convertTextFields(schema, { all: text }), text).toEqual({ all: text });
+    }
+    expect(convertTextFields(schema, { limit: ['1', '2'] })).toEqual({ limit: ['1', '2'] });
+    const polluted = convertTextFields(schema, JSON.parse('{"__proto__": "1"}')) as object;
+    expect(Object.keys(polluted)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(polluted)).toBe(Object.prototype);
+  });
+
   it('runs a command as the signed-in user and records user:<name> as the actor', async () => {
     const api = await app();
     const added = await send(api, 'POST', '/people', {
@@ -285,8 +325,15 @@ describe('routes generated from the command table', () => {
       expect(res.statusCode, `${method} ${url} ${JSON.stringify(body)}`).toBe(400);
       expect(res.json()).toMatchObject({ code: 'invalid' });
     }
-    const query = await send(api, 'GET', '/people?limit=1e9', { token: admin });
-    expect(query.statusCode).toBe(400);
+    // A query-string number is plain digits: no exponent, hex, fraction, sign tricks or padding.
+    for (const limit of ['1e9', '1e2', '0x10', '1.5', '1.0', '%2020', '20%20', '', 'Infinity', '-1', '0']) {
+      const query = await send(api, 'GET', `/people?limit=${limit}`, { token: admin });
+      expect(query.statusCode, limit).toBe(400);
+      expect(query.json(), limit).toMatchObject({ code: 'invalid' });
+    }
+    expect((await send(api, 'GET', '/people?limit=1&limit=2', { token: admin })).statusCode).toBe(400);
+    expect((await send(api, 'GET', '/people?__proto__=1', { token: admin })).statusCode).toBe(400);
+    expect((await send(api, 'GET', '/people?limit=100', { token: admin })).statusCode).toBe(200);
     const proto = await api.inject({
       method: 'POST',
       url: '/api/v1/people',
