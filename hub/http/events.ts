@@ -181,19 +181,20 @@ function csvRow(event: HubEvent, timeZone: string): string {
     .join(',')}\r\n`;
 }
 
-/** The rows of an export, one database page per chunk, newest first, at most CSV_MAX_ROWS. */
-function* csvChunks(
+/** The rows of an export, one database page per chunk, newest first, at most `maxRows`. */
+export function* csvChunks(
   store: Store,
   role: StaffRole,
   query: EventListQuery,
   timeZone: string,
+  maxRows = CSV_MAX_ROWS,
 ): Generator<string> {
   // A byte-order mark: spreadsheet programs then read the file as UTF-8 (names with accents).
   yield `\ufeff${CSV_COLUMNS.join(',')}\r\n`;
   let written = 0;
   let before: number | undefined;
   for (;;) {
-    const room = CSV_MAX_ROWS - written;
+    const room = maxRows - written;
     const page = eventPage(
       store,
       role,
@@ -203,8 +204,8 @@ function* csvChunks(
     written += page.events.length;
     yield page.events.map((e) => csvRow(e, timeZone)).join('');
     if (page.next === null) return;
-    if (written >= CSV_MAX_ROWS) {
-      yield `# capped at ${CSV_MAX_ROWS} rows: older events were left out; export a shorter time window (from/until) for the rest\r\n`;
+    if (written >= maxRows) {
+      yield `# capped at ${maxRows} rows: older events were left out; export a shorter time window (from/until) for the rest\r\n`;
       return;
     }
     before = page.next;
