@@ -207,6 +207,11 @@ export const MIGRATIONS: readonly Migration[] = [
   ALTER TABLE people ADD COLUMN access_from INTEGER;
   ALTER TABLE people ADD COLUMN access_until INTEGER;
   `,
+  // 5: a person's events (their page in the staff UI, GET /api/v1/events?person=) without reading the
+  // whole log; seq in the index keeps them in order, so a page needs no sort.
+  `
+  CREATE INDEX IF NOT EXISTS events_person ON events (person_id, seq) WHERE person_id IS NOT NULL;
+  `,
 ];
 
 /**
