@@ -8,8 +8,8 @@ import Type from 'typebox';
 import type { StaffRole } from '../domain.js';
 import { commandsFor } from './commands.js';
 import { type HttpDeps, type HttpGuards, SESSION_COOKIE } from './deps.js';
-import { foreignPageRefusal } from './origin.js';
 import { registerEventRoutes } from './events.js';
+import { foreignPageRefusal } from './origin.js';
 
 const ANY: StaffRole[] = ['admin', 'staff', 'installer'];
 
