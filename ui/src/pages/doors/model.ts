@@ -1,0 +1,271 @@
+// Doors, their alarms and their events as the dashboard and the door page read them: loaded from the
+// API, then kept current by the live stream (`door` messages move the state, `event` messages of
+// type alarm.* reload the alarms, `reset` reloads everything).
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, api, seg } from '../../api.js';
+import { asApiError, useResource } from '../../hooks.js';
+import { t } from '../../i18n/index.js';
+import { useLive } from '../../live.js';
+import type { Door, DoorStatus, HubEvent } from '../../types.js';
+
+export type DoorMode = Door['mode'];
+
+/** An alarm as GET /alarms answers (h/alarms); derived from the event log on a hub without that route. */
+export interface Alarm {
+  seq: number;
+  ts: number;
+  type: string;
+  doorId: string | null;
+  data: Record<string, unknown>;
+  active: boolean;
+  clearedAt: number | null;
+  acknowledged: { by: string; at: number; note: string | null } | null;
+}
+
+/** Door-side copy state of one MQTT door (GET /doorsync, or `status` once the hub ships it there). */
+export interface DoorSync {
+  doorId: string;
+  inSync: boolean;
+  appliedVersion: number | null;
+  staleMs: number;
+}
+
+/** Every door with its live state; `door` messages update it without a reload. */
+export function useDoors() {
+  const doors = useResource(() => api.get<{ doors: Door[] }>('/doors').then((r) => r.doors), []);
+  const onDoor = useCallback(
+    (status: DoorStatus) =>
+      doors.set((list) =>
+        list
+          ? list.map((d) =>
+              d.id === status.doorId ? { ...d, mode: status.mode ?? d.mode, status: { ...d.status, ...status } } : d,
+            )
+          : list,
+      ),
+    [doors.set],
+  );
+  useLive('door', onDoor);
+  // A mode change made elsewhere (CLI, cloud) arrives as an event; the door message follows, but the
+  // stored record may differ (a door not running): reload to be exact.
+  const onEvent = useCallback(
+    (e: HubEvent) => {
+      if (/^admin\.door\.(added|removed|updated|upserted)$/.test(e.type)) doors.reload();
+    },
+    [doors.reload],
+  );
+  useLive('event', onEvent);
+  useLive('reset', doors.reload);
+  return doors;
+}
+
+// Types whose end is its own event: the alarm is active until then.
+const CLEARS: Record<string, string> = {
+  'alarm.forced_open_cleared': 'alarm.forced_open',
+  'alarm.held_open_cleared': 'alarm.held_open',
+  'alarm.tamper_cleared': 'alarm.tamper',
+  'alarm.fire_cleared': 'alarm.fire',
+  'alarm.lock_fault_cleared': 'alarm.lock_fault',
+};
+
+export const isAlarmEvent = (type: string) => type.startsWith('alarm.') && !type.endsWith('_cleared');
+export const touchesAlarms = (type: string) => type.startsWith('alarm.') || type.startsWith('admin.alarm.');
+
+/** A hub without GET /alarms: active door alarms from the recent event log (no acknowledgement). */
+function alarmsFromEvents(events: HubEvent[]): Alarm[] {
+  const open = new Map<string, Alarm>();
+  for (const e of [...events].sort((a, b) => a.seq - b.seq)) {
+    const key = (type: string) => `${e.doorId ?? ''}|${type}`;
+    const cleared = CLEARS[e.type];
+    if (cleared) {
+      open.delete(key(cleared));
+    } else if (Object.values(CLEARS).includes(e.type) && !open.has(key(e.type))) {
+      open.set(key(e.type), { ...e, active: true, clearedAt: null, acknowledged: null });
+    }
+  }
+  return [...open.values()].sort((a, b) => b.seq - a.seq);
+}
+
+/**
+ * Alarms (all, or one door's) that are active or not yet acknowledged. `ackSupported` is false on a
+ * hub without alarm acknowledgement. Reloads on live alarm events and acknowledgements.
+ */
+export function useAlarms(doorId?: string) {
+  const [ackSupported, setAckSupported] = useState(true);
+  const alarms = useResource<Alarm[]>(async () => {
+    try {
+      const answer = await api.get<{ alarms: Alarm[] }>('/alarms', doorId ? { doorId } : undefined);
+      setAckSupported(true);
+      return answer.alarms;
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 404 || err.code === 'not_found') throw err;
+      setAckSupported(false);
+      const { events } = await api.get<{ events: HubEvent[] }>('/events', { limit: 500 });
+      return alarmsFromEvents(events).filter((a) => !doorId || a.doorId === doorId);
+    }
+  }, [doorId]);
+  const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const onEvent = useCallback(
+    (e: HubEvent) => {
+      if (!touchesAlarms(e.type) || (doorId && e.doorId !== doorId && e.doorId !== null)) return;
+      // A burst of alarm events (a door banging) makes one reload, not one each.
+      if (pending.current) return;
+      pending.current = setTimeout(() => {
+        pending.current = null;
+        alarms.reload();
+      }, 150);
+    },
+    [alarms.reload, doorId],
+  );
+  useEffect(() => () => void (pending.current && clearTimeout(pending.current)), []);
+  useLive('event', onEvent);
+  useLive('reset', alarms.reload);
+  return { ...alarms, ackSupported };
+}
+
+/** Door-side copy staleness per MQTT door; empty on a hub without door-side copies. */
+export function useDoorSync() {
+  const sync = useResource<DoorSync[]>(
+    () =>
+      api.get<{ doors: DoorSync[] }>('/doorsync').then(
+        (r) => r.doors,
+        (err: unknown) => {
+          if (asApiError(err).status === 404) return [];
+          throw err;
+        },
+      ),
+    [],
+  );
+  useEffect(() => {
+    const timer = setInterval(sync.reload, 30_000);
+    return () => clearInterval(timer);
+  }, [sync.reload]);
+  return sync;
+}
+
+export function alarmLabel(type: string): string {
+  return t.doors.alarmType[type] ?? t.doors.alarmOther(type);
+}
+
+/** Alarms that still need someone: active, or ended but not acknowledged. */
+export function needsAttention(alarm: Alarm): boolean {
+  return alarm.active || alarm.acknowledged === null;
+}
+
+export function acknowledgeAlarm(seq: number, note: string): Promise<{ alarm: Alarm }> {
+  return api.post<{ alarm: Alarm }>(`/alarms/${seg(String(seq))}/ack`, note.trim() ? { note: note.trim() } : {});
+}
+
+export function setDoorMode(id: string, mode: DoorMode, reason: string) {
+  return api.put<{ ok: true; mode: DoorMode }>(`/doors/${seg(id)}/mode`, withReason({ mode }, reason));
+}
+
+export function setAllDoorsMode(mode: DoorMode, reason: string) {
+  return api.put<{ ok: true; mode: DoorMode; changed: string[] }>('/doors/mode', withReason({ mode }, reason));
+}
+
+export function unlockDoor(id: string, reason: string) {
+  return api.post<{ ok: true; ms: number }>(`/doors/${seg(id)}/unlock`, withReason({}, reason));
+}
+
+function withReason<T extends object>(body: T, reason: string): T & { reason?: string } {
+  const text = reason.trim();
+  return text ? { ...body, reason: text } : body;
+}
+
+/** "user:sam" → "sam"; "cli:root" → "root (on the hub)"; a person's id → their name when known. */
+export function actorOf(e: HubEvent, names: ReadonlyMap<string, string>): string {
+  const a = t.doors.actor;
+  const raw = typeof e.data.actor === 'string' ? e.data.actor : null;
+  if (raw) {
+    const colon = raw.indexOf(':');
+    const kind = colon > 0 ? raw.slice(0, colon) : raw;
+    const who = colon > 0 ? raw.slice(colon + 1) : raw;
+    if (kind === 'user') return a.user(who);
+    if (kind === 'cli') return a.cli(who);
+    if (kind === 'device') return a.device(who);
+    if (kind === 'cloud') return a.cloud;
+    return raw;
+  }
+  if (e.personId) return a.person(names.get(e.personId) ?? e.personId);
+  if (typeof e.data.device === 'string') return a.device(e.data.device);
+  if (e.type.startsWith('door.') || e.type.startsWith('alarm.') || e.type === 'decision') return a.door;
+  return a.hub;
+}
+
+/** One line saying what happened. */
+export function describeEvent(e: HubEvent): string {
+  const s = t.doors.event;
+  const d = e.data;
+  const text = (v: unknown) => (typeof v === 'string' ? v : '');
+  const kind = t.doors.credentialKind[text(d.kind)] ?? text(d.kind);
+  switch (e.type) {
+    case 'decision':
+      return d.granted === true ? s.granted(kind) : s.denied(kind, text(d.reason));
+    case 'door.opened':
+      return s.openedBy[text(d.by)] ?? s.opened;
+    case 'door.closed':
+      return s.closed;
+    case 'door.rex':
+      return s.rex;
+    case 'door.mode_changed':
+    case 'admin.door.mode_changed':
+      return s.modeChanged(modeName(text(d.from)), modeName(text(d.to)));
+    case 'admin.door.unlocked':
+      return s.unlocked(Math.round(Number(d.ms ?? 0) / 1000));
+    case 'admin.alarm.acknowledged':
+      return s.acknowledged(alarmLabel(text(d.type)));
+  }
+  const cleared = CLEARS[e.type];
+  if (cleared) return s.cleared(alarmLabel(cleared));
+  if (e.type.startsWith('alarm.')) return s.alarmRaised(alarmLabel(e.type));
+  return s.other(e.type);
+}
+
+function modeName(mode: string): string {
+  return (t.doors.mode as Record<string, string>)[mode] ?? mode;
+}
+
+/** Loads the last events (of one door, or of every door) and prepends live ones as they happen. */
+export function useRecentEvents(doorId: string | null, limit = 25) {
+  const [events, setEvents] = useState<HubEvent[] | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const mine = useCallback((e: HubEvent) => (doorId === null ? e.doorId !== null : e.doorId === doorId), [doorId]);
+  const load = useCallback(() => {
+    // `door=` filters on hubs that support it; the filter here keeps older hubs right too.
+    api.get<{ events: HubEvent[] }>('/events', { door: doorId ?? undefined, limit: 200 }).then(
+      (r) => {
+        setEvents(r.events.filter(mine).slice(0, limit));
+        setError(null);
+      },
+      (err: unknown) => setError(asApiError(err)),
+    );
+  }, [doorId, limit, mine]);
+  useEffect(load, [load]);
+  const onEvent = useCallback(
+    (e: HubEvent) => {
+      if (!mine(e)) return;
+      setEvents((list) => {
+        if (!list) return list;
+        if (list.some((x) => x.seq === e.seq)) return list;
+        return [e, ...list].slice(0, limit);
+      });
+    },
+    [mine, limit],
+  );
+  useLive('event', onEvent);
+  useLive('reset', load);
+  return { events, error };
+}
+
+/** Person ids → names, for the actor of a decision (only for roles that may list people). */
+export function usePeopleNames(allowed: boolean): ReadonlyMap<string, string> {
+  const [names, setNames] = useState<ReadonlyMap<string, string>>(new Map());
+  useEffect(() => {
+    if (!allowed) return;
+    api.get<{ people: Array<{ id: string; name: string }> }>('/people').then(
+      (r) => setNames(new Map(r.people.map((p) => [p.id, p.name]))),
+      () => {},
+    );
+  }, [allowed]);
+  return names;
+}
