@@ -142,7 +142,10 @@ export const doors = {
     cleared: (label: string) => `${label}: ended`,
     alarmRaised: (label: string) => `Alarm: ${label}`,
     acknowledged: (label: string) => `Alarm acknowledged: ${label}`,
-    other: (type: string) => type.replace(/[._]/g, ' '),
+    other: (type: string) => {
+      const words = type.replace(/^admin\./, '').replace(/[._]/g, ' ');
+      return `${words.charAt(0).toUpperCase()}${words.slice(1)}`;
+    },
   },
   credentialKind: { card: 'card', keypad: 'code', pin: 'PIN', mobile: 'mobile key' } as Record<
     string,

@@ -12,6 +12,24 @@ function tone(e: HubEvent): string {
   return 'neutral';
 }
 
+/**
+ * A mode change shows twice in the log: the command (`admin.door.mode_changed`, with who and why) and
+ * the door following it (`door.mode_changed`). Staff need the first one only.
+ */
+function withoutEchoes(events: HubEvent[]): HubEvent[] {
+  return events.filter(
+    (e) =>
+      e.type !== 'door.mode_changed' ||
+      !events.some(
+        (c) =>
+          c.type === 'admin.door.mode_changed' &&
+          c.doorId === e.doorId &&
+          c.data.to === e.data.to &&
+          Math.abs(c.ts - e.ts) < 5000,
+      ),
+  );
+}
+
 export function EventList({
   events,
   names,
@@ -26,7 +44,7 @@ export function EventList({
 }) {
   return (
     <ol class="event-list" aria-label={label} aria-live="polite">
-      {events.map((e) => {
+      {withoutEchoes(events).map((e) => {
         const reason = typeof e.data.reason === 'string' && e.type.startsWith('admin.') ? e.data.reason : null;
         return (
           <li key={e.seq} class={`event-row event-${tone(e)}`}>
