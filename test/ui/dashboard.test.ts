@@ -41,7 +41,7 @@ describe('dashboard', () => {
     await expect.poll(() => tile(page).textContent()).toContain('Simulated front door');
     expect(await tile(page).textContent()).toMatch(/Locked.*Closed.*Online/);
     await page.evaluate(() => {
-      (window as unknown as { marker: number }).marker = 1; // gone if the page reloads
+      (globalThis as unknown as { marker: number }).marker = 1; // gone if the page reloads
     });
 
     const answer = await postAsPage(page, '/api/v1/sim/doors/sim-front/card', { value: '04A22B1C' });
@@ -56,7 +56,7 @@ describe('dashboard', () => {
     sim().close();
     await expect.poll(() => tile(page).textContent()).toMatch(/Locked.*Closed/);
     await expect.poll(() => activity.textContent()).toContain('Door closed');
-    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+    expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(1);
     await context.close();
   });
 

@@ -34,6 +34,7 @@ afterAll(async () => {
 
 async function openDoor(username: string) {
   const signed = await signIn(browser, ui, username);
+  signed.context.setDefaultTimeout(10_000);
   await signed.page.goto('/doors/sim-front');
   await signed.page.getByRole('heading', { name: 'Simulated front door' }).waitFor();
   return signed;
@@ -55,7 +56,7 @@ describe('door page', () => {
     const { context, page } = await openDoor('sam');
     expect(await state(page).textContent()).toMatch(/Locked.*Door is closed.*Online/);
     await page.evaluate(() => {
-      (window as unknown as { marker: number }).marker = 1;
+      (globalThis as unknown as { marker: number }).marker = 1;
     });
     await page.request.post('/api/v1/sim/doors/sim-front/card', {
       data: { value: '04A22B1C' },
@@ -68,7 +69,7 @@ describe('door page', () => {
     await expect.poll(() => state(page).textContent()).toContain('Door is open');
     sim().close();
     await expect.poll(() => state(page).textContent()).toMatch(/Locked.*Door is closed/);
-    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+    expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(1);
     await context.close();
   });
 
@@ -122,7 +123,10 @@ describe('door page', () => {
     await chooseMode(page, /^Normal/, 'Open day over');
     await expect.poll(() => state(page).textContent()).not.toContain('Unlocked');
     expect(await state(page).textContent()).toContain('Locked');
-    const modes = ui.hub.store.events.list({ type: 'admin.door.mode_changed' }).map((e) => e.data);
+    const modes = ui.hub.store.events
+      .list({ type: 'admin.door.mode_changed' })
+      .map((e) => e.data)
+      .reverse(); // newest first
     expect(modes.map((d) => [d.to, d.actor, d.reason])).toEqual([
       ['lockdown', 'user:sam', 'Intruder reported'],
       ['normal', 'user:sam', 'All clear'],
