@@ -77,11 +77,26 @@ export interface LiveClock {
   status(): ClockStatus;
 }
 
+/**
+ * The next card presented at a door, caught for enrolment (hub/doors/capture.ts): its UID as canonical
+ * hex (what credential.add_card accepts, never logged), or why not: nothing within the time, the caller
+ * went away, or too many captures wait already.
+ */
+export type CaptureResult =
+  | { ok: true; card: string; readerId: string }
+  | { ok: false; why: 'timeout' | 'cancelled' | 'busy' };
+
+/** Waits for cards at doors; the presentation is still decided as always. */
+export interface LiveCardCapture {
+  next(doorId: string, timeoutMs: number, signal?: AbortSignal): Promise<CaptureResult>;
+}
+
 /** Parts of the running hub a command may need (absent when the CLI runs a command on the store alone). */
 export interface LiveHub {
   doors: LiveDoors;
   codes: OfflineCodesPort;
   clock: LiveClock;
+  cards: LiveCardCapture;
 }
 
 export interface CommandContext {
@@ -93,6 +108,8 @@ export interface CommandContext {
   /** Offline doorcodes: the hub's, or the CLI's own (it opens the code secret itself); null when neither. */
   codes: OfflineCodesPort | null;
   logger: Logger;
+  /** Aborted when the caller went away (the HTTP client disconnected): long waits give up early. */
+  signal?: AbortSignal;
 }
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -295,7 +312,12 @@ export class Commands {
    * Checks the role, validates the input, runs the command with a store that records the caller as
    * actor. Throws CommandError for every refusal; anything else is a bug and is rethrown as is.
    */
-  async execute(name: string, input: unknown, caller: Caller): Promise<unknown> {
+  async execute(
+    name: string,
+    input: unknown,
+    caller: Caller,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<unknown> {
     const def = this.#defs.get(name);
     if (!def) throw new CommandError('not_found', `unknown command '${name.slice(0, 64)}'`);
     if (!def.roles.includes(caller.role)) {
@@ -327,6 +349,7 @@ export class Commands {
       hub: this.#hub,
       codes: this.#codes,
       logger: this.#logger,
+      ...(options.signal ? { signal: options.signal } : {}),
     };
     try {
       return await def.run(ctx, value as never);
