@@ -142,7 +142,10 @@ describe('door page', () => {
     const alarms = page.getByRole('list').filter({ hasText: 'Forced open' }).first();
     await expect.poll(() => alarms.textContent()).toContain('active');
     sim().close();
-    await page.getByRole('button', { name: /^Acknowledge/ }).first().click();
+    await page
+      .getByRole('button', { name: /^Acknowledge/ })
+      .first()
+      .click();
     const dialog = page.getByRole('dialog', { name: 'Acknowledge the alarm' });
     await dialog.getByLabel('Note (optional)').fill('Wind blew it open');
     await dialog.getByRole('button', { name: 'Acknowledge' }).click();

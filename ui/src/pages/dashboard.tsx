@@ -33,7 +33,7 @@ export function DashboardPage() {
   const list = doors.data ?? [];
   const open = openAlarms(alarms.data);
   const nameOf = (id: string | null) => list.find((d) => d.id === id)?.name ?? id ?? t.common.product;
-  const canAck = alarms.ackSupported && may('alarm.ack');
+  const canAck = may('alarm.ack');
   const offline = list.filter((d) => d.status && !d.status.online).length;
   const notNormal = list.filter((d) => d.mode !== 'normal').length;
 
@@ -81,7 +81,9 @@ export function DashboardPage() {
       {done && <Notice tone="ok">{done}</Notice>}
       {doors.error && <Notice tone="error">{`${t.doors.loadFailed} ${doors.error.message}`}</Notice>}
       {doors.data && list.length === 0 && <p class="empty">{t.doors.none}</p>}
-      {list.length > 0 && <p class="muted dash-summary">{t.doors.summary(list.length, offline, notNormal)}</p>}
+      {list.length > 0 && (
+        <p class="muted dash-summary">{t.doors.summary(list.length, offline, notNormal)}</p>
+      )}
 
       <ul class="door-grid" aria-label={t.doors.title}>
         {list.map((door) => (
@@ -151,7 +153,7 @@ function DoorTile({ door, alarms, sync }: { door: Door; alarms: Alarm[]; sync: D
     <li class={`door-tile tone-${tone}${door.mode !== 'normal' ? ` mode-${door.mode}` : ''}`}>
       <Link href={href} class="door-tile-link">
         <div class="door-tile-head">
-          <h2>{door.name}</h2>
+          <h2 class="door-tile-name">{door.name}</h2>
           <span class="door-tile-chevron" aria-hidden="true">
             ›
           </span>

@@ -51,7 +51,7 @@ export function DoorPage({ id }: { id: string }) {
 
   const mine = openAlarms(alarms.data);
   const shown = (alarms.data ?? []).slice(0, 10);
-  const canAck = alarms.ackSupported && may('alarm.ack');
+  const canAck = may('alarm.ack');
   const tone = doorTone(door, mine);
   const canUnlock = may('door.unlock');
   const canMode = may('door.set_mode');
@@ -61,7 +61,11 @@ export function DoorPage({ id }: { id: string }) {
       {back}
       <PageTitle>{door.name}</PageTitle>
       <p class="muted door-details">
-        {t.doors.details(door.transport, Math.round(door.unlockMs / 1000), Math.round(door.heldOpenMs / 1000))}
+        {t.doors.details(
+          door.transport,
+          Math.round(door.unlockMs / 1000),
+          Math.round(door.heldOpenMs / 1000),
+        )}
       </p>
       {done && <Notice tone="ok">{done}</Notice>}
 
@@ -107,7 +111,11 @@ export function DoorPage({ id }: { id: string }) {
             ) : (
               <ul class="list alarm-list">
                 {shown.map((alarm) => (
-                  <AlarmRow key={alarm.seq} alarm={alarm} onAck={canAck ? () => setAcking(alarm) : undefined} />
+                  <AlarmRow
+                    key={alarm.seq}
+                    alarm={alarm}
+                    onAck={canAck ? () => setAcking(alarm) : undefined}
+                  />
                 ))}
               </ul>
             )}

@@ -2,9 +2,9 @@
 // with one line saying what it means. GET /status and GET /keypads, every 10 s and on live events that
 // move them.
 import type { ComponentChildren } from 'preact';
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useId, useState } from 'preact/hooks';
 import { api, seg } from '../api.js';
-import { Badge, Button, Card, Notice, PageTitle, type Tone } from '../components/ui.js';
+import { Badge, Button, Notice, PageTitle, type Tone } from '../components/ui.js';
 import { formatAgo, formatBytes, formatFull, formatWhen } from '../format.js';
 import { useResource } from '../hooks.js';
 import { t } from '../i18n/index.js';
@@ -17,6 +17,8 @@ interface HubStatus {
   version: string;
   uptimeS: number;
   devicesOnline?: number;
+  mqttClients?: number;
+  doorSync?: Array<{ doorId: string; stale: boolean; ackedVersion: number | null }>;
   mqtt?: { tcp?: number; tls?: number };
   doors?: Array<{ doorId: string }>;
   cloud?: {
@@ -37,7 +39,7 @@ interface HubStatus {
     lastConfirmedAt: number | null;
     refusedSystemMs: number | null;
   } | null;
-  disk?: { path: string; freeBytes: number; totalBytes: number; low: boolean };
+  disk?: { path: string; freeBytes: number; totalBytes: number; low: boolean } | null;
   parts?: Record<string, string>;
 }
 
@@ -103,8 +105,12 @@ export function HealthPage() {
       {s && (
         <div class="health-grid">
           <CloudCard cloud={s.cloud} />
-          <ClockCard clock={s.clock ?? null} canAccept={may('clock.accept')} onAccept={() => setAccepting(true)} />
-          <BrokerCard status={s} />
+          <ClockCard
+            clock={s.clock ?? null}
+            canAccept={may('clock.accept')}
+            onAccept={() => setAccepting(true)}
+          />
+          <BrokerCard status={s} nameOf={nameOf} />
           {s.disk && <DiskCard disk={s.disk} />}
           {may('keypad.list') && keypads.data && (
             <KeypadCard
@@ -150,15 +156,28 @@ function HealthCard({
   verdict: string;
   children: ComponentChildren;
 }) {
+  const id = useId();
   return (
-    <Card title={title} class={`health-card health-${tone}`} actions={<Badge tone={tone}>{verdict}</Badge>}>
+    <section class={`card health-card health-${tone}`} aria-labelledby={id}>
+      <header class="card-header">
+        <h2 id={id}>{title}</h2>
+        <Badge tone={tone}>{verdict}</Badge>
+      </header>
       {children}
-    </Card>
+    </section>
   );
 }
 
 /** One figure: its name, the value big, and a line saying what it means. */
-function Figure({ label, value, text }: { label: string; value: ComponentChildren; text?: string | undefined }) {
+function Figure({
+  label,
+  value,
+  text,
+}: {
+  label: string;
+  value: ComponentChildren;
+  text?: string | undefined;
+}) {
   return (
     <div class="figure">
       <dt>{label}</dt>
@@ -223,9 +242,14 @@ function ClockCard({
       <p class="small">{c.reason[clock.reason] ?? clock.reason}</p>
       <dl class="figures">
         <Figure label={c.now} value={formatFull(clock.ms)} text={c.nowText} />
-        {refused && <Figure label={c.refused} value={formatFull(clock.refusedSystemMs!)} text={c.refusedText} />}
+        {refused && (
+          <Figure label={c.refused} value={formatFull(clock.refusedSystemMs!)} text={c.refusedText} />
+        )}
         {!refused && (
-          <Figure label={c.confirmed} value={clock.lastConfirmedAt ? formatAgo(clock.lastConfirmedAt) : c.never} />
+          <Figure
+            label={c.confirmed}
+            value={clock.lastConfirmedAt ? formatAgo(clock.lastConfirmedAt) : c.never}
+          />
         )}
       </dl>
       {refused && canAccept && (
@@ -237,13 +261,24 @@ function ClockCard({
   );
 }
 
-function BrokerCard({ status }: { status: HubStatus }) {
+function BrokerCard({ status, nameOf }: { status: HubStatus; nameOf: (id: string) => string }) {
   const b = t.health.broker;
   const online = status.devicesOnline ?? 0;
+  const stale = (status.doorSync ?? [])
+    .filter((d) => d.stale || d.ackedVersion === null)
+    .map((d) => nameOf(d.doorId));
   return (
-    <HealthCard title={b.title} tone="neutral" verdict={t.health.info}>
+    <HealthCard
+      title={b.title}
+      tone={stale.length > 0 ? 'warn' : 'neutral'}
+      verdict={stale.length > 0 ? t.health.attention : t.health.info}
+    >
       <dl class="figures">
         <Figure label={b.devices} value={t.health.count(online)} text={b.devicesText} />
+        {status.mqttClients !== undefined && (
+          <Figure label={b.clients} value={t.health.count(status.mqttClients)} text={b.clientsText} />
+        )}
+        {stale.length > 0 && <Figure label={b.stale} value={stale.join(', ')} text={b.staleText} />}
       </dl>
       {status.mqtt?.tls !== undefined && (
         <p class="small muted">
@@ -258,18 +293,19 @@ function DiskCard({ disk }: { disk: NonNullable<HubStatus['disk']> }) {
   const d = t.health.disk;
   const usedPct = disk.totalBytes > 0 ? Math.round(100 * (1 - disk.freeBytes / disk.totalBytes)) : 0;
   return (
-    <HealthCard title={d.title} tone={disk.low ? 'bad' : 'ok'} verdict={disk.low ? t.health.attention : t.health.allGood}>
+    <HealthCard
+      title={d.title}
+      tone={disk.low ? 'bad' : 'ok'}
+      verdict={disk.low ? t.health.attention : t.health.allGood}
+    >
       <dl class="figures">
-        <Figure label={d.free} value={formatBytes(disk.freeBytes)} text={d.freeText(formatBytes(disk.totalBytes))} />
+        <Figure
+          label={d.free}
+          value={formatBytes(disk.freeBytes)}
+          text={d.freeText(formatBytes(disk.totalBytes))}
+        />
       </dl>
-      <div
-        class={`meter${disk.low ? ' meter-low' : ''}`}
-        role="meter"
-        aria-label={d.free}
-        aria-valuemin={0}
-        aria-valuemax={100}
-        aria-valuenow={usedPct}
-      >
+      <div class={`meter${disk.low ? ' meter-low' : ''}`} aria-hidden="true">
         <span class="meter-fill" style={{ width: `${Math.min(100, usedPct)}%` }} />
       </div>
       <p class={`small${disk.low ? ' bad-text' : ''}`}>{disk.low ? d.low : d.ok}</p>
@@ -307,7 +343,11 @@ function KeypadCard({
     }
   };
   return (
-    <HealthCard title={k.title} tone={over ? 'warn' : 'ok'} verdict={over ? t.health.attention : t.health.allGood}>
+    <HealthCard
+      title={k.title}
+      tone={over ? 'warn' : 'ok'}
+      verdict={over ? t.health.attention : t.health.allGood}
+    >
       {guessing.length > 0 && (
         <>
           <p class="small">{k.guessingText}</p>
@@ -316,9 +356,13 @@ function KeypadCard({
               <li key={g.doorId}>
                 <div class="grow">
                   <strong>{nameOf(g.doorId)}</strong>
-                  <div class={`small${g.overLimit ? ' bad-text' : ' muted'}`}>{g.overLimit ? k.tooHigh : k.ok}</div>
+                  <div class={`small${g.overLimit ? ' bad-text' : ' muted'}`}>
+                    {g.overLimit ? k.tooHigh : k.ok}
+                  </div>
                 </div>
-                <Badge tone={g.overLimit ? 'bad' : 'ok'}>{k.perDay(g.odds)}</Badge>
+                <Badge tone={g.overLimit ? 'bad' : 'ok'}>
+                  {g.perDay > 0 ? k.perDay(g.odds) : k.noChance}
+                </Badge>
               </li>
             ))}
           </ul>
@@ -334,7 +378,9 @@ function KeypadCard({
             const [door = kp.keypad, reader = ''] = kp.keypad.split('/');
             return (
               <li key={kp.keypad}>
-                <span class="grow small">{k.disabledRow(nameOf(door), reader, formatWhen(kp.since), kp.failures)}</span>
+                <span class="grow small">
+                  {k.disabledRow(nameOf(door), reader, formatWhen(kp.since), kp.failures)}
+                </span>
                 {canEnable && (
                   <Button busy={busy === kp.keypad} onClick={() => void enable(kp.keypad)}>
                     {k.enable}

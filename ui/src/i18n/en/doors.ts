@@ -41,7 +41,7 @@ export const doors = {
   tamper: 'Tamper: enclosure open',
   sync: {
     ok: 'Door-side copy up to date',
-    behind: (ago: string) => `Door-side copy out of date (since ${ago})`,
+    behind: (ago: string) => `Door-side copy out of date (behind since ${ago})`,
     never: 'Door-side copy not yet confirmed by the door',
   },
 
@@ -64,7 +64,8 @@ export const doors = {
     'alarm.clock_disagrees': 'Hub clock disagrees with the cloud',
     'alarm.reader_flapping': 'Reader keeps dropping out',
     'alarm.door_config': 'Door settings refused',
-    'alarm.disk_low': 'Hub disk almost full',
+    'alarm.disk_full': 'Hub disk full',
+    'alarm.reader_offline': 'Reader not answering',
   } as Record<string, string>,
   alarmOther: (type: string) => `Alarm: ${type.replace(/^alarm\./, '').replace(/_/g, ' ')}`,
   acknowledge: 'Acknowledge',
@@ -84,8 +85,7 @@ export const doors = {
   normalAllText: 'Every door goes back to deciding cards and codes as usual.',
   unlockOnce: 'Unlock once',
   unlockTitle: 'Unlock the door once',
-  unlockText: (seconds: number) =>
-    `The lock releases for ${seconds} s and locks again when the door closes.`,
+  unlockText: (seconds: number) => `The lock releases for ${seconds} s and locks again when the door closes.`,
   unlockLockdownHint: 'This door is in lockdown: the hub will refuse an unlock until it is back to normal.',
   unlockDone: 'Unlocked. The door locks again by itself.',
   reason: 'Reason',

@@ -3,7 +3,8 @@ const n = (value: number) => value.toLocaleString();
 
 export const health = {
   title: 'Hub health',
-  intro: 'Everything here is checked on the hub in the building. Doors keep working when the internet is down.',
+  intro:
+    'Everything here is checked on the hub in the building. Doors keep working when the internet is down.',
   updated: (when: string) => `Updated ${when}`,
   refresh: 'Refresh',
   loadFailed: 'The hub’s status could not be read.',
@@ -31,7 +32,14 @@ export const health = {
   broker: {
     title: 'Door controllers (MQTT)',
     devices: 'Controllers connected now',
-    devicesText: 'Door controllers on the building network that talk to the hub. Wired doors do not count here.',
+    devicesText:
+      'Door controllers on the building network that talk to the hub. Wired doors do not count here.',
+    clients: 'Connections to the broker',
+    clientsText:
+      'Controllers and integrations (such as Node-RED) connected right now; one device may hold more than one.',
+    stale: 'Doors with an out-of-date copy',
+    staleText:
+      'These controllers have not confirmed the latest list of cards and codes. They keep deciding with the copy they have.',
     ports: (tcp: string, tls: string) => `Listening on port ${tls} (encrypted)${tcp ? ` and ${tcp}` : ''}`,
   },
   clock: {
@@ -49,7 +57,8 @@ export const health = {
       unconfirmed:
         'The time has not been confirmed by internet time or the cloud since the hub started. It keeps counting; time-limited codes follow the offline-codes settings.',
       confirmation_stale: 'The time has not been confirmed for more than a week.',
-      cloud_disagrees: 'The cloud service reports a different time. Ask your installer to check the hub’s clock.',
+      cloud_disagrees:
+        'The cloud service reports a different time. Ask your installer to check the hub’s clock.',
     } as Record<string, string>,
     refused: 'System time the hub refused',
     refusedText: 'If this is the correct time (check a phone), an admin can accept it.',
@@ -75,7 +84,8 @@ export const health = {
       'How likely someone typing random codes at a keypad gets in within one day, with the lockout and the daily cap.',
     tooHigh: 'Too high: give residents longer PINs (8 digits or more), or fewer codes at this entrance.',
     ok: 'Within the limit.',
-    perDay: (odds: string) => odds,
+    perDay: (odds: string) => `${odds} a day`,
+    noChance: 'No code works here now',
     disabled: 'Keypads switched off after too many wrong codes',
     disabledNone: 'No keypad is switched off.',
     disabledRow: (door: string, reader: string, when: string, failures: number) =>

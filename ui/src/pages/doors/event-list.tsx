@@ -45,7 +45,8 @@ export function EventList({
   return (
     <ol class="event-list" aria-label={label} aria-live="polite">
       {withoutEchoes(events).map((e) => {
-        const reason = typeof e.data.reason === 'string' && e.type.startsWith('admin.') ? e.data.reason : null;
+        const reason =
+          typeof e.data.reason === 'string' && e.type.startsWith('admin.') ? e.data.reason : null;
         return (
           <li key={e.seq} class={`event-row event-${tone(e)}`}>
             <time class="event-time" dateTime={new Date(e.ts).toISOString()} title={formatFull(e.ts)}>
@@ -56,7 +57,9 @@ export function EventList({
               {doorNames && e.doorId && (
                 <>
                   {' · '}
-                  <Link href={`/doors/${encodeURIComponent(e.doorId)}`}>{doorNames.get(e.doorId) ?? e.doorId}</Link>
+                  <Link href={`/doors/${encodeURIComponent(e.doorId)}`}>
+                    {doorNames.get(e.doorId) ?? e.doorId}
+                  </Link>
                 </>
               )}
               <span class="event-actor">{actorOf(e, names)}</span>

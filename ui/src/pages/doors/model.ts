@@ -2,7 +2,7 @@
 // API, then kept current by the live stream (`door` messages move the state, `event` messages of
 // type alarm.* reload the alarms, `reset` reloads everything).
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, api, seg } from '../../api.js';
+import { type ApiError, api, seg } from '../../api.js';
 import { asApiError, useResource } from '../../hooks.js';
 import { t } from '../../i18n/index.js';
 import { useLive } from '../../live.js';
@@ -10,7 +10,7 @@ import type { Door, DoorStatus, HubEvent } from '../../types.js';
 
 export type DoorMode = Door['mode'];
 
-/** An alarm as GET /alarms answers (h/alarms); derived from the event log on a hub without that route. */
+/** An alarm as GET /alarms answers it. */
 export interface Alarm {
   seq: number;
   ts: number;
@@ -22,12 +22,15 @@ export interface Alarm {
   acknowledged: { by: string; at: number; note: string | null } | null;
 }
 
-/** Door-side copy state of one MQTT door (GET /doorsync, or `status` once the hub ships it there). */
+/** Door-side copy of one MQTT door, as GET /status `doorSync` reports it. */
 export interface DoorSync {
   doorId: string;
-  inSync: boolean;
-  appliedVersion: number | null;
-  staleMs: number;
+  version: number;
+  ackedVersion: number | null;
+  /** Behind for longer than the hub allows (a copy is normally applied within a second). */
+  stale: boolean;
+  /** When it fell behind; null while in sync. */
+  since: number | null;
 }
 
 /** Every door with its live state; `door` messages update it without a reload. */
@@ -38,7 +41,9 @@ export function useDoors() {
       doors.set((list) =>
         list
           ? list.map((d) =>
-              d.id === status.doorId ? { ...d, mode: status.mode ?? d.mode, status: { ...d.status, ...status } } : d,
+              d.id === status.doorId
+                ? { ...d, mode: status.mode ?? d.mode, status: { ...d.status, ...status } }
+                : d,
             )
           : list,
       ),
@@ -67,42 +72,16 @@ const CLEARS: Record<string, string> = {
   'alarm.lock_fault_cleared': 'alarm.lock_fault',
 };
 
-export const isAlarmEvent = (type: string) => type.startsWith('alarm.') && !type.endsWith('_cleared');
-export const touchesAlarms = (type: string) => type.startsWith('alarm.') || type.startsWith('admin.alarm.');
+/** Events that raise, end or acknowledge an alarm. */
+export const touchesAlarms = (type: string) =>
+  /^(alarm\.|admin\.alarm\.|admin\.keypad\.enabled$|admin\.clock\.accepted$|storage\.)/.test(type);
 
-/** A hub without GET /alarms: active door alarms from the recent event log (no acknowledgement). */
-function alarmsFromEvents(events: HubEvent[]): Alarm[] {
-  const open = new Map<string, Alarm>();
-  for (const e of [...events].sort((a, b) => a.seq - b.seq)) {
-    const key = (type: string) => `${e.doorId ?? ''}|${type}`;
-    const cleared = CLEARS[e.type];
-    if (cleared) {
-      open.delete(key(cleared));
-    } else if (Object.values(CLEARS).includes(e.type) && !open.has(key(e.type))) {
-      open.set(key(e.type), { ...e, active: true, clearedAt: null, acknowledged: null });
-    }
-  }
-  return [...open.values()].sort((a, b) => b.seq - a.seq);
-}
-
-/**
- * Alarms (all, or one door's) that are active or not yet acknowledged. `ackSupported` is false on a
- * hub without alarm acknowledgement. Reloads on live alarm events and acknowledgements.
- */
+/** Alarms (all, or one door's) that are active or not yet acknowledged; reloads on live alarm events. */
 export function useAlarms(doorId?: string) {
-  const [ackSupported, setAckSupported] = useState(true);
-  const alarms = useResource<Alarm[]>(async () => {
-    try {
-      const answer = await api.get<{ alarms: Alarm[] }>('/alarms', doorId ? { doorId } : undefined);
-      setAckSupported(true);
-      return answer.alarms;
-    } catch (err) {
-      if (!(err instanceof ApiError) || err.status !== 404 || err.code === 'not_found') throw err;
-      setAckSupported(false);
-      const { events } = await api.get<{ events: HubEvent[] }>('/events', { limit: 500 });
-      return alarmsFromEvents(events).filter((a) => !doorId || a.doorId === doorId);
-    }
-  }, [doorId]);
+  const alarms = useResource<Alarm[]>(
+    () => api.get<{ alarms: Alarm[] }>('/alarms', doorId ? { doorId } : undefined).then((r) => r.alarms),
+    [doorId],
+  );
   const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
   const onEvent = useCallback(
     (e: HubEvent) => {
@@ -119,20 +98,13 @@ export function useAlarms(doorId?: string) {
   useEffect(() => () => void (pending.current && clearTimeout(pending.current)), []);
   useLive('event', onEvent);
   useLive('reset', alarms.reload);
-  return { ...alarms, ackSupported };
+  return alarms;
 }
 
-/** Door-side copy staleness per MQTT door; empty on a hub without door-side copies. */
+/** Door-side copy staleness per MQTT door (empty on a hub without door-side copies); every 30 s. */
 export function useDoorSync() {
   const sync = useResource<DoorSync[]>(
-    () =>
-      api.get<{ doors: DoorSync[] }>('/doorsync').then(
-        (r) => r.doors,
-        (err: unknown) => {
-          if (asApiError(err).status === 404) return [];
-          throw err;
-        },
-      ),
+    () => api.get<{ doorSync?: DoorSync[] }>('/status').then((r) => r.doorSync ?? []),
     [],
   );
   useEffect(() => {
@@ -152,7 +124,10 @@ export function needsAttention(alarm: Alarm): boolean {
 }
 
 export function acknowledgeAlarm(seq: number, note: string): Promise<{ alarm: Alarm }> {
-  return api.post<{ alarm: Alarm }>(`/alarms/${seg(String(seq))}/ack`, note.trim() ? { note: note.trim() } : {});
+  return api.post<{ alarm: Alarm }>(
+    `/alarms/${seg(String(seq))}/ack`,
+    note.trim() ? { note: note.trim() } : {},
+  );
 }
 
 export function setDoorMode(id: string, mode: DoorMode, reason: string) {
@@ -160,7 +135,10 @@ export function setDoorMode(id: string, mode: DoorMode, reason: string) {
 }
 
 export function setAllDoorsMode(mode: DoorMode, reason: string) {
-  return api.put<{ ok: true; mode: DoorMode; changed: string[] }>('/doors/mode', withReason({ mode }, reason));
+  return api.put<{ ok: true; mode: DoorMode; changed: string[] }>(
+    '/doors/mode',
+    withReason({ mode }, reason),
+  );
 }
 
 export function unlockDoor(id: string, reason: string) {
@@ -229,7 +207,10 @@ function modeName(mode: string): string {
 export function useRecentEvents(doorId: string | null, limit = 25) {
   const [events, setEvents] = useState<HubEvent[] | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
-  const mine = useCallback((e: HubEvent) => (doorId === null ? e.doorId !== null : e.doorId === doorId), [doorId]);
+  const mine = useCallback(
+    (e: HubEvent) => (doorId === null ? e.doorId !== null : e.doorId === doorId),
+    [doorId],
+  );
   const load = useCallback(() => {
     // `door=` filters on hubs that support it; the filter here keeps older hubs right too.
     api.get<{ events: HubEvent[] }>('/events', { door: doorId ?? undefined, limit: 200 }).then(

@@ -64,12 +64,12 @@ export function DoorBadges({ door, sync }: { door: Door; sync: DoorSync | undefi
         ))}
       {s?.tamper && <Badge tone="bad">{t.doors.tamper}</Badge>}
       {sync &&
-        (sync.inSync ? (
-          <Badge tone="ok">{t.doors.sync.ok}</Badge>
-        ) : sync.appliedVersion === null ? (
+        (sync.ackedVersion === null ? (
           <Badge tone="warn">{t.doors.sync.never}</Badge>
+        ) : sync.stale ? (
+          <Badge tone="warn">{t.doors.sync.behind(formatAgo(sync.since ?? Date.now()))}</Badge>
         ) : (
-          <Badge tone="warn">{t.doors.sync.behind(formatAgo(Date.now() - sync.staleMs))}</Badge>
+          <Badge tone="ok">{t.doors.sync.ok}</Badge>
         ))}
     </div>
   );
