@@ -62,6 +62,7 @@ describe('dashboard', () => {
 
   it('raises a forced-open alarm on the tile and the banner', async () => {
     const { context, page } = await signIn(browser, ui, 'sam');
+    context.setDefaultTimeout(10_000);
     await expect.poll(() => tile(page).textContent()).toContain('Locked');
     sim().open(); // nobody unlocked it
     const banner = page.getByRole('region', { name: /alarm needs attention/ });
@@ -70,6 +71,20 @@ describe('dashboard', () => {
     await screenshotBoth(page, 'dashboard-alarm');
     sim().close();
     await expect.poll(() => tile(page).textContent()).toContain('Closed');
+    // Ended but not yet acknowledged: it stays in the banner until someone has looked at it.
+    await expect.poll(() => banner.textContent()).toContain('ended');
+
+    await banner.getByRole('button', { name: /^Acknowledge/ }).click();
+    const dialog = page.getByRole('dialog', { name: 'Acknowledge the alarm' });
+    await dialog.getByLabel('Note (optional)').fill('Checked: delivery propped it open');
+    await dialog.getByRole('button', { name: 'Acknowledge' }).click();
+    await expect.poll(() => banner.count()).toBe(0);
+    expect(await tile(page).textContent()).not.toContain('Forced open');
+    const activity = page.getByRole('list', { name: 'Recent activity' });
+    await expect.poll(() => activity.textContent()).toContain('Alarm acknowledged: Forced open');
+    expect(await activity.textContent()).toContain('sam');
+    const ack = ui.hub.store.events.list({ type: 'admin.alarm.acknowledged' })[0];
+    expect(ack?.data).toMatchObject({ actor: 'user:sam', note: 'Checked: delivery propped it open' });
     await context.close();
   });
 

@@ -151,6 +151,8 @@ describe('door page', () => {
     await dialog.getByRole('button', { name: 'Acknowledge' }).click();
     await expect.poll(() => page.getByText(/Acknowledged by sam/).count()).toBeGreaterThan(0);
     await expect.poll(() => events(page).textContent()).toContain('Alarm acknowledged: Forced open');
+    expect(await page.getByText('Note: Wind blew it open').count()).toBe(1);
+    await screenshotBoth(page, 'door-alarm-acknowledged');
     await context.close();
   });
 

@@ -24,7 +24,7 @@ const MODES: DoorMode[] = ['normal', 'unlocked', 'lockdown'];
 export function DoorPage({ id }: { id: string }) {
   const may = useMay();
   const doors = useDoors();
-  const alarms = useAlarms(id);
+  const alarms = useAlarms(id, { includeCleared: true });
   const sync = useDoorSync();
   const recent = useRecentEvents(id, 25);
   const names = usePeopleNames(may('person.list'));

@@ -76,11 +76,18 @@ const CLEARS: Record<string, string> = {
 export const touchesAlarms = (type: string) =>
   /^(alarm\.|admin\.alarm\.|admin\.keypad\.enabled$|admin\.clock\.accepted$|storage\.)/.test(type);
 
-/** Alarms (all, or one door's) that are active or not yet acknowledged; reloads on live alarm events. */
-export function useAlarms(doorId?: string) {
+/**
+ * Alarms (all, or one door's) that are active or not yet acknowledged, and with `includeCleared` the
+ * ones that ended and were acknowledged too (last 7 days). Reloads on live alarm events.
+ */
+export function useAlarms(doorId?: string, options: { includeCleared?: boolean } = {}) {
+  const includeCleared = options.includeCleared === true;
   const alarms = useResource<Alarm[]>(
-    () => api.get<{ alarms: Alarm[] }>('/alarms', doorId ? { doorId } : undefined).then((r) => r.alarms),
-    [doorId],
+    () =>
+      api
+        .get<{ alarms: Alarm[] }>('/alarms', { doorId, includeCleared: includeCleared || undefined })
+        .then((r) => r.alarms),
+    [doorId, includeCleared],
   );
   const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
   const onEvent = useCallback(
