@@ -14,6 +14,7 @@ import {
   useAlarms,
   useDoorSync,
   useDoors,
+  useFlash,
   usePeopleNames,
   useRecentEvents,
 } from './doors/model.js';
@@ -26,7 +27,7 @@ export function DashboardPage() {
   const sync = useDoorSync();
   const [allMode, setAllMode] = useState<'lockdown' | 'normal' | null>(null);
   const [acking, setAcking] = useState<Alarm | null>(null);
-  const [done, setDone] = useState<string | null>(null);
+  const [done, setDone] = useFlash();
   const recent = useRecentEvents(null, 8);
   const names = usePeopleNames(may('person.list'));
 

@@ -14,6 +14,7 @@ import {
   useAlarms,
   useDoorSync,
   useDoors,
+  useFlash,
   usePeopleNames,
   useRecentEvents,
 } from './doors/model.js';
@@ -31,7 +32,7 @@ export function DoorPage({ id }: { id: string }) {
   const [unlocking, setUnlocking] = useState(false);
   const [modeTo, setModeTo] = useState<DoorMode | null>(null);
   const [acking, setAcking] = useState<Alarm | null>(null);
-  const [done, setDone] = useState<string | null>(null);
+  const [done, setDone] = useFlash();
 
   const door = doors.data?.find((d) => d.id === id);
   const back = (
@@ -62,7 +63,7 @@ export function DoorPage({ id }: { id: string }) {
       <PageTitle>{door.name}</PageTitle>
       <p class="muted door-details">
         {t.doors.details(
-          door.transport,
+          t.doors.transport[door.transport] ?? door.transport,
           Math.round(door.unlockMs / 1000),
           Math.round(door.heldOpenMs / 1000),
         )}

@@ -12,6 +12,7 @@ import { useLive } from '../live.js';
 import { useMay } from '../session.js';
 import type { HubEvent } from '../types.js';
 import { ReasonDialog } from './doors/dialogs.js';
+import { useFlash } from './doors/model.js';
 
 interface HubStatus {
   version: string;
@@ -68,7 +69,7 @@ export function HealthPage() {
   );
   const [updatedAt, setUpdatedAt] = useState(Date.now());
   const [accepting, setAccepting] = useState(false);
-  const [done, setDone] = useState<string | null>(null);
+  const [done, setDone] = useFlash();
 
   const refresh = useCallback(() => {
     status.reload();

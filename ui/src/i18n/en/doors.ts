@@ -119,8 +119,13 @@ export const doors = {
   recent: 'Recent activity',
   noRecent: 'Nothing has happened at the doors yet.',
   notFound: 'There is no such door.',
+  transport: {
+    mqtt: 'Network door controller',
+    wired: 'Wired to the hub',
+    sim: 'Simulated door (for rehearsals)',
+  } as Record<string, string>,
   details: (transport: string, unlockS: number, heldOpenS: number) =>
-    `Connected by ${transport} · unlocks for ${unlockS} s · held-open alarm after ${heldOpenS} s`,
+    `${transport} · unlocks for ${unlockS} s · held-open alarm after ${heldOpenS} s`,
 
   // Events, one line each (the event log page has the full list).
   event: {

@@ -102,7 +102,8 @@ export const health = {
     failed: (names: string) => `Not running: ${names}`,
     doors: 'Doors run by this hub',
   },
-  duration: (seconds: number) => {
+  duration: (raw: number) => {
+    const seconds = Math.max(0, Math.round(raw));
     if (seconds < 60) return `${seconds} s`;
     const m = Math.floor(seconds / 60);
     if (m < 60) return `${m} min`;

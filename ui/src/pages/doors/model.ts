@@ -257,3 +257,14 @@ export function usePeopleNames(allowed: boolean): ReadonlyMap<string, string> {
   }, [allowed]);
   return names;
 }
+
+/** A confirmation ("Unlocked.") that goes away by itself after a while. */
+export function useFlash(ms = 8000): [string | null, (text: string) => void] {
+  const [text, setText] = useState<string | null>(null);
+  useEffect(() => {
+    if (text === null) return;
+    const timer = setTimeout(() => setText(null), ms);
+    return () => clearTimeout(timer);
+  }, [text, ms]);
+  return [text, setText];
+}
