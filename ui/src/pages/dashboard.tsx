@@ -29,7 +29,10 @@ export function DashboardPage() {
   const [acking, setAcking] = useState<Alarm | null>(null);
   const [done, setDone] = useFlash();
   const recent = useRecentEvents(null, 8);
-  const names = usePeopleNames(may('person.list'));
+  const names = usePeopleNames(
+    (recent.events ?? []).flatMap((e) => (e.personId ? [e.personId] : [])),
+    may('person.get'),
+  );
 
   const list = doors.data ?? [];
   const open = openAlarms(alarms.data);

@@ -28,7 +28,10 @@ export function DoorPage({ id }: { id: string }) {
   const alarms = useAlarms(id, { includeCleared: true });
   const sync = useDoorSync();
   const recent = useRecentEvents(id, 25);
-  const names = usePeopleNames(may('person.list'));
+  const names = usePeopleNames(
+    (recent.events ?? []).flatMap((e) => (e.personId ? [e.personId] : [])),
+    may('person.get'),
+  );
   const [unlocking, setUnlocking] = useState(false);
   const [modeTo, setModeTo] = useState<DoorMode | null>(null);
   const [acking, setAcking] = useState<Alarm | null>(null);

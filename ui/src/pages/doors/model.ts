@@ -65,6 +65,8 @@ export function useDoors() {
 
 // Types whose end is its own event: the alarm is active until then.
 const CLEARS: Record<string, string> = {
+  'alarm.door_offline_cleared': 'alarm.door_offline',
+  'alarm.reader_offline_cleared': 'alarm.reader_offline',
   'alarm.forced_open_cleared': 'alarm.forced_open',
   'alarm.held_open_cleared': 'alarm.held_open',
   'alarm.tamper_cleared': 'alarm.tamper',
@@ -192,6 +194,10 @@ export function describeEvent(e: HubEvent): string {
       return s.closed;
     case 'door.rex':
       return s.rex;
+    case 'door.doorbell':
+      return s.doorbell;
+    case 'door.keypad_locked_out':
+      return s.keypadLockedOut;
     case 'door.mode_changed':
     case 'admin.door.mode_changed':
       return s.modeChanged(modeName(text(d.from)), modeName(text(d.to)));
@@ -245,16 +251,30 @@ export function useRecentEvents(doorId: string | null, limit = 25) {
   return { events, error };
 }
 
-/** Person ids → names, for the actor of a decision (only for roles that may list people). */
-export function usePeopleNames(allowed: boolean): ReadonlyMap<string, string> {
-  const [names, setNames] = useState<ReadonlyMap<string, string>>(new Map());
+// Names already looked up, for the whole tab: a person's name rarely changes while someone watches.
+const knownNames = new Map<string, string>();
+
+/**
+ * Person ids → names for the actor of a decision, looked up one by one (GET /people/:id) for the ids on
+ * screen only; roles that may not read people see the id.
+ */
+export function usePeopleNames(ids: readonly string[], allowed: boolean): ReadonlyMap<string, string> {
+  const [names, setNames] = useState<ReadonlyMap<string, string>>(() => new Map(knownNames));
+  const wanted = [...new Set(ids)].filter((id) => !knownNames.has(id)).join('\n');
   useEffect(() => {
-    if (!allowed) return;
-    api.get<{ people: Array<{ id: string; name: string }> }>('/people').then(
-      (r) => setNames(new Map(r.people.map((p) => [p.id, p.name]))),
-      () => {},
+    if (!allowed || !wanted) return;
+    let alive = true;
+    const lookups = wanted.split('\n').map((id) =>
+      api.get<{ person: { id: string; name: string } }>(`/people/${seg(id)}`).then(
+        (r) => knownNames.set(id, r.person.name),
+        () => knownNames.set(id, id), // removed since: the log keeps the id
+      ),
     );
-  }, [allowed]);
+    void Promise.all(lookups).then(() => alive && setNames(new Map(knownNames)));
+    return () => {
+      alive = false;
+    };
+  }, [wanted, allowed]);
   return names;
 }
 
