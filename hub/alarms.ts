@@ -32,11 +32,14 @@ export const MAX_ALARMS_LISTED = 200;
 
 /**
  * How an alarm type ends. `by`: a later event of that type on the same door (and the same reader when
- * `reader`); raises of the same alarm before it are repeats of one alarm. `until`: at the time in
+ * `reader`), or also by an acknowledgement when `orAcknowledged`; raises of the same alarm before it
+ * are repeats of one alarm. `until`: at the time in
  * `data.until` (a keypad lockout). Types not listed (alarm.guess_risk, alarm.clock_disagrees,
  * alarm.reader_flapping, alarm.door_config, any new one) end when staff acknowledge them.
  */
-export const ALARM_ENDINGS: Readonly<Record<string, { by: string; reader?: true } | { until: 'until' }>> = {
+export const ALARM_ENDINGS: Readonly<
+  Record<string, { by: string; reader?: true; orAcknowledged?: true } | { until: 'until' }>
+> = {
   'alarm.forced_open': { by: 'alarm.forced_open_cleared' },
   'alarm.held_open': { by: 'alarm.held_open_cleared' },
   'alarm.tamper': { by: 'alarm.tamper_cleared' },
@@ -45,7 +48,8 @@ export const ALARM_ENDINGS: Readonly<Record<string, { by: string; reader?: true 
   'alarm.reader_offline': { by: 'alarm.reader_offline_cleared', reader: true },
   'alarm.keypad_disabled': { by: 'admin.keypad.enabled', reader: true },
   'alarm.disk_full': { by: 'storage.disk_ok' },
-  'alarm.clock_jump': { by: 'admin.clock.accepted' },
+  // Trust also comes back by NTP or the cloud, which writes no event: acknowledging ends it too.
+  'alarm.clock_jump': { by: 'admin.clock.accepted', orAcknowledged: true },
   'alarm.keypad_locked_out': { until: 'until' },
 };
 
@@ -134,8 +138,12 @@ export function deriveAlarms(events: readonly HubEvent[], now: number): DerivedA
     alarms.push(alarm);
     bySeq.set(e.seq, alarm);
   }
-  // Nothing ends these but a person: acknowledged means dealt with.
-  for (const alarm of alarms) if (!ALARM_ENDINGS[alarm.type] && alarm.acknowledged) alarm.active = false;
+  // Nothing (else) ends these but a person: acknowledged means dealt with.
+  for (const alarm of alarms) {
+    const ending = ALARM_ENDINGS[alarm.type];
+    const byPerson = !ending || ('by' in ending && ending.orAcknowledged === true);
+    if (byPerson && alarm.acknowledged) alarm.active = false;
+  }
   return { alarms, bySeq };
 }
 

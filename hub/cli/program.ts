@@ -132,6 +132,7 @@ export function buildProgram(
   registerGeneratedCommands(program, cli, CLI_COMMANDS, HAND_WRITTEN, cli.run, {
     unit: 'units (flats, offices) people belong to',
     clock: "the hub's trusted clock (docs/trusted-time.md)",
+    alarm: 'alarms staff see and acknowledge (docs/doors.md)',
   });
 
   return program;

@@ -42,6 +42,15 @@ export function registerHubCommands(program: Command, cli: CliContext): void {
               (cloud.lastError ? `, last error: ${cloud.lastError}` : ''),
           );
         }
+        const disk = (
+          res.body as { disk?: { path: string; freeBytes: number; totalBytes: number; low: boolean } }
+        ).disk;
+        if (disk) {
+          const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
+          io.out(
+            `disk: ${gb(disk.freeBytes)} free of ${gb(disk.totalBytes)} at ${disk.path}${disk.low ? ' (LOW)' : ''}`,
+          );
+        }
         const doors = b.doors ?? [];
         printTable(doors.some((d) => Array.isArray(d.readers)) ? doors.map(withReaderColumn) : doors, io);
       });
