@@ -53,7 +53,10 @@ export interface LiveDoors {
  * Offline doorcodes (hub/offline/offline-codes.ts): the part of OfflineCodes the code commands call,
  * and the building's time zone (a daily code without a date is for today there).
  */
-export type OfflineCodesPort = Pick<OfflineCodes, 'issue' | 'revoke' | 'list' | 'revocations'> & {
+export type OfflineCodesPort = Pick<
+  OfflineCodes,
+  'issue' | 'revoke' | 'list' | 'revocations' | 'guessRisk'
+> & {
   readonly timeZone: string;
 };
 
@@ -65,6 +68,7 @@ export function offlineCodesPort(codes: OfflineCodes, timeZone: string): Offline
     revoke: (serial, options) => codes.revoke(serial, options),
     list: (options) => codes.list(options),
     revocations: () => codes.revocations(),
+    guessRisk: (doorId, now) => codes.guessRisk(doorId, now),
   };
 }
 

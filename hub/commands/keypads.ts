@@ -21,12 +21,31 @@ export const keypadCommands = [
   }),
   defineCommand({
     name: 'keypad.list',
-    summary: 'keypads whose codes are disabled by the daily failure cap',
+    summary:
+      'keypads whose codes are disabled by the daily failure cap, and the guessing figure of each door',
     input: NoInput,
     roles: ['admin', 'staff', 'installer'],
     runs: 'store',
     readOnly: true,
     http: { method: 'GET', path: '/keypads' },
-    run: (ctx) => ({ keypads: listDisabledKeypads(ctx.store.keypadCap) }),
+    run: (ctx) => ({
+      keypads: listDisabledKeypads(ctx.store.keypadCap),
+      // The chance that someone guessing at the door's keypads gets in within a day
+      // (docs/offline-codes.md); empty where offline codes are not open (the CLI without the secret).
+      guessing: ctx.codes
+        ? ctx.store.doors.list().map((door) => {
+            const risk = ctx.codes!.guessRisk(door.id);
+            return {
+              doorId: door.id,
+              perDay: risk.perDay,
+              odds: risk.odds,
+              overLimit: risk.overLimit,
+              worstLength: risk.worstLength,
+              guessesPerDay: risk.guessesPerDay,
+              personalCodes: risk.personalCodes,
+            };
+          })
+        : [],
+    }),
   }),
 ];
