@@ -443,6 +443,7 @@ export class Hub {
         status: () => this.status(),
         sim: this.#simControl(),
         sessionHours: config.http.sessionHours,
+        timeZone: config.timeZone,
         routes: [
           (api) => registerMobileRoutes(api, { mobile, store, issuer }),
           ...(doorSync ? [(api: FastifyInstance) => registerDoorSyncRoutes(api, { doorSync })] : []),
