@@ -29,7 +29,13 @@ const PRESET_TYPES = new Set(s.types.map(([value]) => value));
 function filtersOf(query: URLSearchParams): Filters {
   const get = (key: string) => query.get(key)?.trim() ?? '';
   const ms = (key: string) => (/^\d{1,15}$/.test(get(key)) ? get(key) : '');
-  return { door: get('door'), person: get('person'), type: get('type'), from: ms('from'), until: ms('until') };
+  return {
+    door: get('door'),
+    person: get('person'),
+    type: get('type'),
+    from: ms('from'),
+    until: ms('until'),
+  };
 }
 
 function queryOf(filters: Filters): Record<string, string> {
@@ -93,13 +99,15 @@ export function EventsPage() {
         setList((current) => {
           const merged = before === null ? page.events : [...current, ...page.events];
           const seen = new Set<number>();
-          return merged.filter((e) => (seen.has(e.seq) ? false : (seen.add(e.seq), true)));
+          return merged.filter((e) => {
+            if (seen.has(e.seq)) return false;
+            seen.add(e.seq);
+            return true;
+          });
         });
         // Older hubs answer without `next`: the oldest seq shown is the cursor while a page came back full.
         const oldest = page.events.at(-1)?.seq;
-        setNext(
-          page.next !== undefined ? page.next : page.events.length >= PAGE && oldest ? oldest : null,
-        );
+        setNext(page.next !== undefined ? page.next : page.events.length >= PAGE && oldest ? oldest : null);
       } catch (err) {
         setError(asApiError(err).message);
       } finally {
@@ -334,7 +342,15 @@ function TypeFilter({ value, onPick }: { value: string; onPick: (type: string) =
   );
 }
 
-function TimeFilter({ label, value, onPick }: { label: string; value: string; onPick: (ms: string) => void }) {
+function TimeFilter({
+  label,
+  value,
+  onPick,
+}: {
+  label: string;
+  value: string;
+  onPick: (ms: string) => void;
+}) {
   return (
     <Field label={label}>
       {(p) => (
@@ -366,8 +382,22 @@ function EventRow({
   const str = (key: string) => (typeof d[key] === 'string' ? (d[key] as string) : null);
   const isDecision = e.type === 'decision';
   const granted = d.granted === true;
-  const what = isDecision ? (granted ? s.granted : s.denied) : (s.typeWords[e.type] ?? s.typeFallback(e.type));
-  const tone = isDecision ? (granted ? 'ok' : 'bad') : e.type.startsWith('alarm.') ? (e.type.endsWith('_cleared') ? 'ok' : 'warn') : e.type.startsWith('admin.') ? 'info' : 'neutral';
+  const what = isDecision
+    ? granted
+      ? s.granted
+      : s.denied
+    : (s.typeWords[e.type] ?? s.typeFallback(e.type));
+  const tone = isDecision
+    ? granted
+      ? 'ok'
+      : 'bad'
+    : e.type.startsWith('alarm.')
+      ? e.type.endsWith('_cleared')
+        ? 'ok'
+        : 'warn'
+      : e.type.startsWith('admin.')
+        ? 'info'
+        : 'neutral';
   const door = e.doorId ? (doorNames.get(e.doorId) ?? e.doorId) : null;
   const person = e.personId ? (personNames.get(e.personId) ?? e.personId) : null;
   const kind = str('kind');
@@ -376,7 +406,8 @@ function EventRow({
 
   const details: string[] = [];
   if (isDecision) {
-    if (!granted && str('reason')) details.push(s.reasons[str('reason')!] ?? s.reasonFallback(str('reason')!));
+    if (!granted && str('reason'))
+      details.push(s.reasons[str('reason')!] ?? s.reasonFallback(str('reason')!));
     if (kindWords) details.push(s.details.via(kindWords, str('reader')));
     if (str('card')) details.push(str('card')!);
   } else {

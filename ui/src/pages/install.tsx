@@ -78,9 +78,7 @@ export function InstallPage() {
       <PageTitle
         actions={
           <>
-            {may('door.add') && (
-              <Button onClick={() => setDialog({ kind: 'addDoor' })}>{s.addDoor}</Button>
-            )}
+            {may('door.add') && <Button onClick={() => setDialog({ kind: 'addDoor' })}>{s.addDoor}</Button>}
             {may('device.add') && (
               <Button variant="primary" onClick={() => setDialog({ kind: 'addDevice' })}>
                 {s.addDevice}
@@ -292,7 +290,12 @@ function DoorRow({
       </div>
       {onRemove && (
         <div class="actions">
-          <Button variant="quiet" class="danger-text" aria-label={`${s.removeDoor} ${door.name}`} onClick={onRemove}>
+          <Button
+            variant="quiet"
+            class="danger-text"
+            aria-label={`${s.removeDoor} ${door.name}`}
+            onClick={onRemove}
+          >
             {s.removeDoor}
           </Button>
         </div>

@@ -74,7 +74,9 @@ export function StaffPage() {
                       {self && <span class="muted">({s.you})</span>}
                     </div>
                     <div class="badges">
-                      <Badge tone={ROLE_TONE[user.role] ?? 'neutral'}>{s.roles[user.role] ?? user.role}</Badge>
+                      <Badge tone={ROLE_TONE[user.role] ?? 'neutral'}>
+                        {s.roles[user.role] ?? user.role}
+                      </Badge>
                       {user.disabled && <Badge tone="bad">{s.disabled}</Badge>}
                       <span class="staff-meta">
                         {user.lastLoginAt
@@ -247,7 +249,11 @@ function AddForm({ onDone }: { onDone: (username: string) => void }) {
           />
         )}
       </Field>
-      <RolePicker value={form.values.role} onPick={(role) => form.set('role', role)} error={form.errors.role} />
+      <RolePicker
+        value={form.values.role}
+        onPick={(role) => form.set('role', role)}
+        error={form.errors.role}
+      />
       <PasswordFields form={form as never} label={s.password} mismatch={mismatch} />
       <div class="dialog-actions">
         <Button type="submit" variant="primary" busy={form.busy}>
@@ -295,7 +301,11 @@ function RoleForm({ user, onDone }: { user: StaffUser; onDone: (role: string) =>
       }}
     >
       {form.errors[''] && <Notice tone="error">{form.errors['']}</Notice>}
-      <RolePicker value={form.values.role} onPick={(role) => form.set('role', role)} error={form.errors.role} />
+      <RolePicker
+        value={form.values.role}
+        onPick={(role) => form.set('role', role)}
+        error={form.errors.role}
+      />
       <p class="field-hint">{s.changeRoleHint}</p>
       <div class="dialog-actions">
         <Button type="submit" variant="primary" busy={form.busy}>

@@ -40,7 +40,8 @@ export const install = {
   heldOpenSeconds: 'Held-open alarm after (seconds)',
   heldOpenHint: 'Alarm when the door stays open longer than this.',
   doorAdded: (name: string) => `Door “${name}” added.`,
-  wiredHint: 'A wired door also needs its lines in the hub configuration (hardware.doors, see the wiring guide).',
+  wiredHint:
+    'A wired door also needs its lines in the hub configuration (hardware.doors, see the wiring guide).',
   removeDoor: 'Remove door',
   removeDoorTitle: (name: string) => `Remove “${name}”?`,
   removeDoorText:
@@ -79,7 +80,8 @@ export const install = {
   deviceRoleShort: { door: 'Door controller', integration: 'Integration' } as Record<string, string>,
   deviceDoors: 'Doors it serves',
   deviceDoorsHint: 'A controller may speak only for these doors.',
-  integrationHint: 'An integration sees events and may ask for the commands its account allows; it serves no door.',
+  integrationHint:
+    'An integration sees events and may ask for the commands its account allows; it serves no door.',
   pickADoor: 'Choose at least one door.',
   noDoorsToServe: 'Add a door first.',
   added: (when: string) => `added ${when}`,

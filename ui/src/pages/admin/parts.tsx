@@ -82,7 +82,9 @@ export function CopyButton({ text, what }: { text: string; what: string }) {
         setTimeout(() => setState('idle'), 2500);
       }}
     >
-      <span aria-live="polite">{state === 'copied' ? s.copied : state === 'failed' ? s.copyFailed : s.copy}</span>
+      <span aria-live="polite">
+        {state === 'copied' ? s.copied : state === 'failed' ? s.copyFailed : s.copy}
+      </span>
     </Button>
   );
 }

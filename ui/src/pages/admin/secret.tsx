@@ -3,8 +3,8 @@
 // Nothing here is stored: closing the dialog drops the secret from the page.
 import { useEffect, useState } from 'preact/hooks';
 import { Dialog } from '../../components/dialog.js';
-import { Button, Notice } from '../../components/ui.js';
 import { QrCode } from '../../components/qr.js';
+import { Button, Notice } from '../../components/ui.js';
 import { t } from '../../i18n/index.js';
 import { CopyButton } from './parts.js';
 
@@ -37,7 +37,7 @@ export function SecretDialog({
     fetch('/ca.crt', { credentials: 'same-origin' })
       .then((r) => (r.ok ? r.text() : null))
       .then(
-        (text) => setCa(text && text.includes('BEGIN CERTIFICATE') ? text : null),
+        (text) => setCa(text?.includes('BEGIN CERTIFICATE') ? text : null),
         () => setCa(null),
       );
   }, []);
