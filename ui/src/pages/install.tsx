@@ -14,6 +14,8 @@ import { ConfirmDialog } from './admin/parts.js';
 import { type Issued, SecretDialog } from './admin/secret.js';
 
 const s = t.install;
+/** The hub's id rule, checked here too so the refusal is in words next to the field. */
+const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 interface Device {
   id: string;
@@ -348,10 +350,22 @@ function AddDoorForm({ onDone }: { onDone: (door: Door) => void }) {
     heldOpenS: '60',
   });
   const v = form.values;
+  // Seconds here, milliseconds in the API: the range is checked here so the words match the field.
+  const [ranges, setRanges] = useState<{ id?: string; unlockS?: string; heldOpenS?: string }>({});
   return (
     <form
+      noValidate
       onSubmit={(e) => {
         e.preventDefault();
+        const unlock = Number(v.unlockS);
+        const held = Number(v.heldOpenS);
+        const problems = {
+          ...(ID.test(v.id.trim()) ? {} : { id: s.idRule }),
+          ...(Number.isInteger(unlock) && unlock >= 1 && unlock <= 60 ? {} : { unlockS: s.unlockRange }),
+          ...(Number.isInteger(held) && held >= 1 && held <= 3600 ? {} : { heldOpenS: s.heldOpenRange }),
+        };
+        setRanges(problems);
+        if (Object.keys(problems).length > 0) return;
         void form.submit(
           (values) =>
             api
@@ -372,13 +386,12 @@ function AddDoorForm({ onDone }: { onDone: (door: Door) => void }) {
       <Field label={s.doorName} hint={s.doorNameHint} error={form.errors.name}>
         {(p) => <input {...p} value={v.name} onInput={(e) => form.set('name', e.currentTarget.value)} />}
       </Field>
-      <Field label={s.doorId} hint={s.doorIdHint} error={form.errors.id}>
+      <Field label={s.doorId} hint={s.doorIdHint} error={ranges.id ?? form.errors.id}>
         {(p) => (
           <input
             {...p}
             required
             autoCapitalize="none"
-            pattern="[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}"
             value={v.id}
             onInput={(e) => form.set('id', e.currentTarget.value)}
           />
@@ -411,13 +424,12 @@ function AddDoorForm({ onDone }: { onDone: (door: Door) => void }) {
         )}
       </Field>
       <div class="row">
-        <Field label={s.unlockSeconds} hint={s.unlockHint} error={form.errors.unlockS}>
+        <Field label={s.unlockSeconds} hint={s.unlockHint} error={ranges.unlockS ?? form.errors.unlockS}>
           {(p) => (
             <input
               {...p}
               type="number"
               min={1}
-              max={60}
               step={1}
               inputMode="numeric"
               value={v.unlockS}
@@ -425,13 +437,16 @@ function AddDoorForm({ onDone }: { onDone: (door: Door) => void }) {
             />
           )}
         </Field>
-        <Field label={s.heldOpenSeconds} hint={s.heldOpenHint} error={form.errors.heldOpenS}>
+        <Field
+          label={s.heldOpenSeconds}
+          hint={s.heldOpenHint}
+          error={ranges.heldOpenS ?? form.errors.heldOpenS}
+        >
           {(p) => (
             <input
               {...p}
               type="number"
               min={1}
-              max={3600}
               step={1}
               inputMode="numeric"
               value={v.heldOpenS}
@@ -452,13 +467,20 @@ function AddDoorForm({ onDone }: { onDone: (door: Door) => void }) {
 function AddDeviceForm({ doors, onDone }: { doors: Door[]; onDone: (issued: Issued) => void }) {
   const form = useForm({ id: '', role: 'door', doors: [] as string[] });
   const [pickError, setPickError] = useState<string | null>(null);
+  const [idError, setIdError] = useState<string | null>(null);
   const v = form.values;
   const toggle = (id: string, on: boolean) =>
     form.set('doors', on ? [...v.doors, id] : v.doors.filter((d) => d !== id));
   return (
     <form
+      noValidate
       onSubmit={(e) => {
         e.preventDefault();
+        if (!ID.test(v.id.trim())) {
+          setIdError(s.idRule);
+          return;
+        }
+        setIdError(null);
         if (v.role === 'door' && v.doors.length === 0) {
           setPickError(doors.length === 0 ? s.noDoorsToServe : s.pickADoor);
           return;
@@ -476,13 +498,12 @@ function AddDeviceForm({ doors, onDone }: { doors: Door[]; onDone: (issued: Issu
       }}
     >
       {form.errors[''] && <Notice tone="error">{form.errors['']}</Notice>}
-      <Field label={s.deviceId} hint={s.deviceIdHint} error={form.errors.id}>
+      <Field label={s.deviceId} hint={s.deviceIdHint} error={idError ?? form.errors.id}>
         {(p) => (
           <input
             {...p}
             required
             autoCapitalize="none"
-            pattern="[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}"
             value={v.id}
             onInput={(e) => form.set('id', e.currentTarget.value)}
           />

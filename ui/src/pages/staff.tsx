@@ -221,6 +221,7 @@ function AddForm({ onDone }: { onDone: (username: string) => void }) {
   const [mismatch, setMismatch] = useState<string | null>(null);
   return (
     <form
+      noValidate
       onSubmit={(e) => {
         e.preventDefault();
         const problem = checkPasswords(form.values);
@@ -292,6 +293,7 @@ function RoleForm({ user, onDone }: { user: StaffUser; onDone: (role: string) =>
   const form = useForm({ role: user.role });
   return (
     <form
+      noValidate
       onSubmit={(e) => {
         e.preventDefault();
         void form.submit(
@@ -321,6 +323,7 @@ function PasswordForm({ user, onDone }: { user: StaffUser; onDone: () => void })
   const [mismatch, setMismatch] = useState<string | null>(null);
   return (
     <form
+      noValidate
       onSubmit={(e) => {
         e.preventDefault();
         const problem = checkPasswords(form.values);

@@ -17,6 +17,8 @@ export const install = {
   noDoors: 'No doors yet. Add the first door, then a controller for it.',
   doorId: 'Door id',
   doorIdHint: 'Short, no spaces: letters, digits, . _ - (e.g. front, garage-1). Cannot be changed later.',
+  idRule:
+    'Use 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit; no spaces.',
   doorName: 'Name staff see',
   doorNameHint: 'e.g. Front entrance',
   transport: 'Connected by',
@@ -37,6 +39,8 @@ export const install = {
   failModeShort: { secure: 'fail-secure', safe: 'fail-safe' } as Record<string, string>,
   unlockSeconds: 'Unlock time (seconds)',
   unlockHint: 'How long the lock opens after a granted card: 1–60 s.',
+  unlockRange: 'Unlock time must be a whole number of seconds from 1 to 60.',
+  heldOpenRange: 'The held-open alarm must be a whole number of seconds from 1 to 3600.',
   heldOpenSeconds: 'Held-open alarm after (seconds)',
   heldOpenHint: 'Alarm when the door stays open longer than this.',
   doorAdded: (name: string) => `Door “${name}” added.`,

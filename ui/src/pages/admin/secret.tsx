@@ -49,23 +49,27 @@ export function SecretDialog({
   ];
   return (
     <Dialog open title={s.secretTitle(issued.deviceId)} onClose={onClose}>
-      <Notice tone="warn">{s.secretOnce}</Notice>
-      <dl class="conn">
-        {rows.map(([label, value, secret]) => (
-          <div key={label} class="conn-row">
-            <dt>{label}</dt>
-            <dd>
-              <code class={secret ? 'secret conn-secret' : 'secret'} data-field={label}>
-                {value}
-              </code>
-              <CopyButton text={value} what={label} />
-            </dd>
-          </div>
-        ))}
-      </dl>
-      <div class="conn-qr">
-        <QrCode text={connectionJson(host, port, issued)} label={s.qrLabel} size={240} />
-        <p class="qr-warning">{s.qrWarning}</p>
+      <div class="conn-layout">
+        <div>
+          <Notice tone="warn">{s.secretOnce}</Notice>
+          <dl class="conn">
+            {rows.map(([label, value, secret]) => (
+              <div key={label} class="conn-row">
+                <dt>{label}</dt>
+                <dd>
+                  <code class={secret ? 'secret conn-secret' : 'secret'} data-field={label}>
+                    {value}
+                  </code>
+                  <CopyButton text={value} what={label} />
+                </dd>
+              </div>
+            ))}
+          </dl>
+        </div>
+        <div class="conn-qr">
+          <QrCode text={connectionJson(host, port, issued)} label={s.qrLabel} size={240} />
+          <p class="qr-warning">{s.qrWarning}</p>
+        </div>
       </div>
       <section class="conn-ca" aria-label={s.caTitle}>
         <div class="conn-ca-head">
