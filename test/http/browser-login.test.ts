@@ -73,12 +73,13 @@ describe('login and setup from other sites (login CSRF)', () => {
       expect(res.json.token).toBeUndefined();
     }
     const own = `http://127.0.0.1:${port}`;
-    for (const headers of [
+    const ownPages: Array<Record<string, string>> = [
       { 'sec-fetch-site': 'same-origin', origin: own },
       { 'sec-fetch-site': 'same-origin' },
       { origin: own },
       {}, // curl, scripts
-    ]) {
+    ];
+    for (const headers of ownPages) {
       const res = await call(port, 'POST', '/session', { body, headers, from: from() });
       expect(res.status, JSON.stringify(headers)).toBe(200);
       expect(String(res.headers['set-cookie'])).toMatch(/gatehouse_session=/);
