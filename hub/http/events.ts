@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { formatLocalMinute, zonedToEpoch } from '../access/localtime.js';
+import type { DoorStatus } from '../bus.js';
 import type { HubEvent, StaffRole } from '../domain.js';
 import type { EventListQuery } from '../store/events.js';
 import type { Store } from '../store/store.js';
@@ -22,11 +23,18 @@ const CSV_PAGE = 1000;
 /** Events a reconnecting stream replays at most; further behind, it gets `reset` and reloads. */
 export const STREAM_REPLAY_MAX = 500;
 /**
- * Bytes a stream may have waiting in its socket's write buffer. A client that stops reading (a phone
- * asleep with the tab open) would otherwise make the hub hold every event for it; past this the stream
- * is dropped and the client, when it wakes, reconnects with Last-Event-ID and replays what it missed.
+ * Bytes a stream may have waiting in its socket's write buffer. A stream stops writing when the socket
+ * is full and reads from the log again once it drains, so this is a safety net; a client that stops
+ * reading (a phone asleep with the tab open) is dropped when it falls more than STREAM_REPLAY_MAX events
+ * behind or has not read for STREAM_STALL_MS, and when it wakes it reconnects with Last-Event-ID.
  */
 export const STREAM_MAX_BUFFERED = 1024 * 1024;
+/** A stream stops writing above this many buffered bytes and goes on from the log when the socket drains. */
+const STREAM_PAUSE_AT = 256 * 1024;
+/** Events read from the log per query while a stream catches up (a pause can leave a page half sent). */
+const CATCH_UP_PAGE = 100;
+/** A stream whose socket has not drained for this long is dropped (checked with the keep-alive). */
+const STREAM_STALL_MS = 60_000;
 const KEEP_ALIVE_MS = 15_000;
 
 const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' });
@@ -181,19 +189,20 @@ function csvRow(event: HubEvent, timeZone: string): string {
     .join(',')}\r\n`;
 }
 
-/** The rows of an export, one database page per chunk, newest first, at most CSV_MAX_ROWS. */
-function* csvChunks(
+/** The rows of an export, one database page per chunk, newest first, at most `maxRows`. */
+export function* csvChunks(
   store: Store,
   role: StaffRole,
   query: EventListQuery,
   timeZone: string,
+  maxRows = CSV_MAX_ROWS,
 ): Generator<string> {
   // A byte-order mark: spreadsheet programs then read the file as UTF-8 (names with accents).
   yield `\ufeff${CSV_COLUMNS.join(',')}\r\n`;
   let written = 0;
   let before: number | undefined;
   for (;;) {
-    const room = CSV_MAX_ROWS - written;
+    const room = maxRows - written;
     const page = eventPage(
       store,
       role,
@@ -203,8 +212,8 @@ function* csvChunks(
     written += page.events.length;
     yield page.events.map((e) => csvRow(e, timeZone)).join('');
     if (page.next === null) return;
-    if (written >= CSV_MAX_ROWS) {
-      yield `# capped at ${CSV_MAX_ROWS} rows: older events were left out; export a shorter time window (from/until) for the rest\r\n`;
+    if (written >= maxRows) {
+      yield `# capped at ${maxRows} rows: older events were left out; export a shorter time window (from/until) for the rest\r\n`;
       return;
     }
     before = page.next;
@@ -319,18 +328,30 @@ export async function registerEventRoutes(
         'cache-control': 'no-store',
         connection: 'keep-alive',
       });
+
+      const drop = (why: string) => {
+        if (closed) return;
+        if (guards.refusals.allow('dropped slow streams'))
+          request.log.warn(
+            { user: staff.username, buffered: res.writableLength, why },
+            'live stream dropped: the client is not reading (it resumes from the log when it reconnects)',
+          );
+        cleanup();
+        res.destroy();
+      };
+      // Backpressure: while the socket's buffer is full the stream pauses and keeps no backlog of its
+      // own: the events wait in the log and are read from it after the cursor once the socket drains.
+      let pausedAt: number | null = null;
+      const waitingDoors = new Map<string, DoorStatus>();
+      // Above the socket's own high-water mark, so a write has returned false and 'drain' will come.
+      const pauseAt = Math.max(STREAM_PAUSE_AT, res.writableHighWaterMark);
       const write = (text: string) => {
         if (closed || res.writableEnded) return;
         res.write(text);
-        if (res.writableLength > STREAM_MAX_BUFFERED) {
-          // The client stopped reading: drop it rather than hold the log for it (it resumes later).
-          if (guards.refusals.allow('dropped slow streams'))
-            request.log.warn(
-              { user: staff.username, buffered: res.writableLength },
-              'live stream dropped: the client is not reading',
-            );
-          cleanup();
-          res.destroy();
+        if (res.writableLength > STREAM_MAX_BUFFERED) drop('write buffer over the limit');
+        else if (res.writableLength > pauseAt && pausedAt === null) {
+          pausedAt = Date.now();
+          res.once('drain', resume);
         }
       };
       const send = (type: string, data: unknown, id?: number) => {
@@ -338,9 +359,9 @@ export async function registerEventRoutes(
         write(`${id === undefined ? '' : `id: ${id}\n`}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
       };
 
-      // Every event up to `cursor` has been sent or was not visible. Events go out in seq order, each
-      // once: the next one straight from the bus, anything else (a replay, a commit by the CLI seen
-      // late) read from the log after the cursor.
+      // Every event up to `cursor` has been sent or is not visible to this role. Events go out in seq
+      // order, each once: the next one straight from the bus; anything else (a replay, a commit by the
+      // CLI seen late, what waited during a pause) read from the log after the cursor.
       const scopes = eventScopes(role);
       let cursor = 0;
       const sendEvent = (event: HubEvent) => {
@@ -348,18 +369,28 @@ export async function registerEventRoutes(
         if (seen) send('event', seen, event.seq);
       };
       const catchUp = (upTo: number) => {
-        while (!closed && cursor < upTo) {
+        while (!closed && pausedAt === null && cursor < upTo) {
           const batch = store.events.list({
             afterSeq: cursor,
             throughSeq: upTo,
             oldestFirst: true,
-            limit: STREAM_REPLAY_MAX,
+            limit: CATCH_UP_PAGE,
             ...(scopes === null ? {} : { typeScopes: scopes }),
           });
-          for (const event of batch) sendEvent(event);
-          cursor = batch.length < STREAM_REPLAY_MAX ? upTo : batch[batch.length - 1]!.seq;
+          for (const event of batch) {
+            if (closed || pausedAt !== null) return;
+            sendEvent(event);
+            cursor = event.seq;
+          }
+          if (batch.length < CATCH_UP_PAGE && pausedAt === null) cursor = upTo;
         }
       };
+      function resume(): void {
+        pausedAt = null;
+        for (const status of waitingDoors.values()) send('door', status);
+        waitingDoors.clear();
+        catchUp(store.events.lastSeq());
+      }
       const reset = (lastSeq: number) => {
         cursor = lastSeq;
         send('reset', { lastSeq }, lastSeq);
@@ -368,7 +399,12 @@ export async function registerEventRoutes(
       // Subscribe first: events stored from here on reach the listener; the replay below is synchronous,
       // so nothing is stored in between, and the cursor drops anything the replay already sent.
       deps.bus.on(owner, 'event', (event) => {
-        if (event.seq <= cursor) return;
+        if (closed || event.seq <= cursor) return;
+        if (pausedAt !== null) {
+          // Further behind than a reconnect would replay: it would get a reset anyway.
+          if (event.seq - cursor > STREAM_REPLAY_MAX) drop('too far behind');
+          return;
+        }
         if (event.seq === cursor + 1) {
           cursor = event.seq;
           sendEvent(event);
@@ -376,9 +412,14 @@ export async function registerEventRoutes(
       });
       deps.bus.on(owner, 'doorStatus', (status) => {
         const seen = visibleDoorStatus(role, status);
-        if (seen) send('door', seen);
+        if (!seen) return;
+        if (pausedAt === null) send('door', seen);
+        else waitingDoors.set(seen.doorId, seen); // only the latest state of each door matters
       });
-      keepAlive = setInterval(() => write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+      keepAlive = setInterval(() => {
+        if (pausedAt === null) write(': keep-alive\n\n');
+        else if (Date.now() - pausedAt > STREAM_STALL_MS) drop('not reading');
+      }, KEEP_ALIVE_MS);
       res.on('close', cleanup);
       res.on('error', cleanup); // a dead client is not a hub error
 
@@ -389,7 +430,6 @@ export async function registerEventRoutes(
         return;
       }
       const resumeFrom = Number(resumeText);
-      cursor = resumeFrom;
       if (resumeFrom > lastSeq) {
         reset(lastSeq); // a log this client never saw (restored from a backup): start over
         return;
@@ -405,8 +445,8 @@ export async function registerEventRoutes(
         reset(lastSeq);
         return;
       }
-      for (const event of missed) sendEvent(event);
-      cursor = lastSeq;
+      cursor = resumeFrom;
+      catchUp(lastSeq);
     },
   );
 }
