@@ -414,12 +414,17 @@ function EventRow({
     if (typeof d.from === 'string' && typeof d.to === 'string') details.push(s.details.mode(d.from, d.to));
     if (typeof d.ms === 'number') details.push(s.details.ms(d.ms));
     for (const [k, v] of Object.entries(d)) {
-      if (['actor', 'from', 'to', 'ms', 'granted', 'kind'].includes(k)) continue;
-      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
-        details.push(k === 'reason' && typeof v === 'string' ? s.details.reason(v) : `${k}: ${v}`);
-      } else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) {
-        details.push(`${k}: ${v.join(', ')}`);
-      }
+      if (['actor', 'from', 'to', 'ms', 'granted', 'kind'].includes(k) || s.hiddenFields.includes(k))
+        continue;
+      const text =
+        typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+          ? String(v)
+          : Array.isArray(v) && v.every((x) => typeof x === 'string')
+            ? v.join(', ')
+            : null;
+      if (text === null) continue;
+      const say = s.fields[k];
+      details.push(k === 'reason' ? s.details.reason(text) : say ? say(text) : `${k}: ${text}`);
       if (details.length >= 5) break;
     }
   }
@@ -432,7 +437,7 @@ function EventRow({
         <div class="event-head">
           <Badge tone={tone}>{what}</Badge>
           {door && <span class="event-door">{door}</span>}
-          {person && <span class="event-person">{person}</span>}
+          {person && !isDecision && <span class="event-person">{person}</span>}
         </div>
         <p class="event-meta">
           <span class="event-by">

@@ -146,6 +146,25 @@ export const events = {
     mode: (from: string, to: string) => `${from} → ${to}`,
     ms: (ms: number) => `${Math.round(ms / 100) / 10} s`,
   },
+  /** Words for the data fields staff meet most; others show as "field: value". */
+  fields: {
+    label: (v: string) => v,
+    name: (v: string) => `name “${v}”`,
+    username: (v: string) => `login ${v}`,
+    role: (v: string) => `role ${v}`,
+    groupId: (v: string) => `group ${v}`,
+    deviceId: (v: string) => `device ${v}`,
+    doors: (v: string) => `doors ${v}`,
+    transport: (v: string) =>
+      ({ mqtt: 'network controller', wired: 'wired to the hub', sim: 'simulated' })[v] ?? v,
+    failMode: (v: string) => ({ secure: 'fail-secure', safe: 'fail-safe' })[v] ?? v,
+    unlockMs: (v: string) => `unlocks ${Number(v) / 1000} s`,
+    heldOpenMs: (v: string) => `held-open alarm after ${Number(v) / 1000} s`,
+    serial: (v: string) => `serial ${v}`,
+    note: (v: string) => `“${v}”`,
+  } as Record<string, (value: string) => string>,
+  /** Internal ids that say nothing to a person reading the log. */
+  hiddenFields: ['userId', 'request', 'credentialId', 'personId'],
   columns: { time: 'Time', what: 'What', where: 'Door', who: 'Person', by: 'By', details: 'Details' },
   hubWide: 'hub',
 };
