@@ -199,6 +199,14 @@ describe('event log', () => {
     expect(texts.some((r) => r.includes('Ada') || r.includes('Bob'))).toBe(false);
     // The API refuses the person filter to an installer.
     expect((await page.request.get('/api/v1/events?person=ada')).status()).toBe(403);
+
+    // A hostile address: the hub refuses the filters, the page says so and runs nothing from the URL.
+    await page.goto('/events?type=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E&from=yesterday&door=..%2F..');
+    await expect.poll(() => page.getByRole('alert').allTextContents()).not.toEqual([]);
+    expect(await page.locator('main img').count()).toBe(0);
+    expect(await rows(page).count()).toBe(0);
+    const csv = await page.getByRole('link', { name: 'Download CSV' }).getAttribute('href');
+    expect(csv).toBe('/api/v1/events.csv?door=..%2F..&type=%3Cimg+src%3Dx+onerror%3Dalert%281%29%3E');
     await context.close();
   }, 60_000);
 });

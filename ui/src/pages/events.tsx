@@ -109,7 +109,8 @@ export function EventsPage() {
         const oldest = page.events.at(-1)?.seq;
         setNext(page.next !== undefined ? page.next : page.events.length >= PAGE && oldest ? oldest : null);
       } catch (err) {
-        setError(asApiError(err).message);
+        const refusal = asApiError(err);
+        setError(refusal.code === 'invalid' ? s.badFilters(refusal.message) : refusal.message);
       } finally {
         setLoading(false);
       }

@@ -31,6 +31,7 @@ export const events = {
   at: 'at',
   count: (n: number) => (n === 1 ? '1 event shown' : `${n} events shown`),
   badPerson: 'Pick a person from the list.',
+  badFilters: (why: string) => `The hub cannot use these filters (${why}). Clear them and choose again.`,
   /** Presets for the type filter: a type includes its sub-types ('alarm' → 'alarm.tamper'). */
   types: [
     ['', 'All events'],
