@@ -28,6 +28,8 @@ export interface HubProcess {
   child: ChildProcess;
   pid: number;
   mqttPort: number;
+  /** The plain-HTTP port on 127.0.0.1 (the API and the web UI). */
+  httpPort: number;
   /** Bytes and lines the hub wrote to stdout + stderr since it was spawned. */
   log(): { bytes: number; lines: number; errorLines: number; fatalLines: number };
   /** The last few error/fatal log lines and stderr text, shortened. */
@@ -142,6 +144,7 @@ export async function startHubProcess(dataDir: string, env: NodeJS.ProcessEnv = 
     child,
     pid: child.pid!,
     mqttPort: (ready.mqtt as { tcp: number }).tcp,
+    httpPort: (ready.http as { http: number }).http,
     log: () => ({ bytes, lines, errorLines, fatalLines }),
     lastErrors: () => [...errors],
     exit: () => exitInfo,

@@ -21,6 +21,7 @@ const SUITES: Array<[string, () => Promise<Record<string, unknown>>]> = [
   ['offline', async () => (await import('./offline.js')).benchOffline()],
   ['mobile', async () => (await import('./mobile.js')).benchMobile()],
   ['isolation', async () => (await import('./isolation.js')).benchIsolation()],
+  ['ui', async () => (await import('./ui.js')).benchUi()],
 ];
 
 /**
