@@ -202,10 +202,11 @@ export const MIGRATIONS: readonly Migration[] = [
     failures INTEGER NOT NULL
   ) STRICT;
   `,
-  // 4: a person's events (their page in the staff UI, GET /api/v1/events?person=) without reading the
-  // whole log; seq in the index keeps them in order, so a page needs no sort.
+  // 5 (numbered after the access-window migration 4 of the people work; alone on this branch it runs as 4):
+  // a person's events (their page in the staff UI, GET /api/v1/events?person=) without reading the whole
+  // log; seq in the index keeps them in order, so a page needs no sort.
   `
-  CREATE INDEX events_person ON events (person_id, seq) WHERE person_id IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS events_person ON events (person_id, seq) WHERE person_id IS NOT NULL;
   `,
 ];
 
