@@ -157,6 +157,12 @@ export class Hub {
           offline: this.#offline.get(),
           timeZone: this.config.timeZone,
           doorStatus: () => this.doors.status().map((s) => this.#withReaders(s)),
+          wiring: (doorId) => {
+            const def = this.config.hardware.doors?.find((d) => d.door === doorId);
+            if (!def) return null;
+            const { door: _door, ...lines } = def;
+            return lines;
+          },
         }),
         logger,
       }),

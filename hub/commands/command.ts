@@ -47,6 +47,8 @@ export interface LiveDoors {
   fireRelease(doorId: string): boolean | null;
   /** Live state of every running door (contact, lock, online…). */
   status(): DoorStatus[];
+  /** A wired door's lines and readers as configured in `hardware.doors`; null for other doors. */
+  wiring?(doorId: string): Readonly<Record<string, unknown>> | null;
 }
 
 /**

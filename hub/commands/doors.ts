@@ -57,7 +57,12 @@ function applyLive(ctx: CommandContext, doorId: string, mode: DoorMode): void {
 
 function doorRecords(store: Store, ctx: CommandContext) {
   const live = new Map((ctx.hub?.doors.status() ?? []).map((s) => [s.doorId, s]));
-  return store.doors.list().map((door) => ({ ...door, status: live.get(door.id) ?? null }));
+  // A wired door also shows its configured lines and readers (installers check the wiring against it).
+  return store.doors.list().map((door) => ({
+    ...door,
+    status: live.get(door.id) ?? null,
+    ...(door.transport === 'wired' ? { hardware: ctx.hub?.doors.wiring?.(door.id) ?? null } : {}),
+  }));
 }
 
 export const doorCommands = [

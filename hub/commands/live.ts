@@ -17,6 +17,8 @@ export function liveHubOf(parts: {
   logger?: Logger;
   /** Each door's live state as the API shows it (with its readers); default: the door manager's. */
   doorStatus?: () => DoorStatus[];
+  /** A wired door's configured lines (`hardware.doors` entry without its `door`); null otherwise. */
+  wiring?: (doorId: string) => Readonly<Record<string, unknown>> | null;
 }): LiveHub {
   const { doors, offline } = parts;
   return {
@@ -25,6 +27,7 @@ export function liveHubOf(parts: {
       setMode: (doorId, mode) => doors.setMode(doorId, mode),
       fireRelease: (doorId) => doors.get(doorId)?.fireRelease ?? null,
       status: parts.doorStatus ?? (() => doors.status()),
+      wiring: parts.wiring ?? (() => null),
     },
     codes: offlineCodesPort(offline.codes, parts.timeZone),
     clock: {
