@@ -10,6 +10,7 @@ import {
   simulatedParts,
   type WiredDoorHardware,
 } from '../adapters/factory.js';
+import { BridgeEvents } from './broker/bridge-events.js';
 import { commandBridge } from './broker/bridge-requests.js';
 import { MqttBroker } from './broker/index.js';
 import { Summarizer } from './budget.js';
@@ -106,6 +107,8 @@ export class Hub {
         bus: this.bus,
         emitEvent: (e) => this.store.events.append(e),
         wiredIo: (door) => this.#wiredIo(door),
+        offlineGraceMs: this.config.doors.offlineGraceSeconds * 1000,
+        decorateStatus: (s) => this.#withReaders(s),
         logger,
       }),
     { status: (doors) => ({ doors: (doors?.status() ?? []).map((s) => this.#withReaders(s)) }) },
@@ -219,20 +222,18 @@ export class Hub {
     stopDeadlineMs: 5_000, // bridge offline, then clients and listeners each within 2 s
   });
 
-  /** Integrations hear about decisions and door states after the door has its answer. */
-  readonly #bridgeEvents: Part = {
-    name: 'bridge-events',
-    start: () => {
-      const bridge = (payload: Record<string, unknown>) =>
-        setImmediate(() => setImmediate(() => void this.#broker.current?.publishBridgeEvent(payload)));
-      this.bus.on(this.#bridgeEvents, 'decided', (p, d) =>
-        bridge({ type: 'decision', door: p.doorId, kind: p.kind, granted: d.granted, reason: d.reason }),
-      );
-      this.bus.on(this.#bridgeEvents, 'doorStatus', (s) => bridge({ type: 'door', ...s }));
-    },
-    stop: () => this.bus.removeAll(this.#bridgeEvents),
-    status: () => ({}),
-  };
+  /** Integrations hear about decisions, door states, alarms and doorbells after the door has its answer. */
+  readonly #bridgeEvents = service(
+    'bridge-events',
+    ({ logger }) =>
+      new BridgeEvents({
+        bus: this.bus,
+        publish: (payload) => this.#broker.current?.publishBridgeEvent(payload),
+        eventsPerSecond: this.config.mqtt.limits.bridgeEventsPerSecond,
+        eventBurst: this.config.mqtt.limits.bridgeEventBurst,
+        logger,
+      }),
+  );
 
   /** Door-side sync: signed copies for LAN door controllers (docs/mqtt.md §8). */
   readonly #doorSync = service(
