@@ -26,6 +26,7 @@ import type { Config } from './config/index.js';
 import { DecisionService } from './decisions.js';
 import type { Door, HubEvent } from './domain.js';
 import { DoorManager, SimDoor, WiredDoorIo } from './doors/index.js';
+import { openOfflineAlarms } from './doors/presence.js';
 import { attachToBus } from './doors/presentations.js';
 import { ReaderMonitor } from './doors/readers.js';
 import { DoorSync, registerDoorSyncRoutes } from './doorsync/index.js';
@@ -108,6 +109,8 @@ export class Hub {
         emitEvent: (e) => this.store.events.append(e),
         wiredIo: (door) => this.#wiredIo(door),
         offlineGraceMs: this.config.doors.offlineGraceSeconds * 1000,
+        openOfflineAlarms: () =>
+          openOfflineAlarms(this.store.events.list({ limit: 1000, type: 'alarm.door_offline*' })),
         decorateStatus: (s) => this.#withReaders(s),
         logger,
       }),

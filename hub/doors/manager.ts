@@ -7,7 +7,7 @@ import type { Door, DoorMode, NewEvent } from '../domain.js';
 import type { DoorClock } from './clock.js';
 import { checkDoorSettings, DoorController, type DoorSettings } from './controller.js';
 import { type DoorIo, MqttDoorIo } from './io.js';
-import { DevicePresence } from './presence.js';
+import { DevicePresence, type OpenOfflineAlarm } from './presence.js';
 
 /** Builds the I/O of a door with transport 'wired' or 'sim' (GPIO adapters or a SimDoor). */
 export type WiredIoFactory = (door: Door) => DoorIo | Promise<DoorIo>;
@@ -22,6 +22,8 @@ export interface DoorManagerOptions {
   logger?: Logger;
   /** A LAN door controller away this long raises alarm.door_offline (default 10 s). */
   offlineGraceMs?: number;
+  /** Offline alarms from before this start that are still open (their device's return clears them). */
+  openOfflineAlarms?: () => readonly OpenOfflineAlarm[];
   /** Adds to every status a door publishes (a wired door's readers), so all doorStatus messages agree. */
   decorateStatus?: (status: DoorStatus) => DoorStatus;
 }
@@ -72,6 +74,11 @@ export class DoorManager {
       this.#followDevice(r);
     });
     await this.#apply(this.#doors);
+    try {
+      this.#presence.resume(this.#options.openOfflineAlarms?.() ?? []);
+    } catch (err) {
+      this.#logger.error({ err }, 'could not read the open door_offline alarms');
+    }
     this.#logger.info({ doors: this.#entries.size }, 'door manager started');
   }
 

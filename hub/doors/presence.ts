@@ -5,7 +5,7 @@
 // budgeted like a flapping reader (hub/doors/readers.ts): past a few changes a minute it gets one
 // `alarm.door_flapping`, and where it stands is written when its minute ends.
 import { BoundedMap } from '../budget.js';
-import type { NewEvent } from '../domain.js';
+import type { HubEvent, NewEvent } from '../domain.js';
 import type { Logger } from '../logger.js';
 import { type DoorClock, systemClock, type TimerHandle } from './clock.js';
 
@@ -33,6 +33,40 @@ interface Device {
   window: { since: number; changes: number; flapping: boolean; timer: TimerHandle | null };
 }
 
+/** An `alarm.door_offline` in the log whose `_cleared` has not followed (from before a restart). */
+export interface OpenOfflineAlarm {
+  deviceId: string;
+  doorId: string;
+  since: number;
+}
+
+/**
+ * The offline alarms still open in a stretch of the log (any order): the latest of `alarm.door_offline`
+ * and `alarm.door_offline_cleared` per device and door decides.
+ */
+export function openOfflineAlarms(events: readonly HubEvent[]): OpenOfflineAlarm[] {
+  const latest = new Map<string, HubEvent>();
+  for (const e of events) {
+    if (e.type !== 'alarm.door_offline' && e.type !== 'alarm.door_offline_cleared') continue;
+    const device = e.data['device'];
+    if (typeof device !== 'string' || e.doorId === null) continue;
+    const key = JSON.stringify([device, e.doorId]);
+    const seen = latest.get(key);
+    if (!seen || seen.seq < e.seq) latest.set(key, e);
+  }
+  const open: OpenOfflineAlarm[] = [];
+  for (const e of latest.values()) {
+    if (e.type !== 'alarm.door_offline' || e.doorId === null) continue;
+    const since = e.data['since'];
+    open.push({
+      deviceId: e.data['device'] as string,
+      doorId: e.doorId,
+      since: typeof since === 'number' && Number.isFinite(since) ? since : e.ts,
+    });
+  }
+  return open;
+}
+
 export interface DevicePresenceOptions {
   emitEvent: (event: NewEvent) => unknown;
   /** Whether an alarm belongs on this door (it exists and is a LAN door). */
@@ -56,6 +90,25 @@ export class DevicePresence {
   }
 
   /**
+   * Offline alarms raised before this start and not cleared: the device is taken as offline with its
+   * alarm written, so its return clears them (and a device that never returns keeps them open).
+   */
+  resume(open: readonly OpenOfflineAlarm[]): void {
+    for (const alarm of open) {
+      let device = this.#devices.get(alarm.deviceId);
+      if (!device) {
+        device = this.#newDevice(alarm.deviceId, false);
+        device.written = 'offline';
+        device.offlineSince = alarm.since;
+        this.#devices.set(alarm.deviceId, device);
+      }
+      if (device.written !== 'offline' || device.online) continue;
+      if (!device.alarmedDoors.includes(alarm.doorId)) device.alarmedDoors.push(alarm.doorId);
+      device.offlineSince = Math.min(device.offlineSince, alarm.since);
+    }
+  }
+
+  /**
    * The broker's availability of a device for one of its doors (bus `doorInput`, type `availability`).
    * A change is announced once per door, one after the other: the first of a burst changes the state,
    * the rest only name more doors.
@@ -63,16 +116,7 @@ export class DevicePresence {
   availability(doorId: string, deviceId: string, online: boolean): void {
     let device = this.#devices.get(deviceId);
     if (!device) {
-      device = {
-        id: deviceId,
-        doors: new Set(),
-        online: !online,
-        offlineSince: 0,
-        grace: null,
-        written: 'online',
-        alarmedDoors: [],
-        window: { since: this.#clock.now(), changes: 0, flapping: false, timer: null },
-      };
+      device = this.#newDevice(deviceId, !online);
       this.#devices.set(deviceId, device);
     }
     if (device.online === online) {
@@ -101,6 +145,19 @@ export class DevicePresence {
     this.#devices.clear();
   }
 
+  #newDevice(id: string, online: boolean): Device {
+    return {
+      id,
+      doors: new Set(),
+      online,
+      offlineSince: 0,
+      grace: null,
+      written: 'online',
+      alarmedDoors: [],
+      window: { since: this.#clock.now(), changes: 0, flapping: false, timer: null },
+    };
+  }
+
   #write(device: Device, state: Written): void {
     if (device.written === state) return;
     const window = device.window;
@@ -123,7 +180,7 @@ export class DevicePresence {
     if (state === 'offline') {
       device.alarmedDoors = [...device.doors].filter((d) => this.#o.isLanDoor(d));
       for (const doorId of device.alarmedDoors) {
-        this.#emit(doorId, 'alarm.door_offline', { device: device.id });
+        this.#emit(doorId, 'alarm.door_offline', { device: device.id, since: device.offlineSince });
       }
       this.#o.logger?.warn({ device: device.id, doors: device.alarmedDoors }, 'door controller offline');
       return;

@@ -319,3 +319,43 @@ describe('an alarm flood on bridge/event', () => {
     await reader.endAsync();
   });
 });
+
+describe('a door controller offline across a hub restart', () => {
+  let dir: string;
+  let hub: Hub | null = null;
+
+  beforeAll(() => {
+    dir = tempDataDir();
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+    removeDir(dir);
+  });
+
+  it('keeps its alarm open, and clears it when the controller is back after the restart', async () => {
+    const config = { doors: { offlineGraceSeconds: 1 } };
+    hub = await startHub(dir, config);
+    hub.store.doors.add({ id: 'gate', name: 'Gate', transport: 'mqtt' });
+    const { secret } = hub.store.devices.add('ctl-gate', { role: 'door', doors: ['gate'] });
+    kill(await connectDevice(hub.addresses().mqtt.tcp!, 'ctl-gate', secret));
+    const raised = await waitFor(() => stored(hub!, 'alarm.door_offline', 'gate')[0], 'alarm.door_offline');
+    await hub.stop();
+
+    hub = await startHub(dir, config);
+    const bridge = await listen(hub, 'node-red-2');
+    const device = await connectDevice(hub.addresses().mqtt.tcp!, 'ctl-gate', secret);
+    const cleared = await waitFor(
+      () => bridge.messages.find((m) => m.alarm === 'alarm.door_offline_cleared' && m.door === 'gate'),
+      'alarm.door_offline_cleared after the restart',
+    );
+    expect(cleared).toMatchObject({ data: { device: 'ctl-gate' } });
+    // Counted from when it went offline before the restart.
+    expect((cleared.data as Message).offlineMs as number).toBeGreaterThanOrEqual(
+      (cleared.ts as number) - (raised.data.since as number) - 5,
+    );
+    expect(stored(hub, 'alarm.door_offline', 'gate')).toHaveLength(1);
+    await device.endAsync();
+    await bridge.client.endAsync();
+  });
+});
