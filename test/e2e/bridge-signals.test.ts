@@ -5,6 +5,7 @@
 import type net from 'node:net';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isSimDoorHardware } from '../../adapters/factory.js';
 import type { Hub } from '../../hub/app.js';
 import type { HubEvent } from '../../hub/domain.js';
 import { connectDevice, present, removeDir, startHub, tempDataDir } from '../helpers/hub.js';
@@ -358,4 +359,63 @@ describe('a door controller offline across a hub restart', () => {
     await device.endAsync();
     await bridge.client.endAsync();
   });
+});
+
+describe('a wired door on bridge/event', () => {
+  let dir: string;
+  let hub: Hub;
+
+  beforeAll(async () => {
+    dir = tempDataDir();
+    hub = await startHub(dir, {
+      hardware: {
+        driver: 'sim',
+        doors: [
+          {
+            door: 'garage',
+            lock: { gpio: 17 },
+            readers: [{ id: 'garage-nfc', type: 'pn532', path: '/dev/serial0', pollMs: 20, timeoutMs: 200 }],
+          },
+        ],
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+    removeDir(dir);
+  });
+
+  it('carries its readers in every door state, and a reader going offline as an alarm', async () => {
+    const bridge = await listen(hub);
+    const hw = hub.wiredHardware('garage');
+    if (!hw || !isSimDoorHardware(hw)) throw new Error('expected simulated wired hardware');
+    const readerState = () =>
+      (hub.status().doors as Array<{ doorId: string; readers?: Array<{ state: string }> }>).find(
+        (d) => d.doorId === 'garage',
+      )?.readers?.[0]?.state;
+    await waitFor(() => readerState() === 'online', 'reader online');
+
+    // A state change of the door itself (the lock), not of its reader, still names the reader.
+    expect(hub.doors.unlock('garage', 1000)).toEqual({ ok: true });
+    const unlocked = await waitFor(
+      () => bridge.messages.find((m) => m.type === 'door' && m.doorId === 'garage' && m.lock === 'unlocked'),
+      'door message for the unlock',
+    );
+    expect(unlocked.readers).toEqual([expect.objectContaining({ id: 'garage-nfc', state: 'online' })]);
+
+    hw.pn532('garage-nfc')!.emulator.silent = true;
+    const offline = await waitFor(
+      () => bridge.messages.find((m) => m.alarm === 'alarm.reader_offline' && m.door === 'garage'),
+      'alarm.reader_offline on bridge/event',
+    );
+    expect(offline).toMatchObject({ type: 'alarm', cleared: false, data: { reader: 'garage-nfc' } });
+    hw.pn532('garage-nfc')!.emulator.silent = false;
+    await waitFor(
+      () => bridge.messages.find((m) => m.alarm === 'alarm.reader_offline_cleared' && m.door === 'garage'),
+      'alarm.reader_offline_cleared on bridge/event',
+      20_000,
+    );
+    await bridge.client.endAsync();
+  }, 40_000);
 });
