@@ -7,6 +7,7 @@ import { TokenBucket } from '../budget.js';
 import type { EventBus } from '../bus.js';
 import type { HubEvent } from '../domain.js';
 import type { Logger } from '../logger.js';
+import { shorten } from '../text.js';
 
 /** Fields of an alarm's data copied to the bridge: plain values only, a few, short. */
 const MAX_DATA_FIELDS = 12;
@@ -76,8 +77,7 @@ export function plainData(data: Record<string, unknown>): BridgeAlarm['data'] {
   for (const [key, value] of Object.entries(data ?? {})) {
     if (fields >= MAX_DATA_FIELDS) break;
     if (SECRET_FIELD.test(key)) continue;
-    if (typeof value === 'string')
-      out[key] = value.length > MAX_TEXT ? `${value.slice(0, MAX_TEXT)}…` : value;
+    if (typeof value === 'string') out[key] = shorten(value, MAX_TEXT);
     else if (typeof value === 'number' && Number.isFinite(value)) out[key] = value;
     else if (typeof value === 'boolean' || value === null) out[key] = value;
     else continue;
