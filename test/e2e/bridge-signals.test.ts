@@ -236,6 +236,17 @@ describe('bridge/event: alarms, door controllers offline, doorbells', () => {
     await waitFor(() => errors.find((e) => e.includes('reserved')), 'sync_ack refused');
   });
 
+  it('an integration account limited to a door going away is no door going offline', async () => {
+    const { secret } = hub.store.devices.add('flow-side', { role: 'integration', doors: ['side'] });
+    const flow = await connectDevice(port, 'flow-side', secret);
+    const online = () => hub.doors.get('side')?.status().online;
+    expect(online()).toBe(true);
+    kill(flow);
+    await sleep(GRACE_S * 1000 + 500);
+    expect(online()).toBe(true);
+    expect(stored(hub, 'alarm.door_offline', 'side')).toEqual([]);
+  });
+
   it('no bridge message carries a secret-like field', () => {
     const text = JSON.stringify(bridge.messages);
     expect(text).not.toMatch(/"(pin|secret|card|value|credential\w*|person\w*)"/i);
