@@ -10,6 +10,7 @@ import {
   simulatedParts,
   type WiredDoorHardware,
 } from '../adapters/factory.js';
+import { BridgeEvents } from './broker/bridge-events.js';
 import { commandBridge } from './broker/bridge-requests.js';
 import { MqttBroker } from './broker/index.js';
 import { Summarizer } from './budget.js';
@@ -25,6 +26,7 @@ import type { Config } from './config/index.js';
 import { DecisionService } from './decisions.js';
 import type { Door, HubEvent } from './domain.js';
 import { DoorManager, SimDoor, WiredDoorIo } from './doors/index.js';
+import { openOfflineAlarms } from './doors/presence.js';
 import { attachToBus } from './doors/presentations.js';
 import { ReaderMonitor } from './doors/readers.js';
 import { DoorSync, registerDoorSyncRoutes } from './doorsync/index.js';
@@ -111,6 +113,10 @@ export class Hub {
         bus: this.bus,
         emitEvent: (e) => this.store.events.append(e),
         wiredIo: (door) => this.#wiredIo(door),
+        offlineGraceMs: this.config.doors.offlineGraceSeconds * 1000,
+        openOfflineAlarms: () =>
+          openOfflineAlarms(this.store.events.list({ limit: 1000, type: 'alarm.door_offline*' })),
+        decorateStatus: (s) => this.#withReaders(s),
         logger,
       }),
     { status: (doors) => ({ doors: (doors?.status() ?? []).map((s) => this.#withReaders(s)) }) },
@@ -233,20 +239,18 @@ export class Hub {
     stopDeadlineMs: 5_000, // bridge offline, then clients and listeners each within 2 s
   });
 
-  /** Integrations hear about decisions and door states after the door has its answer. */
-  readonly #bridgeEvents: Part = {
-    name: 'bridge-events',
-    start: () => {
-      const bridge = (payload: Record<string, unknown>) =>
-        setImmediate(() => setImmediate(() => void this.#broker.current?.publishBridgeEvent(payload)));
-      this.bus.on(this.#bridgeEvents, 'decided', (p, d) =>
-        bridge({ type: 'decision', door: p.doorId, kind: p.kind, granted: d.granted, reason: d.reason }),
-      );
-      this.bus.on(this.#bridgeEvents, 'doorStatus', (s) => bridge({ type: 'door', ...s }));
-    },
-    stop: () => this.bus.removeAll(this.#bridgeEvents),
-    status: () => ({}),
-  };
+  /** Integrations hear about decisions, door states, alarms and doorbells after the door has its answer. */
+  readonly #bridgeEvents = service(
+    'bridge-events',
+    ({ logger }) =>
+      new BridgeEvents({
+        bus: this.bus,
+        publish: (payload) => this.#broker.current?.publishBridgeEvent(payload),
+        eventsPerSecond: this.config.mqtt.limits.bridgeEventsPerSecond,
+        eventBurst: this.config.mqtt.limits.bridgeEventBurst,
+        logger,
+      }),
+  );
 
   /** Door-side sync: signed copies for LAN door controllers (docs/mqtt.md §8). */
   readonly #doorSync = service(

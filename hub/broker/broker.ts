@@ -691,7 +691,8 @@ export class MqttBroker {
     if (this.#online.has(identity.id) === online) return;
     if (online) this.#online.set(identity.id, identity);
     else this.#online.delete(identity.id);
-    if (this.#stopping) return;
+    // An integration account limited to some doors does not make them online or offline.
+    if (this.#stopping || identity.role !== 'door') return;
     for (const doorId of identity.doors) {
       this.#emit('doorInput', { doorId, type: 'availability', data: { online, deviceId: identity.id } });
     }

@@ -135,8 +135,8 @@ const stateValidator = Compile(StatePayload);
 const eventValidator = Compile(EventPayload);
 const bridgeRequestValidator = Compile(BridgeRequestPayload);
 
-/** Event types the hub produces itself; a device may not forge them. */
-const RESERVED_EVENT_TYPES: ReadonlySet<string> = new Set(['availability']);
+/** Event types the hub produces itself (availability; sync acks have their own topic); a device may not forge them. */
+const RESERVED_EVENT_TYPES: ReadonlySet<string> = new Set(['availability', 'sync_ack']);
 
 // ---- payload schemas (hub → device), for documentation and tests ----
 

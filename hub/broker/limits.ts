@@ -91,6 +91,13 @@ export const MqttLimitsSchema = Type.Object(
       'Bridge requests per second of an integration (Node-RED, Home Assistant). Beyond the burst: disconnected for backoffSeconds.',
     ),
     bridgeRequestBurst: Int(100, 1, 100_000, 'Bridge requests an integration may send at once.'),
+    bridgeEventsPerSecond: Int(
+      20,
+      1,
+      100_000,
+      'Alarms and doorbells per second published on bridge/event (all doors together). Beyond the burst they are counted and published as one summary a second; the event log keeps every one.',
+    ),
+    bridgeEventBurst: Int(100, 1, 100_000, 'Alarms and doorbells published on bridge/event at once.'),
     backoffSeconds: Int(
       60,
       1,
@@ -122,5 +129,7 @@ export const DEFAULT_MQTT_LIMITS: MqttLimits = {
   subscriptionBurst: 100,
   bridgeRequestsPerSecond: 20,
   bridgeRequestBurst: 100,
+  bridgeEventsPerSecond: 20,
+  bridgeEventBurst: 100,
   backoffSeconds: 60,
 };

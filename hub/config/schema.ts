@@ -126,6 +126,13 @@ export const ConfigSchema = Type.Object(
           default: 60000,
           description: 'Default held-open alarm time for new doors.',
         }),
+        offlineGraceSeconds: Type.Integer({
+          minimum: 1,
+          maximum: 3600,
+          default: 10,
+          description:
+            'A LAN door controller offline this long raises alarm.door_offline on its doors (docs/alarms.md); a reconnect sooner raises nothing.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

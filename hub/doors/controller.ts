@@ -16,6 +16,12 @@ export const MAX_UNLOCK_MS = 60_000;
 const RELAY_LINES_PER_MINUTE = 30;
 /** A relay write that failed is retried this often until it succeeds or the lock state changes. */
 export const LOCK_RETRY_MS = 1000;
+/** One doorbell event per door in this time: a stuck button or a looping device rings once. */
+export const DOORBELL_INTERVAL_MS = 2000;
+/** Device events of a type the hub does not know, recorded per door and minute; the rest are counted. */
+const OTHER_EVENTS_PER_MINUTE = 5;
+/** An event type as the MQTT contract allows it (hub/broker/contract.ts); anything else is not a device's. */
+const DEVICE_EVENT_TYPE = /^[a-z][a-z0-9_]{0,31}$/;
 
 export const DoorSettingsSchema = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 64 }),
@@ -74,6 +80,8 @@ export interface DoorControllerOptions {
   emitEvent: (event: NewEvent) => unknown;
   clock?: DoorClock;
   logger?: Logger;
+  /** Adds to each published status (a wired door's readers). */
+  decorateStatus?: (status: DoorStatus) => DoorStatus;
 }
 
 type OpenedBy = 'grant' | 'remote' | 'rex' | 'unlocked' | 'fire' | 'unknown';
@@ -92,7 +100,12 @@ export class DoorController {
   readonly #clock: DoorClock;
   readonly #logger: Logger;
   readonly #relayLog: Summarizer;
+  readonly #otherEvents: Summarizer;
+  readonly #decorateStatus: ((status: DoorStatus) => DoorStatus) | undefined;
   #door: DoorSettings;
+  /** When the last doorbell was recorded, and the presses folded into it since. */
+  #doorbellAt = Number.NEGATIVE_INFINITY;
+  #doorbellIgnored = 0;
 
   #mode: DoorMode;
   #fire = false;
@@ -140,6 +153,12 @@ export class DoorController {
       onSuppressed: ({ suppressed }) =>
         this.#logger.warn({ suppressed }, `relay changed ...and ${suppressed} more in the last minute`),
     });
+    this.#otherEvents = new Summarizer({
+      perWindow: OTHER_EVENTS_PER_MINUTE,
+      now: () => this.#clock.now(),
+      onSuppressed: ({ suppressed, windowMs }) => this.#event('door.device_event', { suppressed, windowMs }),
+    });
+    this.#decorateStatus = options.decorateStatus;
     this.#mode = checked.door.mode;
     // Wired (and simulated) doors are as online as the hub; MQTT doors wait for their device's availability.
     this.#online = options.io.transport !== 'mqtt';
@@ -193,6 +212,7 @@ export class DoorController {
     if (!this.#fire && this.#driven !== false) await this.#drive(false, undefined, true);
     await this.#writes;
     this.#relayLog.flush(true);
+    this.#otherEvents.flush(true);
     await this.#io.stop();
   }
 
@@ -284,7 +304,7 @@ export class DoorController {
     }
   }
 
-  /** A bus `doorInput` for this door (MQTT doors): rex, tamper, fire, availability. */
+  /** A bus `doorInput` for this door (MQTT doors): rex, tamper, fire, doorbell, availability. */
   input(input: unknown): boolean {
     try {
       if (!doorInputCheck.Check(input)) {
@@ -293,7 +313,13 @@ export class DoorController {
       }
       const signal = toSignal(input);
       if (signal === null) {
-        this.#logger.debug({ type: input.type }, 'door input not handled');
+        // The hub's own types (a malformed availability, a sync ack) are not device events.
+        if (input.type === 'availability' || input.type === 'sync_ack') return false;
+        // A type of the device's own: kept in the log (its name only), a few a minute.
+        if (this.#running && DEVICE_EVENT_TYPE.test(input.type) && this.#otherEvents.allow('other')) {
+          this.#onSignal({ kind: 'online', online: true });
+          this.#event('door.device_event', { event: input.type });
+        }
         return false;
       }
       if (signal.kind !== 'online') this.#onSignal({ kind: 'online', online: true });
@@ -316,6 +342,9 @@ export class DoorController {
           break;
         case 'rex':
           this.#onRex();
+          break;
+        case 'doorbell':
+          this.#onDoorbell();
           break;
         case 'tamper':
           if (signal.active === this.#tamper) break;
@@ -397,6 +426,19 @@ export class DoorController {
     this.#event('door.rex', { mode: this.#mode });
     // Life safety: REX works in every mode, lockdown included.
     this.#startPulse('rex', this.#door.unlockMs, null, null);
+  }
+
+  /** A ring is an event, not an alarm; presses within DOORBELL_INTERVAL_MS of it are the same ring. */
+  #onDoorbell(): void {
+    const now = this.#clock.now();
+    if (now - this.#doorbellAt < DOORBELL_INTERVAL_MS) {
+      this.#doorbellIgnored++;
+      return;
+    }
+    this.#doorbellAt = now;
+    const ignored = this.#doorbellIgnored;
+    this.#doorbellIgnored = 0;
+    this.#event('door.doorbell', ignored > 0 ? { ignored } : {});
   }
 
   #authorisedBy(): OpenedBy | null {
@@ -589,7 +631,7 @@ export class DoorController {
 
   #publishStatus(): void {
     if (!this.#running || !this.#ready) return;
-    const status = this.status();
+    const status = this.#decorateStatus ? this.#decorateStatus(this.status()) : this.status();
     const key = JSON.stringify(status);
     if (key === this.#lastStatusKey) return;
     this.#lastStatusKey = key;
@@ -606,6 +648,8 @@ function toSignal(input: Static<typeof DoorInputSchema>): DoorSignal | null {
   switch (input.type) {
     case 'rex':
       return { kind: 'rex' };
+    case 'doorbell':
+      return { kind: 'doorbell' };
     case 'tamper':
       return { kind: 'tamper', active: active ?? true };
     case 'tamper_cleared':

@@ -10,6 +10,7 @@ export type DoorSignal =
   | { kind: 'contact'; open: boolean }
   | { kind: 'lock'; unlocked: boolean }
   | { kind: 'rex' }
+  | { kind: 'doorbell' }
   | { kind: 'tamper'; active: boolean }
   | { kind: 'fire'; active: boolean }
   | { kind: 'online'; online: boolean };

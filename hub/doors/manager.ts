@@ -7,6 +7,7 @@ import type { Door, DoorMode, NewEvent } from '../domain.js';
 import type { DoorClock } from './clock.js';
 import { checkDoorSettings, DoorController, type DoorSettings } from './controller.js';
 import { type DoorIo, MqttDoorIo } from './io.js';
+import { DevicePresence, type OpenOfflineAlarm } from './presence.js';
 
 /** Builds the I/O of a door with transport 'wired' or 'sim' (GPIO adapters or a SimDoor). */
 export type WiredIoFactory = (door: Door) => DoorIo | Promise<DoorIo>;
@@ -19,6 +20,12 @@ export interface DoorManagerOptions {
   wiredIo?: WiredIoFactory;
   clock?: DoorClock;
   logger?: Logger;
+  /** A LAN door controller away this long raises alarm.door_offline (default 10 s). */
+  offlineGraceMs?: number;
+  /** Offline alarms from before this start that are still open (their device's return clears them). */
+  openOfflineAlarms?: () => readonly OpenOfflineAlarm[];
+  /** Adds to every status a door publishes (a wired door's readers), so all doorStatus messages agree. */
+  decorateStatus?: (status: DoorStatus) => DoorStatus;
 }
 
 export type DoorCommandResult =
@@ -40,12 +47,20 @@ export class DoorManager {
   #doors: readonly Door[];
   #running = false;
   #reloading: Promise<void> = Promise.resolve();
+  readonly #presence: DevicePresence;
 
   constructor(options: DoorManagerOptions) {
     this.#options = options;
     this.#doors = options.doors;
     // Named by the composition ({ part: 'doors' }); each controller adds its door.
     this.#logger = options.logger ?? pino({ level: 'silent' });
+    this.#presence = new DevicePresence({
+      emitEvent: options.emitEvent,
+      isLanDoor: (doorId) => this.#entries.get(doorId)?.controller.transport === 'mqtt',
+      ...(options.offlineGraceMs !== undefined ? { graceMs: options.offlineGraceMs } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      logger: this.#logger,
+    });
   }
 
   async start(): Promise<void> {
@@ -54,8 +69,16 @@ export class DoorManager {
     const { bus } = this.#options;
     bus.on(this, 'decided', (p, d) => this.#onDecided(p, d));
     bus.on(this, 'doorReport', (r) => this.#route(r, (c) => c.report(r)));
-    bus.on(this, 'doorInput', (r) => this.#route(r, (c) => c.input(r)));
+    bus.on(this, 'doorInput', (r) => {
+      this.#route(r, (c) => c.input(r));
+      this.#followDevice(r);
+    });
     await this.#apply(this.#doors);
+    try {
+      this.#presence.resume(this.#options.openOfflineAlarms?.() ?? []);
+    } catch (err) {
+      this.#logger.error({ err }, 'could not read the open door_offline alarms');
+    }
     this.#logger.info({ doors: this.#entries.size }, 'door manager started');
   }
 
@@ -63,6 +86,7 @@ export class DoorManager {
     if (!this.#running) return;
     this.#running = false;
     this.#options.bus.removeAll(this);
+    this.#presence.stop();
     await this.#reloading;
     const entries = [...this.#entries.values()];
     this.#entries.clear();
@@ -183,6 +207,7 @@ export class DoorManager {
       emitEvent,
       ...(clock ? { clock } : {}),
       ...(logger ? { logger } : {}),
+      ...(this.#options.decorateStatus ? { decorateStatus: this.#options.decorateStatus } : {}),
     });
   }
 
@@ -224,6 +249,18 @@ export class DoorManager {
       deliver(controller);
     } catch (err) {
       this.#logger.error({ err }, 'door report routing failed');
+    }
+  }
+
+  /** The broker's availability of a device (one message per door it serves). */
+  #followDevice(input: { doorId?: unknown; type?: unknown; data?: Record<string, unknown> }): void {
+    try {
+      if (input?.type !== 'availability' || typeof input.doorId !== 'string') return;
+      const { online, deviceId } = input.data ?? {};
+      if (typeof online !== 'boolean' || typeof deviceId !== 'string') return;
+      this.#presence.availability(input.doorId, deviceId, online);
+    } catch (err) {
+      this.#logger.error({ err }, 'device availability failed');
     }
   }
 

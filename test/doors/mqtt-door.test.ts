@@ -190,6 +190,46 @@ describe('MQTT door', () => {
     expect(r.manager.status()[0]).toMatchObject({ contact: 'unknown', tamper: false });
   });
 
+  it('a doorbell is one event per ring; presses within 2 s are folded into the next ring', async () => {
+    const r = await mqttRig();
+    const ring = () =>
+      r.bus.emit('doorInput', { doorId: 'lobby', type: 'doorbell', data: { junk: 'x'.repeat(500) } });
+    for (let i = 0; i < 1000; i++) ring();
+    await vi.advanceTimersByTimeAsync(1999);
+    ring();
+    expect(r.events.filter((e) => e.type === 'door.doorbell')).toEqual([
+      expect.objectContaining({ doorId: 'lobby', data: {} }),
+    ]);
+    await vi.advanceTimersByTimeAsync(1);
+    ring();
+    const rings = r.events.filter((e) => e.type === 'door.doorbell');
+    expect(rings.map((e) => e.data)).toEqual([{}, { ignored: 1000 }]);
+    // A doorbell is not an alarm, and unlocks nothing.
+    expect(r.eventTypes().filter((t) => t.startsWith('alarm.'))).toEqual([]);
+    expect(r.commands.filter((c) => c.lock === 'unlock')).toEqual([]);
+  });
+
+  it('event types a device makes up are kept by name, a few a minute, then counted', async () => {
+    const r = await mqttRig();
+    for (let i = 0; i < 100; i++) {
+      r.bus.emit('doorInput', { doorId: 'lobby', type: `custom_${i}`, data: { pin: '1234' } });
+    }
+    expect(r.events.map((e) => e.data)).toEqual([
+      { event: 'custom_0' },
+      { event: 'custom_1' },
+      { event: 'custom_2' },
+      { event: 'custom_3' },
+      { event: 'custom_4' },
+    ]);
+    await vi.advanceTimersByTimeAsync(60_000);
+    r.bus.emit('doorInput', { doorId: 'lobby', type: 'custom_again' });
+    expect(r.events.slice(5).map((e) => e.data)).toEqual([
+      { suppressed: 95, windowMs: 60_000 },
+      { event: 'custom_again' },
+    ]);
+    expect(r.eventTypes().every((t) => t === 'door.device_event')).toBe(true);
+  });
+
   it('reports for a wired door from the bus are ignored: its own inputs are the truth', async () => {
     const bus = new EventBus();
     const events: NewEvent[] = [];

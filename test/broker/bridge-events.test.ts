@@ -1,0 +1,77 @@
+// The bridge/event payload of a stored event (hub/broker/bridge-events.ts): small, plain, and never a
+// secret, whatever an event's data holds. The live path is test/e2e/bridge-signals.test.ts.
+import { describe, expect, it } from 'vitest';
+import { bridgePayloadOf, plainData } from '../../hub/broker/bridge-events.js';
+import type { HubEvent } from '../../hub/domain.js';
+
+function event(type: string, data: Record<string, unknown>, doorId: string | null = 'front'): HubEvent {
+  return {
+    seq: 7,
+    ts: 1000,
+    type,
+    doorId,
+    personId: 'ada',
+    credentialId: 'c1',
+    data,
+    prevHash: '',
+    hash: '',
+  };
+}
+
+describe('bridge/event payloads', () => {
+  it('an alarm keeps its type, door, seq and ts, and says whether it is a clear', () => {
+    expect(bridgePayloadOf(event('alarm.held_open_cleared', { openMs: 61_000 }))).toEqual({
+      type: 'alarm',
+      alarm: 'alarm.held_open_cleared',
+      cleared: true,
+      door: 'front',
+      data: { openMs: 61_000 },
+      seq: 7,
+      ts: 1000,
+    });
+    expect(bridgePayloadOf(event('alarm.disk_full', { code: 'ENOSPC' }, null))).toMatchObject({
+      door: null,
+      cleared: false,
+    });
+  });
+
+  it('a doorbell is only its door and place in the log; other events are not bridged', () => {
+    expect(bridgePayloadOf(event('door.doorbell', { ignored: 3 }))).toEqual({
+      type: 'doorbell',
+      door: 'front',
+      seq: 7,
+      ts: 1000,
+    });
+    for (const type of ['decision', 'door.opened', 'admin.person.added', 'alarms', 'alarm']) {
+      expect(bridgePayloadOf(event(type, {}))).toBeNull();
+    }
+  });
+
+  it('hostile data: no secrets, nothing nested, short texts, a few fields', () => {
+    const data = plainData({
+      pin: '1234',
+      cardValue: '04A22B1C',
+      secret: 's',
+      personId: 'ada',
+      credential: 'c1',
+      tokenHash: 'x',
+      actor: 'user:ines',
+      nested: { pin: '1234' },
+      list: ['04A22B1C'],
+      huge: 'x'.repeat(100_000),
+      nan: Number.NaN,
+      inf: Number.POSITIVE_INFINITY,
+      ok: true,
+      none: null,
+      ...Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`f${i}`, i])),
+    });
+    expect(Object.keys(data)).toHaveLength(12);
+    expect(data).toMatchObject({ ok: true, none: null, f0: 0 });
+    expect((data.huge as string).length).toBeLessThanOrEqual(201);
+    const text = JSON.stringify(data);
+    for (const leaked of ['1234', '04A22B1C', 'ada', 'ines', 'nested', 'list', 'nan', 'inf']) {
+      expect(text).not.toContain(leaked);
+    }
+    expect(plainData(null as unknown as Record<string, unknown>)).toEqual({});
+  });
+});
