@@ -50,6 +50,8 @@ export interface HubOptions {
   config: Config;
   logger?: Logger;
   now?: () => number;
+  /** The built web UI to serve; default `<package root>/ui/dist` (hub/http/static.ts). */
+  uiDir?: string;
 }
 
 /** Event types that mean "re-read doors / devices" when another process (the CLI) made them. */
@@ -70,6 +72,7 @@ export class Hub {
   readonly logger: Logger;
   readonly simDoors = new Map<string, SimDoor>();
   readonly #now: () => number;
+  readonly #uiDir: string | undefined;
   readonly #lifecycle: Lifecycle;
   #startedAt = 0;
 
@@ -277,6 +280,7 @@ export class Hub {
     this.config = options.config;
     this.logger = options.logger ?? silentLogger();
     this.#now = options.now ?? Date.now;
+    this.#uiDir = options.uiDir;
     this.#lifecycle = new Lifecycle(
       [
         this.#store,
@@ -443,6 +447,8 @@ export class Hub {
         status: () => this.status(),
         sim: this.#simControl(),
         sessionHours: config.http.sessionHours,
+        ...(this.#uiDir === undefined ? {} : { uiDir: this.#uiDir }),
+        caCertPem: certs.caCertPem,
         routes: [
           (api) => registerMobileRoutes(api, { mobile, store, issuer }),
           ...(doorSync ? [(api: FastifyInstance) => registerDoorSyncRoutes(api, { doorSync })] : []),

@@ -1,6 +1,7 @@
 // The fastify app as a plugin-free builder, so tests build the same app and use inject().
 // Every route but health, login and first-run setup needs a staff session with the right role.
 import cookie from '@fastify/cookie';
+import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
@@ -14,7 +15,10 @@ import Fastify, {
 import { toCommandError } from '../commands/command.js';
 import { registerCommandRoutes } from './commands.js';
 import { ACTOR_HEADER, ANY_STAFF, cliActor, createGuards, type HttpDeps, SESSION_COOKIE } from './deps.js';
+import { cookieRequestRefusal } from './origin.js';
 import { registerApiRoutes } from './routes.js';
+import { helmetOptions } from './security-headers.js';
+import { defaultUiDir, registerUi, type UiFallback } from './static.js';
 
 export {
   createGuards,
@@ -31,27 +35,6 @@ function bearerFrom(request: FastifyRequest): string | undefined {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-/**
- * Cross-site request forgery: a browser sends the session cookie with any request to the hub, even one a
- * foreign page makes, so a state-changing request authenticated by the cookie must come from the hub's
- * own pages. Browsers say so in Sec-Fetch-Site, or in Origin. A request without either is not from a
- * browser page, and a non-browser client must use a bearer token (which no foreign page can attach).
- */
-function crossSiteRefusal(request: FastifyRequest): string | null {
-  const site = request.headers['sec-fetch-site'];
-  if (site !== undefined) {
-    return site === 'same-origin'
-      ? null
-      : `cross-site request refused (Sec-Fetch-Site: ${site.slice(0, 20)})`;
-  }
-  const origin = request.headers.origin;
-  if (origin === undefined) {
-    return 'a state-changing request with a session cookie needs an Origin header; scripts and tools use the bearer token instead';
-  }
-  const own = `${request.protocol}://${request.headers.host ?? ''}`;
-  return origin === own ? null : 'cross-site request refused (Origin does not match the hub)';
-}
 
 export async function buildHttpApp(
   deps: HttpDeps,
@@ -71,6 +54,7 @@ export async function buildHttpApp(
   const guards = deps.guards ?? createGuards({}, null, deps.logger);
 
   await app.register(cookie);
+  await app.register(helmet, helmetOptions(tls !== undefined));
   // Requests on the control socket have no IP address; they share one bucket.
   await app.register(rateLimit, { global: false, keyGenerator: (request) => request.ip || 'local-socket' });
 
@@ -90,7 +74,7 @@ export async function buildHttpApp(
     const staff = token ? deps.store.users.sessionUser(token) : null;
     if (!staff) return reply.code(401).send({ error: 'login required', code: 'unauthenticated' });
     if (bearer === undefined && !SAFE_METHODS.has(request.method)) {
-      const refusal = crossSiteRefusal(request);
+      const refusal = cookieRequestRefusal(request);
       if (refusal) return reply.code(403).send({ error: refusal, code: 'forbidden' });
     }
     if (!roles.includes(staff.role)) {
@@ -119,9 +103,22 @@ export async function buildHttpApp(
       return reply.code(status).send({ error: error.message, code: 'invalid' });
     return reply.code(status).send({ error: status >= 500 ? 'internal error' : error.message });
   });
+  // The web UI on the network listeners (the control socket is for the CLI). A page of the UI that is
+  // not a file (a reload of /people/ada) is answered with index.html, outside the 404 budget.
+  let ui: UiFallback | null = null;
+  if (!deps.localAdmin) {
+    ui = await registerUi(app, { uiDir: deps.uiDir ?? defaultUiDir(), caCertPem: deps.caCertPem ?? null });
+  }
   app.setNotFoundHandler(
-    { preHandler: app.rateLimit({ max: 60, timeWindow: '1 minute' }) },
-    (_request: FastifyRequest, reply: FastifyReply) => reply.code(404).send({ error: 'not found' }),
+    {
+      preHandler: app.rateLimit({
+        max: 60,
+        timeWindow: '1 minute',
+        allowList: (request) => ui?.isPage(request) ?? false,
+      }),
+    },
+    (request: FastifyRequest, reply: FastifyReply) =>
+      ui?.isPage(request) ? ui.page(reply) : reply.code(404).send({ error: 'not found' }),
   );
 
   // The OpenAPI document of every /api/v1 route, built from the route schemas (docs/http-api.md).

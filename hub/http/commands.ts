@@ -14,6 +14,15 @@ export function httpRoles(def: CommandDef): StaffRole[] {
   return ANY_STAFF.filter((role) => def.roles.includes(role));
 }
 
+/** The names of the commands a staff role may call over HTTP, sorted: GET /api/v1/me `may`. */
+export function commandsFor(commands: Commands, role: StaffRole): string[] {
+  return commands
+    .list()
+    .filter((def) => httpRoles(def).includes(role))
+    .map((def) => def.name)
+    .sort();
+}
+
 export interface CommandHttpSchema {
   params: TObject;
   /** The body (POST, PUT, DELETE) or the query string (GET): the input without the path parameters. */

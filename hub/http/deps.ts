@@ -40,6 +40,13 @@ export interface HttpDeps {
   guards?: HttpGuards;
   /** Routes of other parts (mobile keys, door sync), registered under /api/v1 with the same auth. */
   routes?: Array<(api: FastifyInstance) => Promise<void>>;
+  /**
+   * The built web UI (index.html, assets/…), served on the HTTP and HTTPS listeners. Default:
+   * `<package root>/ui/dist`. A folder that does not exist gives the "not built" page, not an error.
+   */
+  uiDir?: string;
+  /** The hub's CA certificate (PEM, data/certs/ca.crt) offered at GET /ca.crt; absent: no download. */
+  caCertPem?: string;
   logger: Logger;
 }
 

@@ -2,10 +2,12 @@
 // doors and the live stream. Every change is a command (hub/http/commands.ts generates its route).
 // Schemas on every body/param/query so bad input is refused with a clear 400 before any handler runs.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { StaffRole } from '../domain.js';
+import { commandsFor } from './commands.js';
 import { type HttpDeps, type HttpGuards, SESSION_COOKIE } from './deps.js';
+import { foreignPageRefusal } from './origin.js';
 
 const ANY: StaffRole[] = ['admin', 'staff', 'installer'];
 
@@ -43,11 +45,28 @@ export async function registerApiRoutes(
 
   api.get('/status', { config: { roles: ANY } }, async () => ({ status: 'ok', ...deps.status() }));
 
+  // Login CSRF: login and setup need no cookie, so the cookie check does not cover them; a foreign page
+  // posting a form here would log the victim's browser in as the attacker (who then sees what they do).
+  // Tools send neither Sec-Fetch-Site nor Origin and are not affected.
+  const ownPagesOnly = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (deps.localAdmin) return;
+    const refusal = foreignPageRefusal(request);
+    if (!refusal) return;
+    if (guards.refusals.allow('cross-site logins')) {
+      request.log.warn({ ip: request.ip, url: request.url }, `login or setup from another site refused`);
+    }
+    return reply.code(403).send({ error: refusal, code: 'forbidden' });
+  };
+
   // First-run setup: creates the first admin, only while no staff user exists, and only with the setup
   // token from the hub's log or data directory (the control socket needs none: it owns the data dir).
   api.post(
     '/setup',
-    { schema: { body: Setup }, config: { rateLimit: { max: 5, timeWindow: '1 minute' } } },
+    {
+      schema: { body: Setup },
+      config: { rateLimit: { max: 5, timeWindow: '1 minute' } },
+      onRequest: ownPagesOnly,
+    },
     async (request, reply) => {
       const done = () => {
         guards.setupToken?.retire();
@@ -80,7 +99,11 @@ export async function registerApiRoutes(
 
   api.post(
     '/session',
-    { schema: { body: Login }, config: { rateLimit: { max: 10, timeWindow: '1 minute' } } },
+    {
+      schema: { body: Login },
+      config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+      onRequest: ownPagesOnly,
+    },
     async (request, reply) => {
       const { username, password } = request.body;
       const address = request.ip || 'local-socket';
@@ -122,7 +145,11 @@ export async function registerApiRoutes(
     return { ok: true };
   });
 
-  api.get('/me', { config: { roles: ANY } }, async (request) => ({ user: request.staff }));
+  // `may`: the commands this role may run, so the UI hides what the API would refuse.
+  api.get('/me', { config: { roles: ANY } }, async (request) => ({
+    user: request.staff,
+    may: commandsFor(deps.commands, request.staff!.role),
+  }));
 
   api.get(
     '/events',

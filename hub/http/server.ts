@@ -81,14 +81,23 @@ export class HttpServer {
       this.#apps.push({ app, kind: 'socket' });
     }
     if (setup) {
-      // One line an installer can copy from the console or `journalctl -u gatehouse`.
-      const url = https.enabled
-        ? `https://${publicHost(https.host)}:${this.#ports.https}`
-        : `http://${publicHost(http.host)}:${this.#ports.http}`;
+      // One line an installer can copy from the console or `journalctl -u gatehouse`. The token is in the
+      // link's #fragment: browsers never send it to a server, so it is in no request log or Referer.
+      const links = [
+        ...(https.enabled ? [`https://${publicHost(https.host)}:${this.#ports.https}`] : []),
+        ...(http.enabled ? [`http://${localHost(http.host)}:${this.#ports.http}`] : []),
+      ].map((base) => `${base}/setup#${setup.value}`);
+      const add = '`npx gatehouse user add <name> --role admin` on the hub';
+      const how =
+        links.length === 0
+          ? `Run ${add}.`
+          : `Open ${links[0]} in a browser to create the first admin` +
+            (links[1] ? ` (on this machine also ${links[1]})` : '') +
+            `, or run ${add}.`;
       logger.warn(
         { setupTokenFile: setup.token.file },
-        `First-run setup: no staff user yet. Run \`npx gatehouse user add <name> --role admin\` on the hub, ` +
-          `or POST ${url}/api/v1/setup with setup token ${setup.value} (also in ${setup.token.file}); see docs/http-api.md`,
+        `First-run setup: no staff user yet. ${how} The setup token ${setup.value} is also in ` +
+          `${setup.token.file} (API: POST /api/v1/setup); see docs/http-api.md`,
       );
     }
   }
@@ -110,6 +119,13 @@ export class HttpServer {
 /** The address to show an installer: a wildcard bind means "this machine's name". */
 function publicHost(host: string): string {
   if (host === '0.0.0.0' || host === '::' || host === '') return hostname();
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The plain-HTTP listener is for this machine: a wildcard bind is still reached at 127.0.0.1. */
+function localHost(host: string): string {
+  if (host === '0.0.0.0' || host === '' || host === 'localhost') return '127.0.0.1';
+  if (host === '::') return '[::1]';
   return host.includes(':') ? `[${host}]` : host;
 }
 

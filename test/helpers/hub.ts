@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import mqtt, { type MqttClient } from 'mqtt';
-import { Hub } from '../../hub/app.js';
+import { Hub, type HubOptions } from '../../hub/app.js';
 import { type Config, resolveConfig } from '../../hub/config/index.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -29,8 +29,12 @@ export function testConfig(dataDir: string, extra: Record<string, unknown> = {})
   });
 }
 
-export async function startHub(dataDir: string, extra: Record<string, unknown> = {}): Promise<Hub> {
-  const hub = new Hub({ config: testConfig(dataDir, extra) });
+export async function startHub(
+  dataDir: string,
+  extra: Record<string, unknown> = {},
+  options: Omit<HubOptions, 'config'> = {},
+): Promise<Hub> {
+  const hub = new Hub({ ...options, config: testConfig(dataDir, extra) });
   await hub.start();
   return hub;
 }

@@ -49,7 +49,11 @@ describe('first-run setup', () => {
     const line = logs.find((l) => String(l.msg).startsWith('First-run setup'));
     expect(line?.msg).toContain(`setup token ${token}`);
     expect(line?.msg).toContain('npx gatehouse user add');
-    expect(line?.msg).toMatch(/https:\/\/127\.0\.0\.1:\d+\/api\/v1\/setup/);
+    // The setup link carries the token in its #fragment, which a browser never sends to a server.
+    const { http, https } = hub!.addresses().http;
+    expect(line?.msg).toContain(`https://127.0.0.1:${https}/setup#${token} `);
+    expect(line?.msg).toContain(`http://127.0.0.1:${http}/setup#${token})`);
+    expect(line?.msg).toContain('POST /api/v1/setup');
   });
 
   it('refuses setup without the token or with a wrong one, from this machine too', async () => {
