@@ -449,6 +449,7 @@ export class Hub {
         sessionHours: config.http.sessionHours,
         ...(this.#uiDir === undefined ? {} : { uiDir: this.#uiDir }),
         caCertPem: certs.caCertPem,
+        timeZone: config.timeZone,
         routes: [
           (api) => registerMobileRoutes(api, { mobile, store, issuer }),
           ...(doorSync ? [(api: FastifyInstance) => registerDoorSyncRoutes(api, { doorSync })] : []),

@@ -29,6 +29,8 @@ export interface HttpDeps {
   /** Simulated doors, for rehearsals and demos; null when none. */
   sim?: SimControl;
   sessionHours: number;
+  /** The building's time zone: event-log times without an offset are read in it, CSV shows it. */
+  timeZone?: string;
   /** Cookies get the Secure flag on the HTTPS listener. */
   secure: boolean;
   /**

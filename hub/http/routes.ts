@@ -1,5 +1,6 @@
-// JSON API v1, the routes that are not commands: health, status, first-run setup, login, events, simulated
-// doors and the live stream. Every change is a command (hub/http/commands.ts generates its route).
+// JSON API v1, the routes that are not commands: health, status, first-run setup, login, simulated doors
+// (the event log and the live stream are in events.ts). Every change is a command (hub/http/commands.ts
+// generates its route).
 // Schemas on every body/param/query so bad input is refused with a clear 400 before any handler runs.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -7,6 +8,7 @@ import Type from 'typebox';
 import type { StaffRole } from '../domain.js';
 import { commandsFor } from './commands.js';
 import { type HttpDeps, type HttpGuards, SESSION_COOKIE } from './deps.js';
+import { registerEventRoutes } from './events.js';
 import { foreignPageRefusal } from './origin.js';
 
 const ANY: StaffRole[] = ['admin', 'staff', 'installer'];
@@ -151,29 +153,6 @@ export async function registerApiRoutes(
     may: commandsFor(deps.commands, request.staff!.role),
   }));
 
-  api.get(
-    '/events',
-    {
-      config: { roles: ANY },
-      schema: {
-        querystring: Type.Object(
-          {
-            limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
-            before: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
-          },
-          { additionalProperties: false },
-        ),
-      },
-    },
-    async (request) => {
-      const q = request.query;
-      const limit = Math.min(Number(q.limit ?? 100), 1000);
-      const opts: { limit: number; beforeSeq?: number } = { limit };
-      if (q.before !== undefined) opts.beforeSeq = Number(q.before);
-      return { events: store.events.list(opts) };
-    },
-  );
-
   // Simulated doors: what a person at the door would do, for rehearsals and demos.
   api.post(
     '/sim/doors/:id/:action',
@@ -208,52 +187,6 @@ export async function registerApiRoutes(
     },
   );
 
-  // Live updates: server-sent events of every stored event and door status change. A stream lives as long
-  // as its session (guards.streams ends it at logout, expiry or when its user is removed) and is capped
-  // per session, per user and in total.
-  api.get('/stream', { config: { roles: ANY } }, async (request, reply) => {
-    const staff = request.staff!;
-    const token = request.sessionToken;
-    const owner = {};
-    const res = reply.raw;
-    let keepAlive: NodeJS.Timeout | undefined;
-    let release: (() => void) | null = null;
-    const cleanup = () => {
-      clearInterval(keepAlive);
-      deps.bus.removeAll(owner);
-      release?.();
-    };
-    const opened = guards.streams.open({
-      session: token ?? 'local',
-      userId: staff.id,
-      alive: () => {
-        if (token === null) return true; // control socket: whoever holds it owns the hub
-        const user = store.users.sessionUser(token);
-        return user !== null && user.id === staff.id && ANY.includes(user.role);
-      },
-      // Stop listening first: the bus event that ended the session must not be written after the end.
-      end: () => {
-        cleanup();
-        res.end();
-      },
-    });
-    if ('refused' in opened) return reply.code(429).send({ error: opened.refused });
-    release = opened.release;
-    reply.hijack();
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-    });
-    const write = (text: string) => {
-      if (!res.writableEnded) res.write(text);
-    };
-    const send = (type: string, data: unknown) => write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
-    deps.bus.on(owner, 'event', (e) => send('event', e));
-    deps.bus.on(owner, 'doorStatus', (s) => send('door', s));
-    keepAlive = setInterval(() => write(': keep-alive\n\n'), 15_000);
-    res.on('close', cleanup);
-    res.on('error', cleanup); // a dead client is not a hub error
-    send('hello', { status: deps.status() });
-  });
+  // The event log, its CSV export and the live stream (hub/http/events.ts).
+  await registerEventRoutes(root, deps, guards);
 }

@@ -75,9 +75,78 @@ export interface EventListQuery {
   limit?: number;
   /** Only events with seq < beforeSeq (paging backwards). */
   beforeSeq?: number;
+  /** Only events with seq > afterSeq (resuming a stream). */
+  afterSeq?: number;
+  /** Only events with seq <= throughSeq (a replay up to a known end). */
+  throughSeq?: number;
   /** A type and its sub-types ('alarm' → 'alarm', 'alarm.forced'), or a raw prefix ending in '*' ('admin.cred*'). */
   type?: string;
+  /** Only these types and their sub-types (what a role may see); an empty list matches nothing. */
+  typeScopes?: readonly string[];
   doorId?: string;
+  personId?: string;
+  /** Only events with ts >= fromTs (epoch ms). */
+  fromTs?: number;
+  /** Only events with ts < untilTs (epoch ms). */
+  untilTs?: number;
+  /** Oldest first (replays); newest first otherwise. */
+  oldestFirst?: boolean;
+}
+
+/**
+ * The WHERE clause of a list query. Type conditions are written `+type` so SQLite never picks the type
+ * index for them: with it, a common type (every decision) is collected in full and sorted by seq for
+ * one page; without it, the seq order of the table (or the door and person indexes, which keep seq
+ * order per id) gives a page after reading about as many rows as it holds (docs/http-api.md, Events).
+ */
+export function eventListWhere(query: EventListQuery): { sql: string; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const typeCondition = (type: string) => {
+    if (type.endsWith('*')) {
+      const prefix = type.slice(0, -1);
+      params.push(prefix, `${prefix}\uffff`);
+      return '(+type >= ? AND +type < ?)';
+    }
+    // 'alarm' matches 'alarm' and 'alarm.forced', not 'alarms'.
+    params.push(type, `${type}.`, `${type}.\uffff`);
+    return '(+type = ? OR (+type > ? AND +type < ?))';
+  };
+  if (query.beforeSeq !== undefined) {
+    where.push('seq < ?');
+    params.push(query.beforeSeq);
+  }
+  if (query.afterSeq !== undefined) {
+    where.push('seq > ?');
+    params.push(query.afterSeq);
+  }
+  if (query.throughSeq !== undefined) {
+    where.push('seq <= ?');
+    params.push(query.throughSeq);
+  }
+  if (query.type !== undefined) where.push(typeCondition(query.type));
+  if (query.typeScopes !== undefined) {
+    where.push(
+      query.typeScopes.length === 0 ? '0' : `(${query.typeScopes.map((t) => typeCondition(t)).join(' OR ')})`,
+    );
+  }
+  if (query.doorId !== undefined) {
+    where.push('door_id = ?');
+    params.push(query.doorId);
+  }
+  if (query.personId !== undefined) {
+    where.push('person_id = ?');
+    params.push(query.personId);
+  }
+  if (query.fromTs !== undefined) {
+    where.push('ts >= ?');
+    params.push(query.fromTs);
+  }
+  if (query.untilTs !== undefined) {
+    where.push('ts < ?');
+    params.push(query.untilTs);
+  }
+  return { sql: where.length > 0 ? `WHERE ${where.join(' AND ')}` : '', params };
 }
 
 export interface ChainCheck {
@@ -609,34 +678,13 @@ export class EventLog {
     return (this.#ctx.stmt<number>('SELECT coalesce(max(seq), 0) FROM events').pluck().get() as number) ?? 0;
   }
 
-  /** Newest first, for the CLI and UI. */
+  /** Newest first (or oldest first), for the CLI, the staff API and stream replays. */
   list(query: EventListQuery = {}): HubEvent[] {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.beforeSeq !== undefined) {
-      where.push('seq < ?');
-      params.push(query.beforeSeq);
-    }
-    if (query.type !== undefined) {
-      if (query.type.endsWith('*')) {
-        const prefix = query.type.slice(0, -1);
-        where.push('type >= ? AND type < ?');
-        params.push(prefix, `${prefix}\uffff`);
-      } else {
-        // 'alarm' matches 'alarm' and 'alarm.forced', not 'alarms'.
-        where.push('(type = ? OR (type > ? AND type < ?))');
-        params.push(query.type, `${query.type}.`, `${query.type}.\uffff`);
-      }
-    }
-    if (query.doorId !== undefined) {
-      where.push('door_id = ?');
-      params.push(query.doorId);
-    }
-    const sql = `SELECT * FROM events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
-    params.push(clampLimit(query.limit ?? 100));
+    const { sql, params } = eventListWhere(query);
+    const order = query.oldestFirst ? 'ASC' : 'DESC';
     return this.#ctx
-      .stmt<EventRow>(sql)
-      .all(...params)
+      .stmt<EventRow>(`SELECT * FROM events ${sql} ORDER BY seq ${order} LIMIT ?`)
+      .all(...params, clampLimit(query.limit ?? 100))
       .map(rowToEvent);
   }
 

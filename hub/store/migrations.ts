@@ -202,6 +202,11 @@ export const MIGRATIONS: readonly Migration[] = [
     failures INTEGER NOT NULL
   ) STRICT;
   `,
+  // 4: a person's events (their page in the staff UI, GET /api/v1/events?person=) without reading the
+  // whole log; seq in the index keeps them in order, so a page needs no sort.
+  `
+  CREATE INDEX events_person ON events (person_id, seq) WHERE person_id IS NOT NULL;
+  `,
 ];
 
 /**
