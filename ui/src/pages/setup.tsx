@@ -124,7 +124,7 @@ export function SetupPage() {
 /** The hub says "password must be at least 10 characters": that belongs next to the password field. */
 function placeRefusal(refusal: ApiError): Errors {
   const message = refusal.message;
-  const text = message.charAt(0).toUpperCase() + message.slice(1);
+  const text = `${message.charAt(0).toUpperCase()}${message.slice(1)}${/[.!?]$/.test(message) ? '' : '.'}`;
   if (refusal.field === 'password' || /^password|password must/i.test(message)) return { password: text };
   if (refusal.field === 'username' || /^username|username must/i.test(message)) return { username: text };
   return { top: text };
