@@ -6,6 +6,8 @@ export const REASONS = [
   'unknown_credential',
   'revoked',
   'suspended',
+  // The person's access window (from/until) does not include now.
+  'person_outside_window',
   'not_yet_valid',
   'expired',
   'outside_schedule',
@@ -61,6 +63,9 @@ export interface Person {
   suspended: boolean;
   /** Bumped by "log out everywhere": mobile keys issued under an older epoch stop working. */
   keyEpoch: number;
+  /** Access window set by staff (epoch ms; from inclusive, until exclusive; null = open): outside it every credential is refused. */
+  accessFrom: number | null;
+  accessUntil: number | null;
   createdAt: number;
 }
 

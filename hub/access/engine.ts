@@ -58,9 +58,27 @@ function isValidityBound(value: unknown): value is number | null {
 }
 
 /**
- * Grant or deny. Checked in this order, first refusal wins: lockdown, invalid_request, locked_out
- * (keypad only), unknown_credential, revoked, suspended, not_yet_valid, expired, no_access,
- * outside_schedule. Denials carry personId/credentialId when known, for the audit log.
+ * The refusals in the order decide() checks them; when several apply, the earliest is the answer.
+ * Explanations that compare refusals (person.access) rank them by this list; a test holds decide() to it.
+ */
+export const REFUSAL_ORDER = [
+  'lockdown',
+  'invalid_request',
+  'locked_out',
+  'unknown_credential',
+  'revoked',
+  'suspended',
+  'person_outside_window',
+  'not_yet_valid',
+  'expired',
+  'no_access',
+  'outside_schedule',
+] as const satisfies readonly Reason[];
+
+/**
+ * Grant or deny. Checked in REFUSAL_ORDER, first refusal wins: lockdown, invalid_request, locked_out
+ * (keypad only), unknown_credential, revoked, suspended, person_outside_window, not_yet_valid, expired,
+ * no_access, outside_schedule. Denials carry personId/credentialId when known, for the audit log.
  * The only statement of this order: the decision service, the door-side copy (hub/doorsync),
  * offline codes and mobile keys each build this input and call it (docs/access-rules.md).
  */
@@ -85,6 +103,12 @@ export function decide(input: DecisionInput): Decision {
   }
   if (credential.revokedAt !== null) return deny('revoked');
   if (person.suspended !== false) return deny('suspended');
+  // The person's access window (staff set it: a contractor between jobs); damaged bounds refuse too.
+  if (!isValidityBound(person.accessFrom) || !isValidityBound(person.accessUntil)) {
+    return deny('person_outside_window');
+  }
+  if (person.accessFrom !== null && now < person.accessFrom) return deny('person_outside_window');
+  if (person.accessUntil !== null && now >= person.accessUntil) return deny('person_outside_window');
   // Damaged validity dates cannot prove the credential is valid now.
   if (!isValidityBound(credential.validFrom) || !isValidityBound(credential.validUntil)) {
     return deny('expired');

@@ -7,6 +7,7 @@ export {
   decide,
   isKeypadValue,
   type PresentationValueCheck,
+  REFUSAL_ORDER,
   validatePresentationValue,
 } from './engine.js';
 export { isValidTimeZone, type LocalDay, type LocalTime, localTime, previousLocalDay } from './localtime.js';

@@ -75,6 +75,7 @@ export function createContext(program: Command, io: CliIO, table: readonly Comma
       return runCommand(table, name, input, {
         dataDir: config.dataDir,
         openStore: () => openHubStore(config.dataDir),
+        commandOptions: () => ({ timeZone: config.timeZone }),
       });
     },
   };

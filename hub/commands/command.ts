@@ -91,6 +91,8 @@ export interface CommandContext {
   hub: LiveHub | null;
   /** Offline doorcodes: the hub's, or the CLI's own (it opens the code secret itself); null when neither. */
   codes: OfflineCodesPort | null;
+  /** The building's IANA time zone (schedules); null when this process was not told it. */
+  timeZone: string | null;
   logger: Logger;
 }
 
@@ -254,6 +256,8 @@ export interface CommandsOptions {
   hub?: LiveHub | null;
   /** Without a hub (the CLI): offline codes over the same store, so `code issue` works with the hub stopped. */
   codes?: OfflineCodesPort | null;
+  /** The building's time zone; default: the offline codes' (the hub always has them). */
+  timeZone?: string | null;
   logger: Logger;
 }
 
@@ -264,6 +268,7 @@ export class Commands {
   readonly #store: Store;
   readonly #hub: LiveHub | null;
   readonly #codes: OfflineCodesPort | null;
+  readonly #timeZone: string | null;
   readonly #logger: Logger;
 
   constructor(defs: readonly CommandDef[], options: CommandsOptions) {
@@ -274,6 +279,7 @@ export class Commands {
     this.#store = options.store;
     this.#hub = options.hub ?? null;
     this.#codes = options.hub?.codes ?? options.codes ?? null;
+    this.#timeZone = options.timeZone ?? this.#codes?.timeZone ?? null;
     this.#logger = options.logger;
   }
 
@@ -325,6 +331,7 @@ export class Commands {
       caller,
       hub: this.#hub,
       codes: this.#codes,
+      timeZone: this.#timeZone,
       logger: this.#logger,
     };
     try {

@@ -3,11 +3,12 @@
 import Type from 'typebox';
 import type { Person } from '../domain.js';
 import { generateId, ID_PATTERN, notFound } from '../store/errors.js';
-import { PERSON_KINDS } from '../store/people.js';
+import { DEFAULT_SEARCH_LIMIT, MAX_SEARCH_CHARS, MAX_SEARCH_LIMIT, PERSON_KINDS } from '../store/people.js';
 import type { Store } from '../store/store.js';
-import { defineCommand, type Role } from './command.js';
+import { type CommandContext, CommandError, defineCommand, type Role } from './command.js';
 import { credentialsView, mobileKeyView } from './credentials.js';
-import { Id, Input, Name, NoInput, Reason } from './schemas.js';
+import { explainAccess } from './person-access.js';
+import { EpochMs, Id, Input, Name, Reason } from './schemas.js';
 
 const STAFF: readonly Role[] = ['admin', 'staff'];
 const MAX_SLUG = 40;
@@ -40,6 +41,14 @@ function mustGet(store: Store, id: string): Person {
   if (!person) throw notFound('person', id);
   return person;
 }
+
+/** The time decisions are made with: the running hub's trusted clock, else this machine's. */
+function decisionNow(ctx: CommandContext): number {
+  return ctx.hub ? ctx.hub.clock.status().ms : Date.now();
+}
+
+/** Epoch ms, or null for "open" on that side. */
+const WindowBound = Type.Union([EpochMs, Type.Null()]);
 
 export const personCommands = [
   defineCommand({
@@ -74,13 +83,31 @@ export const personCommands = [
   }),
   defineCommand({
     name: 'person.list',
-    summary: 'list people',
-    input: NoInput,
+    summary: 'list people by name; query: part of a name, id or unit (case and accents ignored)',
+    input: Input({
+      query: Type.Optional(
+        Type.String({
+          minLength: 1,
+          maxLength: MAX_SEARCH_CHARS,
+          description: 'part of the name, id, unit id or unit name',
+        }),
+      ),
+      limit: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: MAX_SEARCH_LIMIT,
+          description: `at most this many people (default ${DEFAULT_SEARCH_LIMIT})`,
+        }),
+      ),
+    }),
     roles: STAFF,
     runs: 'store',
     readOnly: true,
     http: { method: 'GET', path: '/people' },
-    run: (ctx) => ({ people: ctx.store.people.list() }),
+    run: (ctx, { query, limit }) => ({
+      // Only spaces: no filter (a search box that was cleared).
+      people: ctx.store.people.search({ query: query?.trim() || null, limit: limit ?? DEFAULT_SEARCH_LIMIT }),
+    }),
   }),
   defineCommand({
     name: 'person.get',
@@ -117,6 +144,40 @@ export const personCommands = [
       }),
     }),
   ),
+  defineCommand({
+    name: 'person.set_window',
+    summary:
+      'access window: outside from-until every credential of the person is refused (null: open; both null: no window)',
+    input: Input({ id: Id, from: WindowBound, until: WindowBound, reason: Type.Optional(Reason) }),
+    roles: STAFF,
+    runs: 'store',
+    http: { method: 'POST', path: '/people/:id/window' },
+    run: (ctx, { id, from, until, reason }) => {
+      if (from !== null && until !== null && until <= from) {
+        throw new CommandError('invalid', "'until' must be later than 'from'");
+      }
+      return { person: ctx.store.people.setWindow(id, { from, until, reason: reason ?? null }) };
+    },
+  }),
+  defineCommand({
+    name: 'person.access',
+    summary: 'what each door would answer for the person right now, and why (per card, PIN and key)',
+    input: Input({ id: Id }),
+    roles: STAFF,
+    runs: 'store',
+    readOnly: true,
+    http: { method: 'GET', path: '/people/:id/access' },
+    run: (ctx, { id }) => {
+      const person = mustGet(ctx.store, id);
+      if (ctx.timeZone === null) {
+        throw new CommandError(
+          'unavailable',
+          "the building's time zone is not known here (timeZone setting)",
+        );
+      }
+      return explainAccess(ctx.store, person, decisionNow(ctx), ctx.timeZone);
+    },
+  }),
   defineCommand({
     name: 'person.logout_everywhere',
     summary: 'stolen phone: every mobile key of the person stops working at once (new epoch, keys revoked)',

@@ -139,6 +139,9 @@ const COPY_HOLDER: Person = {
   unitId: null,
   suspended: false,
   keyEpoch: 0,
+  // The holder's access window is folded into each entry's validFrom/validUntil (hub/store/door-sync.ts).
+  accessFrom: null,
+  accessUntil: null,
   createdAt: 0,
 };
 

@@ -756,6 +756,8 @@ const CODE_HOLDER: Omit<Person, 'suspended'> = {
   kind: 'guest',
   unitId: null,
   keyEpoch: 0,
+  accessFrom: null,
+  accessUntil: null,
   createdAt: 0,
 };
 /** A code's scope grants at any time: holidays never narrow it. */

@@ -76,6 +76,8 @@ type MatchRow = CredentialRow & {
   p_unit_id: string | null;
   p_suspended: number;
   p_key_epoch: number;
+  p_access_from: number | null;
+  p_access_until: number | null;
   p_created_at: number;
   p_updated_at: number;
 };
@@ -84,7 +86,8 @@ type MatchRow = CredentialRow & {
 const FIND_SQL = `
   SELECT c.id, c.person_id, c.kind, c.label, c.valid_from, c.valid_until, c.revoked_at, c.revoked_reason, c.created_at,
          p.id AS p_id, p.name AS p_name, p.kind AS p_kind, p.unit_id AS p_unit_id, p.suspended AS p_suspended,
-         p.key_epoch AS p_key_epoch, p.created_at AS p_created_at, p.updated_at AS p_updated_at
+         p.key_epoch AS p_key_epoch, p.access_from AS p_access_from, p.access_until AS p_access_until,
+         p.created_at AS p_created_at, p.updated_at AS p_updated_at
   FROM credentials c JOIN people p ON p.id = c.person_id
   WHERE c.kind = ? AND c.lookup = ?
   ORDER BY c.revoked_at IS NULL DESC, c.revoked_at DESC
@@ -198,6 +201,16 @@ export class CredentialsRepo {
       .map(toCredential);
   }
 
+  /** The person's unrevoked credentials (cards, PINs, mobile keys), oldest first, at most `limit`. */
+  activeForPerson(personId: string, limit: number): StoredCredential[] {
+    return this.#ctx
+      .stmt<CredentialRow>(
+        `SELECT ${COLUMNS} FROM credentials WHERE person_id = ? AND revoked_at IS NULL ORDER BY created_at, rowid LIMIT ?`,
+      )
+      .all(personId, Math.min(Math.max(1, Math.trunc(limit)), 1000))
+      .map(toCredential);
+  }
+
   list(options: { limit?: number; afterId?: string } = {}): StoredCredential[] {
     const limit = Math.min(Math.max(1, Math.trunc(options.limit ?? 10_000)), 100_000);
     return this.#ctx
@@ -236,6 +249,8 @@ export class CredentialsRepo {
         unit_id: row.p_unit_id,
         suspended: row.p_suspended,
         key_epoch: row.p_key_epoch,
+        access_from: row.p_access_from,
+        access_until: row.p_access_until,
         created_at: row.p_created_at,
         updated_at: row.p_updated_at,
       }),

@@ -674,6 +674,14 @@ export class EventLog {
     return row ? rowToEvent(row) : null;
   }
 
+  /** The newest event of exactly `type` about a person (e.g. why they were suspended), or null. */
+  latestForPerson(personId: string, type: string): HubEvent | null {
+    const row = this.#ctx
+      .stmt<EventRow>('SELECT * FROM events WHERE type = ? AND person_id = ? ORDER BY seq DESC LIMIT 1')
+      .get(type, personId);
+    return row ? rowToEvent(row) : null;
+  }
+
   lastSeq(): number {
     return (this.#ctx.stmt<number>('SELECT coalesce(max(seq), 0) FROM events').pluck().get() as number) ?? 0;
   }

@@ -207,6 +207,11 @@ export const MIGRATIONS: readonly Migration[] = [
   `
   CREATE INDEX events_person ON events (person_id, seq) WHERE person_id IS NOT NULL;
   `,
+  // 5: a person's access window set by staff (epoch ms; null = open), e.g. a contractor between jobs.
+  `
+  ALTER TABLE people ADD COLUMN access_from INTEGER;
+  ALTER TABLE people ADD COLUMN access_until INTEGER;
+  `,
 ];
 
 /**

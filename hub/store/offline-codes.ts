@@ -97,7 +97,7 @@ export interface OfflineCodesStore {
   setPinLength(credentialId: string, digits: number): void;
   /** Active PIN credentials (id and stored lookup), for the short-PIN scan. */
   activePinLookups(): Array<{ id: string; lookup: string }>;
-  /** Active, currently valid PINs of unsuspended people, with their known length. */
+  /** Active, currently valid PINs of unsuspended people inside their access window, with their known length. */
   activePinsWithLengths(now: number): ActivePin[];
   /** Access groups that include the door (a code scope 'group:<id>' covers it). */
   groupsAtDoor(doorId: string): string[];
@@ -271,9 +271,10 @@ export class OfflineCodesRepo implements OfflineCodesStore {
          JOIN people p ON p.id = c.person_id
          LEFT JOIN offline_pin_lengths l ON l.credential_id = c.id
          WHERE c.kind = 'pin' AND c.revoked_at IS NULL AND p.suspended = 0
-           AND (c.valid_from IS NULL OR c.valid_from <= ?) AND (c.valid_until IS NULL OR c.valid_until > ?)`,
+           AND (c.valid_from IS NULL OR c.valid_from <= ?) AND (c.valid_until IS NULL OR c.valid_until > ?)
+           AND (p.access_from IS NULL OR p.access_from <= ?) AND (p.access_until IS NULL OR p.access_until > ?)`,
       )
-      .all(now, now);
+      .all(now, now, now, now);
   }
 
   groupsAtDoor(doorId: string): string[] {

@@ -1,7 +1,18 @@
 // People (residents, staff, guests) and the units they live in.
+import type { Database } from 'better-sqlite3';
 import type { Person, PersonKind } from '../domain.js';
 import type { Audit, StoreContext } from './context.js';
-import { checkId, checkName, checkOneOf, generateId, invalid, notFound, StoreError } from './errors.js';
+import {
+  checkId,
+  checkIntRange,
+  checkName,
+  checkOneOf,
+  checkTime,
+  generateId,
+  invalid,
+  notFound,
+  StoreError,
+} from './errors.js';
 
 export const PERSON_KINDS: readonly PersonKind[] = ['resident', 'staff', 'guest'];
 
@@ -12,6 +23,8 @@ interface PersonRow {
   unit_id: string | null;
   suspended: number;
   key_epoch: number;
+  access_from: number | null;
+  access_until: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -24,11 +37,55 @@ function toPerson(row: PersonRow): Person {
     unitId: row.unit_id,
     suspended: row.suspended === 1,
     keyEpoch: row.key_epoch,
+    accessFrom: row.access_from,
+    accessUntil: row.access_until,
     createdAt: row.created_at,
   };
 }
 
-export const PERSON_COLUMNS = 'id, name, kind, unit_id, suspended, key_epoch, created_at, updated_at';
+export const PERSON_COLUMNS =
+  'id, name, kind, unit_id, suspended, key_epoch, access_from, access_until, created_at, updated_at';
+/** The columns a new row gets; the access window starts open (null). */
+const INSERT_COLUMNS = 'id, name, kind, unit_id, suspended, key_epoch, created_at, updated_at';
+
+/** Longest search text and most rows one search returns (person.list). */
+export const MAX_SEARCH_CHARS = 80;
+export const MAX_SEARCH_LIMIT = 500;
+export const DEFAULT_SEARCH_LIMIT = 100;
+
+/**
+ * What a search compares: lower case, accents removed ("Müller" → "muller", "ÉMILE" → "emile").
+ * The same function folds the stored text (in SQL, as gh_fold) and the query.
+ */
+export function foldForSearch(text: string): string {
+  return text.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
+}
+
+const FOLD_FUNCTION = 'gh_fold';
+const withFold = new WeakSet<Database>();
+
+/** Registers gh_fold on a connection once (a Store view made by `as()` shares the connection). */
+function registerFold(db: Database): void {
+  if (withFold.has(db)) return;
+  db.function(FOLD_FUNCTION, { deterministic: true }, (value: unknown) =>
+    typeof value === 'string' ? foldForSearch(value) : null,
+  );
+  withFold.add(db);
+}
+
+// instr() compares literally: '%' and '_' in a query are plain characters, never wildcards.
+const SEARCH_SQL = `
+  SELECT p.id, p.name, p.kind, p.unit_id, p.suspended, p.key_epoch, p.access_from, p.access_until,
+         p.created_at, p.updated_at
+  FROM people p LEFT JOIN units u ON u.id = p.unit_id
+  WHERE @query IS NULL
+     OR instr(${FOLD_FUNCTION}(p.name), @query) > 0
+     OR instr(${FOLD_FUNCTION}(p.id), @query) > 0
+     OR instr(${FOLD_FUNCTION}(p.unit_id), @query) > 0
+     OR instr(${FOLD_FUNCTION}(u.name), @query) > 0
+  ORDER BY ${FOLD_FUNCTION}(p.name), p.name, p.id
+  LIMIT @limit`;
+
 export { type PersonRow, toPerson };
 
 export interface NewPerson {
@@ -51,6 +108,7 @@ export class PeopleRepo {
   constructor(ctx: StoreContext, audit: Audit) {
     this.#ctx = ctx;
     this.#audit = audit;
+    registerFold(ctx.db);
   }
 
   add(input: NewPerson): Person {
@@ -64,7 +122,7 @@ export class PeopleRepo {
       this.#checkUnit(unitId);
       const now = this.#ctx.now();
       this.#ctx
-        .stmt(`INSERT INTO people (${PERSON_COLUMNS}) VALUES (?, ?, ?, ?, 0, 0, ?, ?)`)
+        .stmt(`INSERT INTO people (${INSERT_COLUMNS}) VALUES (?, ?, ?, ?, 0, 0, ?, ?)`)
         .run(id, name, kind, unitId, now, now);
       this.#audit('admin.person.added', { personId: id }, { kind, unitId });
       return this.#mustGet(id);
@@ -80,6 +138,22 @@ export class PeopleRepo {
     return this.#ctx
       .stmt<PersonRow>(`SELECT ${PERSON_COLUMNS} FROM people ORDER BY name, id`)
       .all()
+      .map(toPerson);
+  }
+
+  /**
+   * People whose name, id, unit id or unit name contains `query` (case and accents ignored, taken
+   * literally), by name; everyone when `query` is absent. At most `limit` rows.
+   */
+  search(options: { query?: string | null; limit?: number } = {}): Person[] {
+    const query = options.query == null ? null : checkName(options.query, 'query', MAX_SEARCH_CHARS);
+    const limit =
+      options.limit === undefined
+        ? DEFAULT_SEARCH_LIMIT
+        : checkIntRange(options.limit, 1, MAX_SEARCH_LIMIT, 'limit');
+    return this.#ctx
+      .stmt<PersonRow>(SEARCH_SQL)
+      .all({ query: query === null ? null : foldForSearch(query), limit })
       .map(toPerson);
   }
 
@@ -126,6 +200,32 @@ export class PeopleRepo {
     });
   }
 
+  /**
+   * The person's access window (from inclusive, until exclusive; null = open on that side): outside it
+   * every credential is refused (reason person_outside_window). Both null clears it. Durable before
+   * this returns; writes admin.person.window_set with from, until and the reason.
+   */
+  setWindow(
+    id: string,
+    window: { from: number | null; until: number | null; reason?: string | null },
+  ): Person {
+    if (window === null || typeof window !== 'object') throw invalid('window must be an object');
+    const from = checkTime(window.from, 'from');
+    const until = checkTime(window.until, 'until');
+    if (from !== null && until !== null && until <= from) {
+      throw invalid("'until' must be later than 'from'");
+    }
+    const why = window.reason == null ? null : checkName(window.reason, 'reason', 200);
+    return this.#ctx.write(() => {
+      this.#mustGet(id);
+      this.#ctx
+        .stmt('UPDATE people SET access_from = ?, access_until = ?, updated_at = ? WHERE id = ?')
+        .run(from, until, this.#ctx.now(), id);
+      this.#audit('admin.person.window_set', { personId: id }, { from, until, reason: why });
+      return this.#mustGet(id);
+    });
+  }
+
   /** "Log out everywhere": mobile keys issued under an older epoch stop working. Returns the new epoch. */
   bumpKeyEpoch(id: string): number {
     return this.#ctx.write(() => {
@@ -148,8 +248,11 @@ export class PeopleRepo {
     });
   }
 
-  /** Cloud mirror: create or replace a person with an explicit id. */
-  upsert(person: Omit<Person, 'createdAt'> & { createdAt?: number }): Person {
+  /**
+   * Cloud mirror: create or replace a person with an explicit id. The access window is the hub's own:
+   * a mirrored copy neither sets nor clears it (deny wins).
+   */
+  upsert(person: Omit<Person, 'createdAt' | 'accessFrom' | 'accessUntil'> & { createdAt?: number }): Person {
     if (person === null || typeof person !== 'object') throw invalid('person must be an object');
     const id = checkId(person.id, 'person');
     const name = checkName(person.name, 'person name');
@@ -163,7 +266,7 @@ export class PeopleRepo {
       // key_epoch only moves forward: an older copy must not revive revoked mobile keys.
       this.#ctx
         .stmt(
-          `INSERT INTO people (${PERSON_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO people (${INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, unit_id = excluded.unit_id,
              suspended = excluded.suspended, key_epoch = max(key_epoch, excluded.key_epoch), updated_at = excluded.updated_at`,
         )

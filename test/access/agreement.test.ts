@@ -35,6 +35,11 @@ interface Row {
   when: number;
   /** The hub's answer; the copy must agree (see ABSENT_FROM_COPY). */
   expect: Reason;
+  /**
+   * The copy's answer where it cannot name the hub's reason: a person's access window is folded into
+   * each credential's validity in the copy, so the door says not_yet_valid / expired for it.
+   */
+  copy?: Reason;
 }
 
 const ROWS: Row[] = [
@@ -304,6 +309,49 @@ const ROWS: Row[] = [
     when: at('2026-11-27T19:00:00Z'),
     expect: 'outside_schedule',
   },
+  {
+    what: "before the person's access window: the copy has the window as the card's validity",
+    door: 'front',
+    kind: 'card',
+    value: '3A01',
+    when: SYNC_AT,
+    expect: 'person_outside_window',
+    copy: 'not_yet_valid',
+  },
+  {
+    what: "inside the person's access window",
+    door: 'front',
+    kind: 'card',
+    value: '3A01',
+    when: SYNC_AT + 25 * HOUR,
+    expect: 'granted',
+  },
+  {
+    what: "inside the person's access window, PIN",
+    door: 'front',
+    kind: 'keypad',
+    value: '97531864',
+    when: SYNC_AT + 25 * HOUR,
+    expect: 'granted',
+  },
+  {
+    what: "at the end of the person's access window, with the copy still from before",
+    door: 'front',
+    kind: 'card',
+    value: '3A01',
+    when: SYNC_AT + 48 * HOUR,
+    expect: 'person_outside_window',
+    copy: 'expired',
+  },
+  {
+    what: 'a person whose access window had ended is not in the copy',
+    door: 'front',
+    kind: 'card',
+    value: '3B01',
+    when: SYNC_AT,
+    expect: 'person_outside_window',
+    copy: 'unknown_credential',
+  },
 ];
 
 let dataDir: string;
@@ -358,6 +406,13 @@ beforeAll(async () => {
   store.credentials.addCard('cole', '0C10');
   person('alex', null);
   store.credentials.addCard('alex', 'AA01');
+  person('wendy', 'residents');
+  store.credentials.addCard('wendy', '3A01');
+  store.credentials.addPin('wendy', '97531864');
+  store.people.setWindow('wendy', { from: SYNC_AT + 24 * HOUR, until: SYNC_AT + 48 * HOUR });
+  person('walt', 'residents');
+  store.credentials.addCard('walt', '3B01');
+  store.people.setWindow('walt', { from: null, until: SYNC_AT - HOUR });
 
   const bus = new EventBus();
   service = new DecisionService({
@@ -419,7 +474,7 @@ describe('the hub and a door copy decide alike', () => {
     });
     expect(door).toEqual({
       granted: hub.granted,
-      reason: ABSENT_FROM_COPY.has(hub.reason) ? 'unknown_credential' : hub.reason,
+      reason: row.copy ?? (ABSENT_FROM_COPY.has(hub.reason) ? 'unknown_credential' : hub.reason),
     });
   });
 });

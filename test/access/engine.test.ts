@@ -5,10 +5,11 @@ import {
   type DecisionInput,
   decide,
   isKeypadValue,
+  REFUSAL_ORDER,
   validatePresentationValue,
 } from '../../hub/access/index.js';
 import type { Decision } from '../../hub/bus.js';
-import type { Credential, Person, ScheduleInterval } from '../../hub/domain.js';
+import { type Credential, type Person, REASONS, type ScheduleInterval } from '../../hub/domain.js';
 
 // Wed 2026-11-25 12:00 in Berlin (11:00 UTC).
 const NOW = Date.parse('2026-11-25T11:00:00Z');
@@ -21,6 +22,8 @@ const alice: Person = {
   unitId: 'unit-4b',
   suspended: false,
   keyEpoch: 1,
+  accessFrom: null,
+  accessUntil: null,
   createdAt: 0,
 };
 
@@ -85,6 +88,16 @@ describe('decide', () => {
     ['nothing matched', { match: null }, denied('unknown_credential', false)],
     ['credential revoked', withCredential({ revokedAt: NOW - HOUR }), denied('revoked')],
     ['person suspended', withCredential({}, { suspended: true }), denied('suspended')],
+    [
+      "person's access window not started",
+      withCredential({}, { accessFrom: NOW + 1 }),
+      denied('person_outside_window'),
+    ],
+    [
+      "person's access window ended",
+      withCredential({}, { accessUntil: NOW }),
+      denied('person_outside_window'),
+    ],
     ['not valid yet', withCredential({ validFrom: NOW + 1 }), denied('not_yet_valid')],
     ['expired', withCredential({ validUntil: NOW - 1 }), denied('expired')],
     ['no group for this door', { grants: [] }, denied('no_access')],
@@ -151,6 +164,10 @@ describe('decide', () => {
       ['revoked + expired', { revokedAt: 1, validUntil: NOW - 1 }, {}, 'revoked'],
       ['suspended + expired', { validUntil: NOW - 1 }, { suspended: true }, 'suspended'],
       ['suspended + not yet valid', { validFrom: NOW + HOUR }, { suspended: true }, 'suspended'],
+      ['revoked + outside window', { revokedAt: 1 }, { accessUntil: NOW - 1 }, 'revoked'],
+      ['suspended + outside window', {}, { suspended: true, accessUntil: NOW - 1 }, 'suspended'],
+      ['outside window + expired', { validUntil: NOW - 1 }, { accessFrom: NOW + 1 }, 'person_outside_window'],
+      ['outside window + not yet valid', { validFrom: NOW + 1 }, { accessUntil: 1 }, 'person_outside_window'],
       ['not yet valid + no access', { validFrom: NOW + HOUR }, {}, 'not_yet_valid'],
     ])('%s -> %s', (_, credentialChanges, personChanges, reason) => {
       expect(decide(input({ ...withCredential(credentialChanges, personChanges), grants: [] })).reason).toBe(
@@ -174,6 +191,37 @@ describe('decide', () => {
       ['a malformed bound', { validUntil: Number.NaN }, 'expired'],
     ])('%s -> %s', (_, changes, reason) => {
       expect(decide(input(withCredential(changes))).reason).toBe(reason);
+    });
+  });
+
+  describe("the person's access window: from is inclusive, until is exclusive", () => {
+    it.each<[string, Partial<Person>, Decision['reason']]>([
+      ['one ms before accessFrom', { accessFrom: NOW + 1 }, 'person_outside_window'],
+      ['exactly accessFrom', { accessFrom: NOW }, 'granted'],
+      ['one ms before accessUntil', { accessUntil: NOW + 1 }, 'granted'],
+      ['exactly accessUntil', { accessUntil: NOW }, 'person_outside_window'],
+      ['inside a window', { accessFrom: NOW - HOUR, accessUntil: NOW + HOUR }, 'granted'],
+      ['a malformed bound', { accessFrom: Number.NaN }, 'person_outside_window'],
+      [
+        'a missing bound (a damaged record)',
+        { accessUntil: undefined as unknown as null },
+        'person_outside_window',
+      ],
+    ])('%s -> %s', (_, changes, reason) => {
+      expect(decide(input(withCredential({}, changes))).reason).toBe(reason);
+    });
+
+    it('applies to PINs and mobile keys too', () => {
+      const shut: Partial<Person> = { accessUntil: NOW - HOUR };
+      const phone: Credential = { ...aliceCard, id: 'cred-mobile-1', kind: 'mobile' };
+      for (const [kind, credential] of [
+        ['keypad', alicePin],
+        ['mobile', phone],
+      ] as const) {
+        expect(decide(input({ kind, match: { credential, person: { ...alice, ...shut } } })).reason).toBe(
+          'person_outside_window',
+        );
+      }
     });
   });
 
@@ -240,6 +288,59 @@ describe('decide', () => {
 
   it('refuses an unknown presentation kind', () => {
     expect(decide(input({ kind: 'telepathy' as DecisionInput['kind'] })).reason).toBe('invalid_request');
+  });
+});
+
+describe('REFUSAL_ORDER', () => {
+  it('is the order decide() refuses in: lifting each refusal in turn reveals the next', () => {
+    // Everything wrong at once; fixed one by one in REFUSAL_ORDER, decide must name each in turn.
+    let door: DecisionInput['door'] = { id: 'front', mode: 'lockdown', unlockMs: 5000 };
+    let malformed = true;
+    let keypadLocked = true;
+    let credential: Credential = {
+      ...alicePin,
+      revokedAt: 1,
+      validFrom: NOW + HOUR,
+      validUntil: NOW - HOUR,
+    };
+    let person: Person = { ...alice, suspended: true, accessUntil: NOW - HOUR };
+    let matched = false;
+    let grants: DecisionInput['grants'] = [];
+    const fixes: Record<(typeof REFUSAL_ORDER)[number], () => void> = {
+      lockdown: () => (door = { ...door, mode: 'normal' }),
+      invalid_request: () => (malformed = false),
+      locked_out: () => (keypadLocked = false),
+      unknown_credential: () => (matched = true),
+      revoked: () => (credential = { ...credential, revokedAt: null }),
+      suspended: () => (person = { ...person, suspended: false }),
+      person_outside_window: () => (person = { ...person, accessUntil: null }),
+      not_yet_valid: () => (credential = { ...credential, validFrom: null }),
+      expired: () => (credential = { ...credential, validUntil: null }),
+      no_access: () =>
+        (grants = [{ groupId: 'weekend', intervals: [{ day: 'sat', from: '00:00', to: '24:00' }] }]),
+      outside_schedule: () => (grants = ALWAYS),
+    };
+    const now = () =>
+      decide(
+        input({
+          door,
+          malformed,
+          keypadLocked,
+          kind: 'keypad',
+          match: matched ? { credential, person } : null,
+          grants,
+        }),
+      ).reason;
+    for (const reason of REFUSAL_ORDER) {
+      expect(now()).toBe(reason);
+      fixes[reason]();
+    }
+    expect(now()).toBe('granted');
+  });
+
+  it('names every refusal reason there is', () => {
+    const decided = REASONS.filter((r) => r !== 'granted' && r !== 'rate_limited');
+    expect([...REFUSAL_ORDER].sort()).toEqual([...decided].sort());
   });
 });
 

@@ -1,5 +1,6 @@
 // Commands over a real SQLite store in a temp dir (as the CLI runs them), or inside a real hub.
 import { expect } from 'vitest';
+import type { CommandsOptions } from '../../hub/commands/command.js';
 import {
   ALL_COMMANDS,
   type Caller,
@@ -34,11 +35,14 @@ export interface StoreBench {
   cleanup(): Promise<void>;
 }
 
-/** A store opened as the CLI opens it, and the command table over it (no running hub). */
-export function storeBench(): StoreBench {
+/**
+ * A store opened as the CLI opens it, and the command table over it (no running hub). `options` as the
+ * CLI gives them (e.g. the building's time zone).
+ */
+export function storeBench(options: Partial<CommandsOptions> = {}): StoreBench {
   const temp = tempHub();
   const { store } = temp.open();
-  const commands = new Commands(ALL_COMMANDS, { store, logger: silentLogger() });
+  const commands = new Commands(ALL_COMMANDS, { store, logger: silentLogger(), ...options });
   return {
     temp,
     store,

@@ -11,6 +11,8 @@ const CANONICAL = [
   'person.suspend',
   'person.unsuspend',
   'person.logout_everywhere',
+  'person.set_window',
+  'person.access',
   'unit.add',
   'unit.remove',
   'unit.list',
@@ -89,6 +91,9 @@ describe('the command table', () => {
     expect(route('person.add')).toBe('POST /people');
     expect(route('person.suspend')).toBe('POST /people/:id/suspend');
     expect(route('person.logout_everywhere')).toBe('POST /people/:id/logout-everywhere');
+    expect(route('person.list')).toBe('GET /people');
+    expect(route('person.set_window')).toBe('POST /people/:id/window');
+    expect(route('person.access')).toBe('GET /people/:id/access');
     expect(route('credential.add_card')).toBe('POST /credentials');
     expect(route('credential.revoke')).toBe('POST /credentials/:id/revoke');
     expect(route('user.list')).toBe('GET /users');

@@ -142,6 +142,35 @@ describe('door sync', () => {
     expect(front.copy.size).toBe(0);
   });
 
+  it("follows a person's access window: bounded while it lasts, left out once it has ended", async () => {
+    const front = follow('front');
+    front.pump();
+    const now = Date.now();
+    const hour = 3_600_000;
+    const settle = async (what: string) => {
+      const count = sent.length;
+      await until(() => sent.length > count, 3000, what);
+      front.pump();
+    };
+    // A window that starts tomorrow: the door has the card, and refuses it until then without the hub.
+    b.cli((store) => store.people.setWindow('anna', { from: now + 24 * hour, until: now + 48 * hour }));
+    await settle('window set');
+    expect(front.copy.decide('card', '04A1B2C3', now).reason).toBe('not_yet_valid');
+    expect(front.copy.decide('keypad', '424242', now).reason).toBe('not_yet_valid');
+    expect(front.copy.decide('card', '04A1B2C3', now + 25 * hour).granted).toBe(true);
+    expect(front.copy.decide('card', '04A1B2C3', now + 48 * hour).reason).toBe('expired');
+    // A window that has ended: the door is not handed the person's credentials at all.
+    b.cli((store) => store.people.setWindow('anna', { from: null, until: now - hour }));
+    await settle('window ended');
+    expect(front.copy.decide('card', '04A1B2C3', now).reason).toBe('unknown_credential');
+    expect(front.copy.decide('keypad', '424242', now).reason).toBe('unknown_credential');
+    expect(front.copy.decide('card', '0BB0', now).granted).toBe(true); // Ben is not concerned
+    // Cleared: back as before.
+    b.cli((store) => store.people.setWindow('anna', { from: null, until: null }));
+    await settle('window cleared');
+    expect(front.copy.decide('card', '04A1B2C3', now).granted).toBe(true);
+  });
+
   it('after a burst of changes, the retained snapshot catches up to the latest version', async () => {
     for (const card of ['A101', 'A201', 'A301']) b.opened.store.credentials.addCard('ben', card);
     const front = () => sync.status().find((s) => s.doorId === 'front')!;

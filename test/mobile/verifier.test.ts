@@ -110,6 +110,16 @@ describe('mobile key verified offline', () => {
     expect(presentAt(b, 'front').verdict).toMatchObject({ granted: false, reason: 'revoked' });
   });
 
+  it("refuses a key outside its holder's access window, as a card", () => {
+    const { store } = b.opened;
+    store.people.setWindow('anna', { from: b.clock.now + DAY, until: null });
+    expect(presentAt(b, 'front').verdict).toMatchObject({ granted: false, reason: 'person_outside_window' });
+    store.people.setWindow('anna', { from: b.clock.now - DAY, until: b.clock.now + DAY });
+    expect(presentAt(b, 'front').verdict.granted).toBe(true);
+    store.people.setWindow('anna', { from: null, until: b.clock.now });
+    expect(presentAt(b, 'front').verdict).toMatchObject({ granted: false, reason: 'person_outside_window' });
+  });
+
   it('follows the validity window and the group schedule', () => {
     const { store } = b.opened;
     b.clock.now += 31 * DAY;

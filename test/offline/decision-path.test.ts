@@ -121,6 +121,22 @@ describe('offline codes at the keypad (decision path)', () => {
     expect(refused).toMatchObject({ credentialId: code.serial, data: { detail: 'time_untrusted' } });
   });
 
+  it("a code issued for a person is refused outside that person's access window; a code for nobody is not", () => {
+    parts.clock.confirm('ntp');
+    const now = parts.clock.nowMs();
+    const hers = parts.codes.issue({ type: 'daily', scope: 'site', date: '2026-11-27', personId: 'alice' });
+    const anyone = parts.codes.issue({ type: 'daily', scope: 'site', date: '2026-11-27' });
+    opened.store.people.setWindow('alice', { from: null, until: now - 1 });
+    expect(service.decide(keypad(hers.digits))).toMatchObject({
+      granted: false,
+      reason: 'person_outside_window',
+    });
+    expect(parts.codes.verify('front', hers.digits)).toMatchObject({ reason: 'person_outside_window' });
+    expect(service.decide(keypad(anyone.digits)).granted).toBe(true);
+    opened.store.people.setWindow('alice', { from: now - 1, until: null });
+    expect(service.decide(keypad(hers.digits)).granted).toBe(true);
+  });
+
   it("codes are refused in the engine's order: lockdown, revoked, suspended, then untrusted time", () => {
     const issued = parts.codes.issue({ type: 'daily', scope: 'site', date: '2026-11-27', personId: 'alice' });
     // Untrusted time and a suspended holder: the suspension is the reason (deny wins), as for a PIN.
