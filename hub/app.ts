@@ -42,6 +42,7 @@ import { type OpenedStore, openHubStore } from './open-store.js';
 import { Held, Lifecycle, type Part, service } from './parts.js';
 import { ensureCertificates, type HubCertificates } from './pki/certificates.js';
 import { CARD_HASH_PURPOSE } from './store/migrations.js';
+import { diskStatus } from './store/reserve.js';
 import type { Store } from './store/store.js';
 
 export const VERSION = '0.1.0';
@@ -87,6 +88,7 @@ export class Hub {
       await opened.store.events.whenOnDisk();
       opened.close();
     },
+    status: () => ({ disk: diskStatus(this.config.dataDir) }),
   });
 
   /** Wired locks go to their safe state before anything else (docs/wiring.md). */
@@ -150,6 +152,8 @@ export class Hub {
         hub: liveHubOf({
           store: this.store,
           doors: this.doors,
+          bus: this.bus,
+          logger,
           offline: this.#offline.get(),
           timeZone: this.config.timeZone,
           doorStatus: () => this.doors.status().map((s) => this.#withReaders(s)),
@@ -218,6 +222,7 @@ export class Hub {
     status: (broker) => ({
       mqtt: broker?.addresses() ?? {},
       devicesOnline: broker?.onlineDevices().length ?? 0,
+      mqttClients: broker?.connectedClients() ?? 0,
     }),
     stopDeadlineMs: 5_000, // bridge offline, then clients and listeners each within 2 s
   });
@@ -252,6 +257,7 @@ export class Hub {
         now: this.#now,
         logger,
       }),
+    { status: (sync) => ({ doorSync: sync?.staleness() ?? [] }) },
   );
 
   readonly #http = service('http', ({ logger }) => this.#buildHttp(logger), {

@@ -412,6 +412,11 @@ export class MqttBroker {
     return [...this.#online.keys()].sort();
   }
 
+  /** Authenticated MQTT connections (doors, integrations; a device may hold more than one). */
+  connectedClients(): number {
+    return this.#sessions.size;
+  }
+
   /** Closes every connection of a device (it was removed, or its doors changed). Returns how many. */
   disconnectDevice(deviceId: string): number {
     let count = 0;

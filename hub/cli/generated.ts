@@ -141,7 +141,12 @@ export function registerGeneratedCommands(
     sub.action(async (...args: unknown[]) => {
       const values: Record<string, unknown> = {};
       positional.forEach((field, i) => {
-        values[field] = args[i];
+        const kind = kindOf(properties[field] ?? {});
+        // `alarm ack 12`: a whole-number argument is a number, as the option of the same kind would be.
+        values[field] =
+          kind === 'integer' || kind === 'number'
+            ? numberArg(`<${kebab(field)}>`, kind === 'integer')(String(args[i]))
+            : args[i];
       });
       const opts = args[positional.length] as Record<string, unknown>;
       for (const { field, attribute } of options) {

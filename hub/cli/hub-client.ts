@@ -18,6 +18,8 @@ export async function callHub(
   url: string,
   body?: unknown,
   headers: Record<string, string> = {},
+  /** How long the hub may stay silent; commands that wait for a person (door capture-card) need more. */
+  timeoutMs = 10_000,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const socketPath = path.join(dataDir, SOCKET_NAME);
   if (!existsSync(socketPath)) throw new HubNotRunningError(dataDir);
@@ -31,7 +33,7 @@ export async function callHub(
         headers: payload
           ? { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
           : headers,
-        timeout: 10_000,
+        timeout: timeoutMs,
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -48,7 +50,9 @@ export async function callHub(
         });
       },
     );
-    req.on('timeout', () => req.destroy(new Error('the hub did not answer within 10 s')));
+    req.on('timeout', () =>
+      req.destroy(new Error(`the hub did not answer within ${Math.round(timeoutMs / 1000)} s`)),
+    );
     req.on('error', (err: NodeJS.ErrnoException) =>
       reject(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? new HubNotRunningError(dataDir) : err),
     );

@@ -28,6 +28,9 @@ export function osUser(): string {
   return name.replace(/[^A-Za-z0-9_.@-]/g, '').slice(0, 64) || 'local';
 }
 
+/** The hub answers every command within its 30 s request timeout (door capture-card waits up to 25 s). */
+const HUB_COMMAND_TIMEOUT_MS = 35_000;
+
 export function cliCaller(): Caller {
   return { actor: `cli:${osUser()}`, role: 'admin' };
 }
@@ -62,6 +65,7 @@ export async function runCommand(
       def.http.method === 'GET' ? undefined : rest,
       // The control socket (mode 0600) takes the OS user from this header and adds `cli:` itself.
       { 'x-gatehouse-actor': osUser() },
+      HUB_COMMAND_TIMEOUT_MS,
     );
     if (res.status >= 400) {
       const code = (typeof res.body.code === 'string' ? res.body.code : codeOfStatus(res.status)) as

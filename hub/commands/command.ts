@@ -76,11 +76,26 @@ export interface LiveClock {
   status(): ClockStatus;
 }
 
+/**
+ * The next card presented at a door, caught for enrolment (hub/doors/capture.ts): its UID as canonical
+ * hex (what credential.add_card accepts, never logged), or why not: nothing within the time, the caller
+ * went away, or too many captures wait already.
+ */
+export type CaptureResult =
+  | { ok: true; card: string; readerId: string }
+  | { ok: false; why: 'timeout' | 'cancelled' | 'busy' };
+
+/** Waits for cards at doors; the presentation is still decided as always. */
+export interface LiveCardCapture {
+  next(doorId: string, timeoutMs: number, signal?: AbortSignal): Promise<CaptureResult>;
+}
+
 /** Parts of the running hub a command may need (absent when the CLI runs a command on the store alone). */
 export interface LiveHub {
   doors: LiveDoors;
   codes: OfflineCodesPort;
   clock: LiveClock;
+  cards: LiveCardCapture;
 }
 
 export interface CommandContext {
@@ -94,6 +109,8 @@ export interface CommandContext {
   /** The building's IANA time zone (schedules); null when this process was not told it. */
   timeZone: string | null;
   logger: Logger;
+  /** Aborted when the caller went away (the HTTP client disconnected): long waits give up early. */
+  signal?: AbortSignal;
 }
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -300,7 +317,12 @@ export class Commands {
    * Checks the role, validates the input, runs the command with a store that records the caller as
    * actor. Throws CommandError for every refusal; anything else is a bug and is rethrown as is.
    */
-  async execute(name: string, input: unknown, caller: Caller): Promise<unknown> {
+  async execute(
+    name: string,
+    input: unknown,
+    caller: Caller,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<unknown> {
     const def = this.#defs.get(name);
     if (!def) throw new CommandError('not_found', `unknown command '${name.slice(0, 64)}'`);
     if (!def.roles.includes(caller.role)) {
@@ -333,6 +355,7 @@ export class Commands {
       codes: this.#codes,
       timeZone: this.#timeZone,
       logger: this.#logger,
+      ...(options.signal ? { signal: options.signal } : {}),
     };
     try {
       return await def.run(ctx, value as never);

@@ -5,12 +5,17 @@
 //   integration account may start a lockdown but never lift one (staff or the cloud must).
 import Type from 'typebox';
 import type { DoorMode } from '../domain.js';
+import { MAX_CAPTURES, MAX_CAPTURES_PER_DOOR } from '../doors/capture.js';
 import { DOOR_MODES, DOOR_TRANSPORTS, FAIL_MODES } from '../store/doors.js';
-import { notFound } from '../store/errors.js';
+import { cardLabel, notFound } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import { type CommandContext, CommandError, defineCommand, type Role } from './command.js';
 import { Id, Input, Name, NoInput, Reason } from './schemas.js';
 
+/** door.capture_card waits this long: the HTTP answer must come before the 30 s request timeout. */
+export const MIN_CAPTURE_S = 5;
+export const MAX_CAPTURE_S = 25;
+export const DEFAULT_CAPTURE_S = 20;
 export const MIN_UNLOCK_MS = 1000;
 export const MAX_UNLOCK_MS = 60_000;
 
@@ -141,6 +146,37 @@ export const doorCommands = [
         ctx.logger.warn({ doors: changed, actor: ctx.caller.actor, mode }, 'door mode changed for all doors');
       }
       return { ok: true, mode, changed };
+    },
+  }),
+  defineCommand({
+    name: 'door.capture_card',
+    summary:
+      'wait up to timeoutS (5–25, default 20) for a card at the door and answer its UID for enrolment; the door decides it as usual',
+    input: Input({
+      doorId: Id,
+      timeoutS: Type.Optional(Type.Integer({ minimum: MIN_CAPTURE_S, maximum: MAX_CAPTURE_S })),
+    }),
+    roles: STAFF,
+    runs: 'hub',
+    door: 'doorId',
+    http: { method: 'POST', path: '/doors/:doorId/capture-card' },
+    run: async (ctx, { doorId, timeoutS }) => {
+      const door = ctx.store.doors.get(doorId);
+      if (!door) throw notFound('door', doorId);
+      const seconds = timeoutS ?? DEFAULT_CAPTURE_S;
+      const result = await ctx.hub!.cards.next(doorId, seconds * 1000, ctx.signal);
+      if (result.ok) {
+        // The UID goes to this caller only; logs and events never see more than its masked tail.
+        return { card: result.card, label: cardLabel(result.card), readerId: result.readerId };
+      }
+      if (result.why === 'busy') {
+        throw new CommandError(
+          'refused',
+          `too many card captures are waiting (at most ${MAX_CAPTURES_PER_DOOR} at ${door.name}, ${MAX_CAPTURES} on the hub): try again in a moment`,
+        );
+      }
+      if (result.why === 'cancelled') throw new CommandError('refused', 'the card capture was cancelled');
+      throw new CommandError('refused', `no card was presented at ${door.name} within ${seconds} s`);
     },
   }),
   defineCommand({

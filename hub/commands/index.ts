@@ -8,6 +8,7 @@
 //   credentials, codes, modes, unlock), admin does everything and alone manages staff users and
 //   accepts the clock; `integration` (MQTT integration accounts, Node-RED) may read door state and
 //   request door.unlock / door.set_mode (never lift a lockdown); `cloud` is what the mirror applies.
+import { alarmCommands } from './alarms.js';
 import { clockCommands } from './clock.js';
 import { codeCommands } from './codes.js';
 import type { CommandDef } from './command.js';
@@ -42,4 +43,5 @@ export const ALL_COMMANDS: readonly CommandDef[] = [
   ...keypadCommands,
   ...mobileCommands,
   ...clockCommands,
+  ...alarmCommands,
 ];

@@ -87,6 +87,18 @@ export interface DoorSyncStatus {
   devices: DoorSyncDeviceStatus[];
 }
 
+/** A door-side copy behind for longer than this is reported stale. */
+export const STALE_AFTER_MS = 60_000;
+
+/** One door in the hub status `doorSync` list (DoorSync.staleness). */
+export interface DoorCopyStaleness {
+  doorId: string;
+  version: number;
+  ackedVersion: number | null;
+  stale: boolean;
+  since: number | null;
+}
+
 interface DoorState {
   door: Door;
   version: number;
@@ -113,7 +125,7 @@ const PERSON_CHANGE = /^admin\.(credential|person|group\.member_)/;
 /** Changes that concern one door (the event names the door). */
 const DOOR_CHANGE = /^admin\.(door|group\.door_)/;
 /** Changes that cannot alter any door's copy. */
-const IRRELEVANT = /^admin\.(unit|device|user|session|code)\./;
+const IRRELEVANT = /^admin\.(unit|device|user|session|code|alarm)\./;
 const HISTORY = 256;
 const VERSIONS_PER_BOOT = 1_000_000;
 const BOOT_KEY = 'doorsync.boot';
@@ -215,6 +227,22 @@ export class DoorSync {
         devices,
       };
     });
+  }
+
+  /**
+   * Per door, for the hub status: the published and acknowledged version, and whether the door-side copy
+   * is stale: behind for more than STALE_AFTER_MS (a copy is normally applied within a second), `since`
+   * when it fell behind (null while in sync).
+   */
+  staleness(): DoorCopyStaleness[] {
+    const now = this.#now();
+    return this.status().map((s) => ({
+      doorId: s.doorId,
+      version: s.version,
+      ackedVersion: s.appliedVersion,
+      stale: !s.inSync && s.staleMs > STALE_AFTER_MS,
+      since: s.inSync ? null : now - s.staleMs,
+    }));
   }
 
   /** A device applied `version` of a door's copy (from `door/{d}/sync/ack`). Bad acks are ignored. */

@@ -81,9 +81,16 @@ export function registerCommandRoutes(api: FastifyInstance, commands: Commands, 
           .code(429)
           .send({ error: 'too many requests from this login: slow down', code: 'rate_limited' });
       }
+      // A client that hangs up stops a long wait (door.capture_card) instead of holding its place.
+      const gone = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      });
       return reply
         .code(status)
-        .send((await commands.execute(def.name, input, request.caller!)) ?? { ok: true });
+        .send(
+          (await commands.execute(def.name, input, request.caller!, { signal: gone.signal })) ?? { ok: true },
+        );
     };
     if (def.http.method === 'GET') {
       typed.route({

@@ -149,6 +149,19 @@ export function eventListWhere(query: EventListQuery): { sql: string; params: un
   return { sql: where.length > 0 ? `WHERE ${where.join(' AND ')}` : '', params };
 }
 
+/** Most events alarmLog reads: a door propped open for days repeats alarm.held_open every heldOpenMs. */
+export const MAX_ALARM_LOG = 20_000;
+
+export interface AlarmLogQuery {
+  /** Epoch ms: events at or after it. */
+  sinceTs: number;
+  /** Types besides alarm.* to include: the events that end or acknowledge an alarm. */
+  alsoTypes: readonly string[];
+  doorId?: string;
+  /** Newest events kept when the window holds more (at most MAX_ALARM_LOG, the default). */
+  limit?: number;
+}
+
 export interface ChainCheck {
   ok: boolean;
   checked: number;
@@ -684,6 +697,66 @@ export class EventLog {
 
   lastSeq(): number {
     return (this.#ctx.stmt<number>('SELECT coalesce(max(seq), 0) FROM events').pluck().get() as number) ?? 0;
+  }
+
+  /**
+   * alarm.* events and the `alsoTypes` (what ends or acknowledges an alarm) with ts >= sinceTs, oldest
+   * first; of more than `limit`, the newest. Indexed: the window's first seq is found by bisecting the
+   * primary key (events are stored in time order), then each type is one range of the (type, seq) index.
+   */
+  alarmLog(query: AlarmLogQuery): HubEvent[] {
+    const limit = Math.min(clampLimit(query.limit ?? MAX_ALARM_LOG), MAX_ALARM_LOG);
+    const floor = this.#firstSeqAtOrAfter(query.sinceTs);
+    if (floor === null) return [];
+    const types = [...new Set([...this.#typesWithPrefix('alarm.'), ...query.alsoTypes])];
+    const door = query.doorId === undefined ? '' : ' AND door_id = ?';
+    const doorParam = query.doorId === undefined ? [] : [query.doorId];
+    const seqs: number[] = [];
+    const seqsOf = this.#ctx.stmt<number>(
+      `SELECT seq FROM events WHERE type = ? AND seq >= ?${door} ORDER BY seq DESC LIMIT ?`,
+    );
+    for (const type of types)
+      seqs.push(...(seqsOf.pluck().all(type, floor, ...doorParam, limit) as number[]));
+    if (seqs.length === 0) return [];
+    seqs.sort((a, b) => b - a);
+    const from = seqs[Math.min(seqs.length, limit) - 1]!;
+    const rowsOf = this.#ctx.stmt<EventRow>(`SELECT * FROM events WHERE type = ? AND seq >= ?${door}`);
+    return types
+      .flatMap((type) => rowsOf.all(type, from, ...doorParam))
+      .map(rowToEvent)
+      .filter((e) => e.ts >= query.sinceTs)
+      .sort((a, b) => a.seq - b.seq);
+  }
+
+  /** The distinct event types starting with `prefix`: one index seek per type (at most 256). */
+  #typesWithPrefix(prefix: string): string[] {
+    const next = this.#ctx.stmt<string>('SELECT min(type) FROM events WHERE type > ? AND type < ?');
+    const types: string[] = [];
+    let after = prefix;
+    while (types.length < 256) {
+      const type = next.pluck().get(after, `${prefix}\uffff`) as string | null | undefined;
+      if (type === null || type === undefined) break;
+      types.push(type);
+      after = type;
+    }
+    return types;
+  }
+
+  /** The first seq whose ts is >= `ts`, by bisection (ts follows seq up to clock steps); null if none. */
+  #firstSeqAtOrAfter(ts: number): number | null {
+    const bounds = this.#ctx
+      .stmt<{ lo: number | null; hi: number | null }>('SELECT min(seq) AS lo, max(seq) AS hi FROM events')
+      .get();
+    if (!bounds || bounds.lo === null || bounds.hi === null) return null;
+    const tsAt = this.#ctx.stmt<number>('SELECT ts FROM events WHERE seq >= ? ORDER BY seq LIMIT 1');
+    let lo = bounds.lo;
+    let hi = bounds.hi + 1;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if ((tsAt.pluck().get(mid) as number) < ts) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > bounds.hi ? null : lo;
   }
 
   /** Newest first (or oldest first), for the CLI, the staff API and stream replays. */

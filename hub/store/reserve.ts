@@ -4,7 +4,7 @@
 // recreated once space has returned.
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 
 /** Written in 1 MiB chunks of random bytes: a compressing or deduplicating filesystem still allocates them. */
 const CHUNK_BYTES = 1024 * 1024;
@@ -23,6 +23,36 @@ export const nodeStorageFs: StorageFs = {
     return s.bavail * s.bsize;
   },
 };
+
+/** The data disk is "low" under this share of its size free, or under DISK_LOW_BYTES, whichever is hit first. */
+export const DISK_LOW_FRACTION = 0.1;
+export const DISK_LOW_BYTES = 500 * 1024 * 1024;
+
+export interface DiskStatus {
+  /** The data directory. */
+  path: string;
+  /** Bytes the hub (an unprivileged process) may still write there. */
+  freeBytes: number;
+  totalBytes: number;
+  low: boolean;
+}
+
+/** Free and total space of the disk holding `dir` (GET /api/v1/status `disk`); null if it cannot be read. */
+export function diskStatus(dir: string): DiskStatus | null {
+  try {
+    const s = statfsSync(dir);
+    const freeBytes = s.bavail * s.bsize;
+    const totalBytes = s.blocks * s.bsize;
+    return {
+      path: resolve(dir),
+      freeBytes,
+      totalBytes,
+      low: freeBytes < DISK_LOW_BYTES || freeBytes < totalBytes * DISK_LOW_FRACTION,
+    };
+  } catch {
+    return null;
+  }
+}
 
 /** The system or SQLite code of an error, looking through a StoreError to its cause. */
 export function storageErrorCode(err: unknown): string {

@@ -83,6 +83,8 @@ export class Store {
   readonly doorSync: DoorSyncRepo;
   /** Who audit events name as the actor (e.g. 'cli', 'user:alice', 'cloud'); null = not recorded. */
   readonly actor: string | null;
+  /** Writes an `admin.*` event naming this view's actor, inside the current write transaction. */
+  readonly audit: Audit;
   readonly #db: Database;
   readonly #ctx: StoreContext;
   readonly #watchers: Set<() => void>;
@@ -96,6 +98,7 @@ export class Store {
     this.actor = opts.actor ?? null;
     const ctx = this.#ctx;
     const audit = this.#auditAs(this.actor);
+    this.audit = audit;
     this.kv = new KvRepo(ctx);
     this.access = new AccessRepo(ctx);
     this.people = new PeopleRepo(ctx, audit);

@@ -40,6 +40,7 @@ const CANONICAL = [
   'door.set_mode',
   'door.set_mode_all',
   'door.unlock',
+  'door.capture_card',
   'device.add',
   'device.remove',
   'device.rotate_secret',
@@ -57,6 +58,8 @@ const CANONICAL = [
   'mobile.revoke',
   'mobile.list',
   'clock.accept',
+  'alarm.list',
+  'alarm.ack',
 ];
 
 describe('the command table', () => {
@@ -97,6 +100,9 @@ describe('the command table', () => {
     expect(route('credential.add_card')).toBe('POST /credentials');
     expect(route('credential.revoke')).toBe('POST /credentials/:id/revoke');
     expect(route('user.list')).toBe('GET /users');
+    expect(route('alarm.list')).toBe('GET /alarms');
+    expect(route('alarm.ack')).toBe('POST /alarms/:seq/ack');
+    expect(route('door.capture_card')).toBe('POST /doors/:doorId/capture-card');
   });
 
   it('lets integrations and the cloud do only what docs/mqtt.md and docs/cloud-protocol.md list', () => {
@@ -107,6 +113,7 @@ describe('the command table', () => {
     expect(allowed('integration')).toEqual(['door.list', 'door.set_mode', 'door.unlock']);
     expect(allowed('cloud')).toEqual(['door.set_mode', 'door.unlock']);
     expect(allowed('installer')).toEqual([
+      'alarm.list',
       'device.add',
       'device.list',
       'device.remove',
