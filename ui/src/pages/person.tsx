@@ -167,6 +167,7 @@ export function PersonPage({ id }: { id: string }) {
         open={open === 'addCard'}
         personId={id}
         doors={doorList}
+        preferredDoorId={access.data?.doors.find((d) => d.granted)?.doorId}
         onClose={() => setOpen(null)}
         onAdded={(c) => done(s.card.saved(c.label))}
       />

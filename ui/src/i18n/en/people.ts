@@ -16,6 +16,7 @@ const reasons: Record<string, string> = {
   invalid_request: 'invalid request',
   rate_limited: 'too many attempts',
   person_outside_window: 'outside the person’s access window',
+  no_credential: 'holds no card, PIN or phone key',
 };
 
 export const people = {
@@ -164,6 +165,8 @@ export const people = {
     validBetween: (from: string, until: string) => `Valid ${from} – ${until}`,
     typeAtKeypad: 'Type it at the keypad, then press # if the keypad has one.',
     once: 'Works for one entry only.',
+    clockUntrusted:
+      'The hub’s clock is not confirmed (no time server or cloud reached lately), so the doors refuse doorcodes until it is. Cards, PINs and phone keys still work. See the Hub page.',
     another: 'Another code',
     done: 'Done',
   },
@@ -224,8 +227,7 @@ export const people = {
       'admin.person.suspended': 'Suspended',
       'admin.person.unsuspended': 'Suspension lifted',
       'admin.person.key_epoch_bumped': 'Logged out everywhere',
-      'admin.person.window_changed': 'Access window changed',
-      'admin.person.access_window_set': 'Access window changed',
+      'admin.person.window_set': 'Access window changed',
       'admin.credential.added': 'Credential added',
       'admin.credential.revoked': 'Credential revoked',
       'admin.credential.validity_changed': 'Credential validity changed',

@@ -23,12 +23,15 @@ export function CardDialog({
   open,
   personId,
   doors,
+  preferredDoorId,
   onClose,
   onAdded,
 }: {
   open: boolean;
   personId: string;
   doors: Door[];
+  /** The reader to offer first: a door the person normally uses (they are likely standing there). */
+  preferredDoorId?: string | undefined;
   onClose: () => void;
   onAdded: (c: Credential) => void;
 }) {
@@ -44,15 +47,15 @@ export function CardDialog({
     if (!open) return;
     form.reset();
     setCapture({ state: 'idle' });
-    setReaderDoor((current) => current || doors[0]?.id || '');
+    setReaderDoor((current) => current || preferredDoorId || doors[0]?.id || '');
     setTimeout(() => cardInput.current?.focus(), 0);
     return () => {
       generation.current++;
     };
   }, [open]);
   useEffect(() => {
-    if (!readerDoor && doors[0]) setReaderDoor(doors[0].id);
-  }, [doors.length]);
+    if (!readerDoor && doors[0]) setReaderDoor(preferredDoorId ?? doors[0].id);
+  }, [doors.length, preferredDoorId]);
 
   const stopWaiting = () => {
     generation.current++;

@@ -6,7 +6,7 @@ import { api } from '../../api.js';
 import { Dialog } from '../../components/dialog.js';
 import { Button, Field, Notice } from '../../components/ui.js';
 import { formatWhen, fromLocalInput, toLocalInput } from '../../format.js';
-import { useForm } from '../../hooks.js';
+import { useForm, useResource } from '../../hooks.js';
 import { t } from '../../i18n/index.js';
 import type { Door } from '../../types.js';
 import { type AccessNow, type Group, type IssuedCode, scopeName } from './model.js';
@@ -47,6 +47,12 @@ export function CodeDialog({
   });
   const form = useForm(initial());
   const [issued, setIssued] = useState<IssuedCode | null>(null);
+  // Doors refuse timed codes while the hub cannot trust its clock (docs/trusted-time.md): say so first.
+  const clock = useResource(
+    () => api.get<{ clock?: { trusted: boolean } | null }>('/status').then((a) => a.clock ?? null),
+    [open],
+  );
+  const untrusted = clock.data?.trusted === false;
   // Each time it opens: a fresh form with today's defaults (the groups may have loaded since).
   useEffect(() => {
     if (open) {
@@ -69,6 +75,7 @@ export function CodeDialog({
     <Dialog open={open} title={s.title} onClose={close}>
       {issued ? (
         <div class="code-result">
+          {untrusted && <Notice tone="warn">{s.clockUntrusted}</Notice>}
           <p class="code-readout">{s.readOut}</p>
           <div class="big-code" data-digits={issued.digits}>
             {groupDigits(issued.digits).map((part, i) => (
@@ -127,6 +134,7 @@ export function CodeDialog({
             );
           }}
         >
+          {untrusted && <Notice tone="warn">{s.clockUntrusted}</Notice>}
           {form.errors[''] && <Notice tone="error">{form.errors['']}</Notice>}
           <fieldset class="choice">
             <legend>{s.kind}</legend>
