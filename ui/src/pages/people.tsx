@@ -111,7 +111,7 @@ export function PeoplePage() {
       </div>
       {results.error && <Notice tone="error">{results.error.message}</Notice>}
       <p class="people-count muted" role="status" aria-live="polite">
-        {results.data && (debounced.trim() ? s.results(list.length) : '')}
+        {results.data && s.results(list.length)}
       </p>
       {results.data && list.length === 0 ? (
         <Empty>{debounced.trim() ? s.noMatch(debounced.trim()) : s.nobodyYet}</Empty>

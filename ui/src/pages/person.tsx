@@ -122,20 +122,20 @@ export function PersonPage({ id }: { id: string }) {
       <div class="person-columns">
         <div class="person-column">
           <DoorsNow access={access} />
-          <AccessControl
-            key={`${person.suspended}-${person.accessFrom ?? ''}-${person.accessUntil ?? ''}`}
-            person={person}
-            suspendedReason={suspendedReason}
-            may={may}
-            onChanged={done}
-          />
-        </div>
-        <div class="person-column">
           <Credentials
             detail={detail.data}
             doors={doorList}
             groups={groupList}
             canRevoke={may('credential.revoke')}
+            onChanged={done}
+          />
+        </div>
+        <div class="person-column">
+          <AccessControl
+            key={`${person.suspended}-${person.accessFrom ?? ''}-${person.accessUntil ?? ''}`}
+            person={person}
+            suspendedReason={suspendedReason}
+            may={may}
             onChanged={done}
           />
           <History history={history} doors={doorList} personId={id} />

@@ -108,7 +108,12 @@ export const people = {
       not_yet_valid: 'Not valid yet',
       used: 'Used',
     } as Record<string, string>,
-    codeLine: (type: string, scope: string) => `${type} · ${scope}`,
+    codeKinds: {
+      daily: 'Daily code',
+      hourly: 'Hour-window code',
+      once: 'One-time code',
+      'first-use': 'First-use code',
+    } as Record<string, string>,
   },
 
   revoke: {
@@ -117,7 +122,7 @@ export const people = {
     reason: 'Reason (optional)',
     reasonHint: 'e.g. “lost”, “moved out”. It goes into the log.',
     confirm: 'Revoke',
-    done: (label: string) => `${label} is revoked.`,
+    done: (label: string) => `${label.charAt(0).toUpperCase()}${label.slice(1)} is revoked.`,
     pick: 'Which card?',
     noCards: 'This person has no active card.',
   },
@@ -183,7 +188,7 @@ export const people = {
     gaveUp: 'No card was presented. Try again, or type the number.',
     noDoors: 'There is no door to read a card at.',
     save: 'Save card',
-    saved: (label: string) => `${label} added.`,
+    saved: (label: string) => `${label.charAt(0).toUpperCase()}${label.slice(1)} added.`,
   },
 
   access: {

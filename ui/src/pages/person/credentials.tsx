@@ -4,12 +4,12 @@ import { useState } from 'preact/hooks';
 import { api, seg } from '../../api.js';
 import { Dialog } from '../../components/dialog.js';
 import { Badge, Button, Card, Field, Notice, type Tone } from '../../components/ui.js';
-import { formatWhen } from '../../format.js';
 import { useForm } from '../../hooks.js';
 import { t } from '../../i18n/index.js';
 import type { Door } from '../../types.js';
 import {
   type Credential,
+  formatStamp,
   type Group,
   isActive,
   type OfflineCode,
@@ -29,8 +29,8 @@ const TONE: Record<string, Tone> = {
 function validity(c: { validFrom: number | null; validUntil: number | null }): string {
   const s = t.people.credentials;
   const parts = [
-    c.validFrom !== null ? s.validFrom(formatWhen(c.validFrom)) : '',
-    c.validUntil !== null ? s.validUntil(formatWhen(c.validUntil)) : '',
+    c.validFrom !== null ? s.validFrom(formatStamp(c.validFrom)) : '',
+    c.validUntil !== null ? s.validUntil(formatStamp(c.validUntil)) : '',
   ].filter(Boolean);
   return parts.length ? parts.join(' ') : s.always;
 }
@@ -62,14 +62,16 @@ export function Credentials({
       <li key={c.id} class={`cred cred-${kindClass}${state === 'active' ? '' : ' cred-inactive'}`}>
         <span class="cred-icon" aria-hidden="true" />
         <span class="grow">
-          <span class="cred-label">{c.label}</span>
+          <span class="cred-title">
+            <span class="cred-label">{c.label}</span>
+            <Badge tone={TONE[state] ?? 'neutral'}>{s.state[state] ?? state}</Badge>
+          </span>
           <span class="cred-meta">
             {state === 'revoked' && c.revokedAt !== null
-              ? s.revokedOn(formatWhen(c.revokedAt))
-              : `${validity(c)} · ${s.added(formatWhen(c.createdAt))}`}
+              ? s.revokedOn(formatStamp(c.revokedAt))
+              : `${validity(c)} · ${s.added(formatStamp(c.createdAt))}`}
           </span>
         </span>
-        <Badge tone={TONE[state] ?? 'neutral'}>{s.state[state] ?? state}</Badge>
         {canRevoke && state !== 'revoked' && (
           <Button
             variant="secondary"
@@ -166,14 +168,19 @@ function CodeRow({ code, doors, groups }: { code: OfflineCode; doors: Door[]; gr
     <li class={`cred cred-code${state === 'active' ? '' : ' cred-inactive'}`}>
       <span class="cred-icon" aria-hidden="true" />
       <span class="grow">
-        <span class="cred-label">{scopeName(code.scope, doors, groups)}</span>
-        <span class="cred-meta">
-          {t.people.code.validBetween(formatWhen(code.windowStart), formatWhen(code.windowEnd))}
-          {' · '}
-          <span class="mono">{code.serial}</span>
+        <span class="cred-title">
+          <span class="cred-label">{scopeName(code.scope, doors, groups)}</span>
+          <Badge tone={TONE[state] ?? 'neutral'}>{s.state[state] ?? state}</Badge>
         </span>
+        <span class="cred-meta">
+          {s.codeKinds[code.type] ?? code.type}
+          {' · '}
+          {code.type === 'daily' && code.windowStart <= Date.now()
+            ? t.people.code.validUntil(formatStamp(code.windowEnd - 60_000))
+            : t.people.code.validBetween(formatStamp(code.windowStart), formatStamp(code.windowEnd))}
+        </span>
+        <span class="cred-meta mono">{code.serial}</span>
       </span>
-      <Badge tone={TONE[state] ?? 'neutral'}>{s.state[state] ?? state}</Badge>
     </li>
   );
 }

@@ -5,6 +5,7 @@ import { formatWhen } from '../../format.js';
 import type { Resource } from '../../hooks.js';
 import { t } from '../../i18n/index.js';
 import type { Door, HubEvent } from '../../types.js';
+import { actorName } from './model.js';
 
 export function describe(e: HubEvent, doors: Door[]): string {
   const s = t.people.events;
@@ -48,7 +49,9 @@ export function History({
                 {formatWhen(e.ts)}
               </time>
               <span class="timeline-text">{describe(e, doors)}</span>
-              {actor && <span class="timeline-actor muted small">{t.people.events.by(actor)}</span>}
+              {actor && (
+                <span class="timeline-actor muted small">{t.people.events.by(actorName(actor))}</span>
+              )}
             </li>
           );
         })}

@@ -1,6 +1,7 @@
 // What the person page reads from the hub (GET /people/:id, /people/:id/access, /groups, /doors, /events)
 // and the small rules it derives from them.
 import { api, seg } from '../../api.js';
+import { formatWhen } from '../../format.js';
 import { t } from '../../i18n/index.js';
 import type { Door, HubEvent, Person } from '../../types.js';
 
@@ -124,4 +125,22 @@ export function scopeName(scope: string, doors: Door[], groups: Group[]): string
   const [kind, id] = scope.includes(':') ? (scope.split(':', 2) as [string, string]) : ['door', scope];
   if (kind === 'group') return groups.find((g) => g.id === id)?.name ?? id;
   return doors.find((d) => d.id === id)?.name ?? id;
+}
+
+const withYear = new Intl.DateTimeFormat(undefined, {
+  day: 'numeric',
+  month: 'short',
+  year: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+});
+
+/** Like formatWhen, with the year when it is not this year (a key valid until next December). */
+export function formatStamp(ms: number): string {
+  return new Date(ms).getFullYear() === new Date().getFullYear() ? formatWhen(ms) : withYear.format(ms);
+}
+
+/** "user:sam" → "sam": staff know each other by username; other actors ("cli:…", "hub") stay as they are. */
+export function actorName(actor: string): string {
+  return actor.startsWith('user:') ? actor.slice(5) : actor;
 }
