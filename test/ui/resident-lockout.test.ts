@@ -2,10 +2,20 @@
 // phone dead or stolen. Staff find them by unit, see every door's answer, give a daily doorcode that the
 // front door's keypad accepts, log out every phone, revoke the lost card (denied at the very next
 // presentation), and add a new card by typing it and by presenting it at the front door.
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Phone } from '../../hub/mobile/phone.js';
-import { launchBrowser, PHONE, screenshotBoth, signIn, startUiHub, type UiHub } from './browser.js';
+import {
+  DESKTOP,
+  launchBrowser,
+  PHONE,
+  SCREENSHOTS,
+  screenshotBoth,
+  signIn,
+  startUiHub,
+  type UiHub,
+} from './browser.js';
 import { seedBuilding, seedResident } from './seed.js';
 
 let ui: UiHub;
@@ -180,5 +190,15 @@ describe('a resident locked out in the lobby', () => {
     expect(timeline).toContain('Refused at Simulated front door: revoked');
     expect(timeline).toContain('Doorcode issued');
     await screenshotBoth(page, 'person');
+    // What a phone and a desktop show first (the staff guide's pictures: docs/images/resident-*.png).
+    await page.evaluate(() => window.scrollTo(0, 0));
+    for (const [size, name] of [
+      [PHONE, 'resident-phone'],
+      [DESKTOP, 'resident-desktop'],
+    ] as const) {
+      await page.setViewportSize(size);
+      await page.waitForTimeout(150);
+      await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+    }
   });
 });

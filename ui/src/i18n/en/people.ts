@@ -227,7 +227,9 @@ export const people = {
     someDoor: 'a door',
     by: (actor: string) => `by ${actor}`,
     types: {
-      'admin.person.added': 'Added',
+      'admin.person.added': 'Added to Gatehouse',
+      'admin.group.member_added': 'Added to a group',
+      'admin.group.member_removed': 'Removed from a group',
       'admin.person.updated': 'Details changed',
       'admin.person.suspended': 'Suspended',
       'admin.person.unsuspended': 'Suspension lifted',

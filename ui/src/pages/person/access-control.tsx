@@ -50,7 +50,7 @@ export function AccessControl({
 
   return (
     <Card title={s.title} class="access-control">
-      <div class="grid grid-2">
+      <div class="access-grid">
         <section class="access-part" aria-labelledby="suspend-title">
           <h3 id="suspend-title">{s.suspendTitle}</h3>
           {person.suspended ? (

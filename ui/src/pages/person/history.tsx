@@ -16,8 +16,13 @@ export function describe(e: HubEvent, doors: Door[]): string {
       : s.denied(door, t.people.reason(String(e.data.reason ?? '')));
   }
   const base = s.types[e.type] ?? e.type.replace(/^admin\./, '').replace(/[._]/g, ' ');
-  const reason = typeof e.data.reason === 'string' ? `: ${e.data.reason}` : '';
-  return `${base}${reason}`;
+  const detail =
+    typeof e.data.reason === 'string'
+      ? `: ${e.data.reason}`
+      : typeof e.data.groupId === 'string'
+        ? `: ${e.data.groupId}`
+        : '';
+  return `${base}${detail}`;
 }
 
 export function History({
