@@ -191,7 +191,7 @@ describe('a resident locked out in the lobby', () => {
     expect(timeline).toContain('Doorcode issued');
     await screenshotBoth(page, 'person');
     // What a phone and a desktop show first (the staff guide's pictures: docs/images/resident-*.png).
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.evaluate('window.scrollTo(0, 0)');
     for (const [size, name] of [
       [PHONE, 'resident-phone'],
       [DESKTOP, 'resident-desktop'],
