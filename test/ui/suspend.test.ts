@@ -108,6 +108,15 @@ describe('suspending a tenant and giving an access window', () => {
     expect(await cardAtFrontDoor()).toMatchObject({ granted: true });
   });
 
+  it('warns before giving a doorcode that the doors will refuse while the clock is unconfirmed', async () => {
+    // This hub has no battery-backed clock and no internet: its time is not confirmed, so timed codes
+    // are refused at the doors (docs/trusted-time.md). Staff must learn that before reading one out.
+    await page.getByRole('button', { name: /Give a doorcode/ }).click();
+    const dialog = page.getByRole('dialog', { name: 'Give a doorcode' });
+    await expect.poll(() => dialog.textContent(), SOON).toContain('clock is not confirmed');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+  });
+
   it('an installer sees no people, and the API refuses a suspension anyway', async () => {
     const { context, page: installer } = await signIn(browser, ui, 'ivan', DESKTOP);
     await installer.goto('/people/tom-hale');
