@@ -31,22 +31,24 @@ export const ALARM_WINDOW_MS = 7 * 24 * 3_600_000;
 export const MAX_ALARMS_LISTED = 200;
 
 /**
- * How an alarm type ends. `by`: a later event of that type on the same door (and the same reader when
- * `reader`), or also by an acknowledgement when `orAcknowledged`; raises of the same alarm before it
+ * How an alarm type ends. `by`: a later event of that type on the same door (and the same reader or device
+ * when `keyField` names it), or also by an acknowledgement when `orAcknowledged`; raises of the same alarm before it
  * are repeats of one alarm. `until`: at the time in
  * `data.until` (a keypad lockout). Types not listed (alarm.guess_risk, alarm.clock_disagrees,
  * alarm.reader_flapping, alarm.door_config, any new one) end when staff acknowledge them.
  */
 export const ALARM_ENDINGS: Readonly<
-  Record<string, { by: string; reader?: true; orAcknowledged?: true } | { until: 'until' }>
+  Record<string, { by: string; keyField?: 'reader' | 'device'; orAcknowledged?: true } | { until: 'until' }>
 > = {
   'alarm.forced_open': { by: 'alarm.forced_open_cleared' },
   'alarm.held_open': { by: 'alarm.held_open_cleared' },
   'alarm.tamper': { by: 'alarm.tamper_cleared' },
   'alarm.fire': { by: 'alarm.fire_cleared' },
   'alarm.lock_fault': { by: 'alarm.lock_fault_cleared' },
-  'alarm.reader_offline': { by: 'alarm.reader_offline_cleared', reader: true },
-  'alarm.keypad_disabled': { by: 'admin.keypad.enabled', reader: true },
+  'alarm.reader_offline': { by: 'alarm.reader_offline_cleared', keyField: 'reader' },
+  // Two controllers can serve one door: each is its own alarm.
+  'alarm.door_offline': { by: 'alarm.door_offline_cleared', keyField: 'device' },
+  'alarm.keypad_disabled': { by: 'admin.keypad.enabled', keyField: 'reader' },
   'alarm.disk_full': { by: 'storage.disk_ok' },
   // Trust also comes back by NTP or the cloud, which writes no event: acknowledging ends it too.
   'alarm.clock_jump': { by: 'admin.clock.accepted', orAcknowledged: true },
@@ -71,8 +73,8 @@ export function raisesAlarm(type: string): boolean {
 
 function keyOf(alarmType: string, e: HubEvent): string {
   const ending = ALARM_ENDINGS[alarmType];
-  const reader = ending && 'by' in ending && ending.reader ? String(e.data.reader ?? '') : '';
-  return JSON.stringify([alarmType, e.doorId ?? '', reader]);
+  const part = ending && 'by' in ending && ending.keyField ? String(e.data[ending.keyField] ?? '') : '';
+  return JSON.stringify([alarmType, e.doorId ?? '', part]);
 }
 
 export interface DerivedAlarms {
