@@ -85,11 +85,12 @@ export async function registerUi(app: FastifyInstance, options: UiOptions): Prom
     redirect: false,
     dotfiles: 'ignore',
     cacheControl: false, // set below, per kind of file
-    suppressWarning: true, // a checkout without a built UI still starts (the not-built page)
     // Nothing under /api/ is ever a file, whatever the folder holds: unknown API routes stay JSON 404s.
     allowedPath: (pathName) => !isApi(pathName),
-    setHeaders: (reply, file) => {
-      reply.header('cache-control', file.startsWith(assetsDir) ? IMMUTABLE : 'no-store');
+    setHeaders: (response, file) => {
+      response.setHeader('cache-control', file.startsWith(assetsDir) ? IMMUTABLE : 'no-store');
+      // Every file exists precompressed, so every answer depends on Accept-Encoding (also identity).
+      response.setHeader('vary', 'accept-encoding');
     },
   });
 

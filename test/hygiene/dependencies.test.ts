@@ -40,9 +40,10 @@ const NOT_YET_IMPORTED: Record<string, string> = {
 /** Dev dependencies run as commands (npm scripts, CI), not imported. */
 const TOOLS = new Set(['@biomejs/biome', 'typescript', 'tsx', 'vitest']);
 
-// What a hub runs: `npm ci --omit=dev` must be enough for these. bench/ and test/ run with dev deps.
+// What a hub runs: `npm ci --omit=dev` must be enough for these. bench/ and test/ run with dev deps, and
+// ui/src is bundled into ui/dist at build time (its packages are dev dependencies).
 const RUNTIME = sourceFiles('hub', 'adapters', 'deploy');
-const DEV_ONLY = sourceFiles('bench', 'test', 'scripts');
+const DEV_ONLY = sourceFiles('bench', 'test', 'scripts', 'ui/src');
 
 function packagesImportedBy(files: { path: string; text: string }[]): Map<string, string> {
   const found = new Map<string, string>();

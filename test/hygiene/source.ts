@@ -20,7 +20,7 @@ export function sourceFiles(...folders: string[]): SourceFile[] {
       const full = join(dir, entry.name);
       if (entry.isDirectory()) {
         if (entry.name !== 'node_modules' && entry.name !== 'dist') walk(full);
-      } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) {
+      } else if (/\.tsx?$/.test(entry.name) && !entry.name.endsWith('.test.ts')) {
         out.push({ path: relative(ROOT, full).split('\\').join('/'), text: readFileSync(full, 'utf8') });
       }
     }

@@ -41,6 +41,7 @@ describe('sign-in', () => {
     const context = await browser.newContext({ baseURL: ui.url });
     const page = await context.newPage();
     await page.goto('/');
+    await page.getByText('Browser warns about the certificate?').click();
     const href = await page.getByRole('link', { name: /Download the hub certificate/ }).getAttribute('href');
     expect(href).toBe('/ca.crt');
     const answer = await page.request.get('/ca.crt');

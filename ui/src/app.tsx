@@ -27,7 +27,7 @@ interface Route {
 }
 
 const ROUTES: Route[] = [
-  { path: '/', needs: 'door.list', page: () => <DashboardPage /> },
+  { path: '/', needs: 'door.set_mode', page: () => <DashboardPage /> },
   { path: '/doors/:id', needs: 'door.list', page: ({ id }) => <DoorPage id={id!} /> },
   { path: '/people', needs: 'person.list', page: () => <PeoplePage /> },
   { path: '/people/:id', needs: 'person.get', page: ({ id }) => <PersonPage id={id!} /> },
