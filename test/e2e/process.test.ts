@@ -85,7 +85,7 @@ describe('the hub process', () => {
     await device.endAsync();
     const verify = await cli(dir, ['events', 'verify']);
     expect(verify.stdout).toMatch(/event log OK/);
-  });
+  }, 90_000); // a dozen CLI and hub processes: slow on a loaded 2-core machine, not a speed target
 
   it('loses no answered decision when killed with SIGKILL mid-burst, and the chain still verifies', async () => {
     const dir = tempDataDir();
