@@ -4,7 +4,6 @@ import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -19,6 +18,7 @@ import { cookieRequestRefusal } from './origin.js';
 import { registerApiRoutes } from './routes.js';
 import { helmetOptions } from './security-headers.js';
 import { defaultUiDir, registerUi, type UiFallback } from './static.js';
+import { refuseBadJsonAsInvalid, schemaValidator } from './validation.js';
 
 export {
   createGuards,
@@ -50,7 +50,8 @@ export async function buildHttpApp(
     requestTimeout: 30_000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setValidatorCompiler(schemaValidator);
+  refuseBadJsonAsInvalid(app);
   const guards = deps.guards ?? createGuards({}, null, deps.logger);
 
   await app.register(cookie);

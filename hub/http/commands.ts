@@ -1,10 +1,10 @@
 // HTTP routes generated from the command table: one route per command at `def.http` under /api/v1,
-// validated and typed by the command's input schema. Path parameters are fields of the input; the other
-// fields are the JSON body (POST, PUT, DELETE) or the query string (GET). Listed at GET /api/docs.
+// validated (hub/http/validation.ts) and typed by the command's input schema. Path parameters are fields
+// of the input; the other fields are the JSON body (POST, PUT, DELETE) or the query string (GET). Listed
+// at GET /api/docs.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type, { type TObject, type TSchema } from 'typebox';
-import { Compile } from 'typebox/compile';
 import type { KeyedBuckets } from '../budget.js';
 import { type CommandDef, type Commands, routeParams } from '../commands/command.js';
 import type { StaffRole } from '../domain.js';
@@ -87,15 +87,6 @@ export function convertTextFields(schema: TSchema, values: unknown): unknown {
   );
 }
 
-/** Validates a command route's params, query string and body by its TypeBox schema; text fields converted strictly. */
-const commandValidator: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
-  const check = Compile(schema);
-  return (value) => {
-    const input = httpPart === 'body' ? value : convertTextFields(schema, value);
-    return check.Check(input) ? { value: input } : { error: [...check.Errors(input)] as never };
-  };
-};
-
 /**
  * Registers every command that a staff role may call; refusals become `{error, code}` (app.ts). Each
  * caller spends from its own budget (`calls`, per actor): over it, 429 and nothing runs.
@@ -141,7 +132,6 @@ export function registerCommandRoutes(api: FastifyInstance, commands: Commands, 
         url: def.http.path,
         config: { roles },
         schema: { ...docs, params, querystring: rest },
-        validatorCompiler: commandValidator,
         handler: (request, reply) => run({ ...request.query, ...request.params }, request, reply),
       });
       continue;
@@ -151,7 +141,6 @@ export function registerCommandRoutes(api: FastifyInstance, commands: Commands, 
       url: def.http.path,
       config: { roles },
       schema: { ...docs, params, body: rest },
-      validatorCompiler: commandValidator,
       // No body at all (curl -X POST …/revoke) is an empty input, as `{}` would be.
       preValidation: async (request) => {
         request.body ??= {};

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { formatLocalMinute, zonedToEpoch } from '../access/localtime.js';
 import type { DoorStatus } from '../bus.js';
+import { Id } from '../commands/schemas.js';
 import type { HubEvent, StaffRole } from '../domain.js';
 import type { EventListQuery } from '../store/events.js';
 import type { Store } from '../store/store.js';
@@ -37,12 +38,14 @@ const CATCH_UP_PAGE = 100;
 const STREAM_STALL_MS = 60_000;
 const KEEP_ALIVE_MS = 15_000;
 
-const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' });
 /** A type ('alarm': it and its sub-types) or a raw prefix ending in '*' ('admin.cred*'). */
-const EventType = Type.String({ pattern: '^[a-z][a-z0-9_.]{0,63}[*]?$' });
+const EventType = Type.String({
+  pattern: '^[a-z][a-z0-9_.]{0,63}[*]?$',
+  description: "an event type like 'alarm' or 'admin.cred*': lower-case letters, digits, '_', '.'",
+});
 /** Epoch ms, or ISO 8601 (checked in parseTime). */
 const Time = Type.String({ minLength: 1, maxLength: 40 });
-const Seq = Type.String({ pattern: '^[0-9]{1,15}$' });
+const Seq = Type.String({ pattern: '^[0-9]{1,15}$', description: 'an event number (digits)' });
 
 const FILTERS = {
   door: Type.Optional(Id),
@@ -54,7 +57,9 @@ const FILTERS = {
 const ListQuery = Type.Object(
   {
     ...FILTERS,
-    limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
+    limit: Type.Optional(
+      Type.String({ pattern: '^[0-9]{1,4}$', description: 'a whole number (up to 4 digits)' }),
+    ),
     before: Type.Optional(Seq),
   },
   { additionalProperties: false },

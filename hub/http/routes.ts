@@ -5,6 +5,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
+import { Id } from '../commands/schemas.js';
 import type { StaffRole } from '../domain.js';
 import { commandsFor } from './commands.js';
 import { type HttpDeps, type HttpGuards, SESSION_COOKIE } from './deps.js';
@@ -13,7 +14,6 @@ import { foreignPageRefusal } from './origin.js';
 
 const ANY: StaffRole[] = ['admin', 'staff', 'installer'];
 
-const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' });
 const Login = Type.Object(
   {
     username: Type.String({ minLength: 1, maxLength: 64 }),
@@ -161,7 +161,7 @@ export async function registerApiRoutes(
       schema: {
         params: Type.Object({
           id: Id,
-          action: Type.Union(['card', 'code', 'open', 'close', 'rex'].map((a) => Type.Literal(a))),
+          action: Type.Enum(['card', 'code', 'open', 'close', 'rex']),
         }),
         body: Type.Optional(
           Type.Object(
