@@ -114,6 +114,37 @@ export function PasswordPair({
   );
 }
 
+/** One choice from a fixed list: `options` maps each value to what the person reads. */
+export function SelectField({
+  label,
+  hint,
+  error,
+  value,
+  options,
+  onChange,
+}: {
+  label: string;
+  hint?: string | undefined;
+  error?: string | null | undefined;
+  value: string;
+  options: Readonly<Record<string, string>>;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <Field label={label} hint={hint} error={error}>
+      {(p) => (
+        <select {...p} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+          {Object.entries(options).map(([optionValue, optionLabel]) => (
+            <option key={optionValue} value={optionValue}>
+              {optionLabel}
+            </option>
+          ))}
+        </select>
+      )}
+    </Field>
+  );
+}
+
 /** The reason a person gives for a change; it goes into the audit log (at most 200 characters). */
 export function ReasonField({
   label,
