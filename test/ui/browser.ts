@@ -62,6 +62,44 @@ export async function startUiHub(extra: Record<string, unknown> = {}): Promise<U
   };
 }
 
+const ADMIN = { actor: 'cli:test', role: 'admin' } as const;
+
+/**
+ * The door scenarios' building: staff `sam`, installer `ivan`, and Ada Lovelace (card 04A22B1C) in the
+ * residents group that opens `sim-front`.
+ */
+export async function seedFrontDoor(ui: UiHub): Promise<void> {
+  const run = (name: string, input: unknown) => ui.hub.commands.execute(name, input, ADMIN);
+  await ui.addStaff('sam', 'staff');
+  await ui.addStaff('ivan', 'installer');
+  await run('person.add', { id: 'ada', name: 'Ada Lovelace', kind: 'resident' });
+  await run('credential.add_card', { personId: 'ada', card: '04A22B1C' });
+  await run('group.add', { id: 'residents', name: 'Residents' });
+  await run('group.add_door', { id: 'residents', doorId: 'sim-front' });
+  await run('group.add_member', { id: 'residents', personId: 'ada' });
+}
+
+/**
+ * Puts the shared simulated door back (normal mode, closed, locked) so that a test that failed half-way
+ * (door left in lockdown, open or unlocked) cannot make the next one fail too. Changes nothing, and logs
+ * nothing, when the door is already as it should be.
+ */
+export async function resetFrontDoor(ui: UiHub): Promise<void> {
+  if (ui.hub.store.doors.get('sim-front')?.mode !== 'normal') {
+    await ui.hub.commands.execute(
+      'door.set_mode',
+      { id: 'sim-front', mode: 'normal', reason: 'test reset' },
+      ADMIN,
+    );
+  }
+  const sim = ui.hub.simDoors.get('sim-front');
+  if (!sim) return;
+  if (sim.isOpen()) sim.close();
+  // A timed unlock (unlock once, a granted card) ends by itself within seconds.
+  const until = Date.now() + 15_000;
+  while (sim.isUnlocked() && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+}
+
 /** A fresh browser context (own cookies) at the given size, signed in through the login page. */
 export async function signIn(
   browser: Browser,

@@ -2,26 +2,28 @@
 // door appears without a reload, the door's state moves live, a forced open raises an alarm on the tile
 // and the banner, and the building-wide lockdown asks for a reason.
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, screenshotBoth, signIn, startUiHub, type UiHub } from './browser.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  launchBrowser,
+  resetFrontDoor,
+  screenshotBoth,
+  seedFrontDoor,
+  signIn,
+  startUiHub,
+  type UiHub,
+} from './browser.js';
 
 let ui: UiHub;
 let browser: Browser;
-const ADMIN = { actor: 'cli:test', role: 'admin' as const };
-const run = (name: string, input: unknown) => ui.hub.commands.execute(name, input, ADMIN);
 const sim = () => ui.hub.simDoors.get('sim-front')!;
 
 beforeAll(async () => {
   ui = await startUiHub();
   browser = await launchBrowser();
-  await ui.addStaff('sam', 'staff');
-  await ui.addStaff('ivan', 'installer');
-  await run('person.add', { id: 'ada', name: 'Ada Lovelace', kind: 'resident' });
-  await run('credential.add_card', { personId: 'ada', card: '04A22B1C' });
-  await run('group.add', { id: 'residents', name: 'Residents' });
-  await run('group.add_door', { id: 'residents', doorId: 'sim-front' });
-  await run('group.add_member', { id: 'residents', personId: 'ada' });
+  await seedFrontDoor(ui);
 });
+
+beforeEach(() => resetFrontDoor(ui));
 
 afterAll(async () => {
   await browser?.close();
@@ -39,7 +41,7 @@ describe('dashboard', () => {
   it('shows every door with live state, and a card at the door appears without a reload', async () => {
     const { context, page } = await signIn(browser, ui, 'sam');
     await expect.poll(() => tile(page).textContent()).toContain('Simulated front door');
-    expect(await tile(page).textContent()).toMatch(/Locked.*Closed.*Online/);
+    await expect.poll(() => tile(page).textContent()).toMatch(/Locked.*Closed.*Online/);
     await page.evaluate(() => {
       (globalThis as unknown as { marker: number }).marker = 1; // gone if the page reloads
     });
@@ -67,7 +69,7 @@ describe('dashboard', () => {
     sim().open(); // nobody unlocked it
     const banner = page.getByRole('region', { name: /alarm needs attention/ });
     await expect.poll(() => banner.textContent()).toContain('Forced open');
-    expect(await tile(page).textContent()).toContain('Forced open');
+    await expect.poll(() => tile(page).textContent()).toContain('Forced open');
     await screenshotBoth(page, 'dashboard-alarm');
     sim().close();
     await expect.poll(() => tile(page).textContent()).toContain('Closed');
@@ -79,10 +81,10 @@ describe('dashboard', () => {
     await dialog.getByLabel('Note (optional)').fill('Checked: delivery propped it open');
     await dialog.getByRole('button', { name: 'Acknowledge' }).click();
     await expect.poll(() => banner.count()).toBe(0);
-    expect(await tile(page).textContent()).not.toContain('Forced open');
+    await expect.poll(() => tile(page).textContent()).not.toContain('Forced open');
     const activity = page.getByRole('list', { name: 'Recent activity' });
     await expect.poll(() => activity.textContent()).toContain('Alarm acknowledged: Forced open');
-    expect(await activity.textContent()).toContain('sam');
+    await expect.poll(() => activity.textContent()).toContain('sam');
     const ack = ui.hub.store.events.list({ type: 'admin.alarm.acknowledged' })[0];
     expect(ack?.data).toMatchObject({ actor: 'user:sam', note: 'Checked: delivery propped it open' });
     await context.close();

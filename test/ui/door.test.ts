@@ -3,14 +3,20 @@
 // words (lockdown refuses an unlock; deny wins from lockdown to kept unlocked), alarms acknowledged,
 // and an installer who sees no controls and whom the API refuses.
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ALL_COMMANDS } from '../../hub/commands/index.js';
-import { launchBrowser, screenshotBoth, signIn, startUiHub, type UiHub } from './browser.js';
+import {
+  launchBrowser,
+  resetFrontDoor,
+  screenshotBoth,
+  seedFrontDoor,
+  signIn,
+  startUiHub,
+  type UiHub,
+} from './browser.js';
 
 let ui: UiHub;
 let browser: Browser;
-const ADMIN = { actor: 'cli:test', role: 'admin' as const };
-const run = (name: string, input: unknown) => ui.hub.commands.execute(name, input, ADMIN);
 const sim = () => ui.hub.simDoors.get('sim-front')!;
 const HAS_ALARMS = ALL_COMMANDS.some((c) => c.name === 'alarm.ack');
 const SLOW = { timeout: 15_000 };
@@ -18,14 +24,10 @@ const SLOW = { timeout: 15_000 };
 beforeAll(async () => {
   ui = await startUiHub();
   browser = await launchBrowser();
-  await ui.addStaff('sam', 'staff');
-  await ui.addStaff('ivan', 'installer');
-  await run('person.add', { id: 'ada', name: 'Ada Lovelace', kind: 'resident' });
-  await run('credential.add_card', { personId: 'ada', card: '04A22B1C' });
-  await run('group.add', { id: 'residents', name: 'Residents' });
-  await run('group.add_door', { id: 'residents', doorId: 'sim-front' });
-  await run('group.add_member', { id: 'residents', personId: 'ada' });
+  await seedFrontDoor(ui);
 });
+
+beforeEach(() => resetFrontDoor(ui));
 
 afterAll(async () => {
   await browser?.close();
@@ -54,7 +56,7 @@ async function chooseMode(page: Page, option: RegExp, reason: string) {
 describe('door page', () => {
   it('streams in a card presented at the door, with the person, without a reload', async () => {
     const { context, page } = await openDoor('sam');
-    expect(await state(page).textContent()).toMatch(/Locked.*Door is closed.*Online/);
+    await expect.poll(() => state(page).textContent()).toMatch(/Locked.*Door is closed.*Online/);
     await page.evaluate(() => {
       (globalThis as unknown as { marker: number }).marker = 1;
     });
@@ -63,7 +65,7 @@ describe('door page', () => {
       headers: { origin: ui.url },
     });
     await expect.poll(() => events(page).textContent()).toContain('Access granted (card)');
-    expect(await events(page).textContent()).toContain('Ada Lovelace');
+    await expect.poll(() => events(page).textContent()).toContain('Ada Lovelace');
     await expect.poll(() => state(page).textContent()).toContain('Unlocked');
     sim().open();
     await expect.poll(() => state(page).textContent()).toContain('Door is open');
@@ -86,7 +88,7 @@ describe('door page', () => {
     expect(text).toContain('sam');
     expect(text).toContain('Reason: Resident of flat 12 without phone');
     await expect.poll(() => state(page).textContent(), SLOW).not.toContain('Unlocked');
-    expect(await state(page).textContent()).toContain('Locked');
+    await expect.poll(() => state(page).textContent()).toContain('Locked');
     await screenshotBoth(page, 'door');
     await context.close();
   });
@@ -122,7 +124,7 @@ describe('door page', () => {
     expect(sim().isUnlocked()).toBe(true);
     await chooseMode(page, /^Normal/, 'Open day over');
     await expect.poll(() => state(page).textContent()).not.toContain('Unlocked');
-    expect(await state(page).textContent()).toContain('Locked');
+    await expect.poll(() => state(page).textContent()).toContain('Locked');
     const modes = ui.hub.store.events
       .list({ type: 'admin.door.mode_changed' })
       .map((e) => e.data)
@@ -158,7 +160,7 @@ describe('door page', () => {
 
   it('shows an installer the state but no unlock or mode buttons, and the API refuses the unlock', async () => {
     const { context, page } = await openDoor('ivan');
-    expect(await state(page).textContent()).toContain('Locked');
+    await expect.poll(() => state(page).textContent()).toContain('Locked');
     expect(await page.getByRole('button', { name: 'Unlock once' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: /^Lockdown/ }).count()).toBe(0);
     const refused = await page.request.post('/api/v1/doors/sim-front/unlock', {

@@ -36,7 +36,7 @@ describe('first-run setup', () => {
     await expect
       .poll(() => page.getByRole('alert').allTextContents())
       .toContainEqual(expect.stringContaining('expired or wrong'));
-    expect(await page.getByRole('alert').first().textContent()).toContain('setup-token');
+    await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('setup-token');
     await context.close();
   });
 

@@ -18,6 +18,11 @@ export class ApiError extends Error {
 
 type Query = Record<string, string | number | boolean | undefined | null>;
 
+/** Per-request options: `signal` aborts the request (the hub sees the client go and stops waiting). */
+export interface RequestOptions {
+  signal?: AbortSignal | undefined;
+}
+
 /** Called when the hub says the session is gone (expired, logged out elsewhere, user removed). */
 let onUnauthenticated: () => void = () => {};
 export function whenSignedOut(handler: () => void): void {
@@ -34,19 +39,28 @@ export function withQuery(path: string, query?: Query): string {
   return text ? `${path}?${text}` : path;
 }
 
-async function request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
+async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  query?: Query,
+  options: RequestOptions = {},
+): Promise<T> {
   let response: Response;
+  let text: string;
   try {
     response = await fetch(withQuery(`/api/v1${path}`, query), {
       method,
       credentials: 'same-origin',
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? null : JSON.stringify(body),
+      signal: options.signal ?? null,
     });
+    text = await response.text();
   } catch {
+    if (options.signal?.aborted) throw new ApiError(0, 'aborted', 'The request was cancelled.');
     throw new ApiError(0, 'unavailable', 'The hub does not answer. Check the network and try again.');
   }
-  const text = await response.text();
   let data: unknown = null;
   try {
     data = text ? JSON.parse(text) : null;
@@ -62,11 +76,16 @@ async function request<T>(method: string, path: string, body?: unknown, query?: 
 }
 
 export const api = {
-  get: <T>(path: string, query?: Query) => request<T>('GET', path, undefined, query),
-  post: <T>(path: string, body: unknown = {}) => request<T>('POST', path, body),
-  put: <T>(path: string, body: unknown = {}) => request<T>('PUT', path, body),
-  patch: <T>(path: string, body: unknown = {}) => request<T>('PATCH', path, body),
-  del: <T>(path: string, body?: unknown) => request<T>('DELETE', path, body),
+  get: <T>(path: string, query?: Query, options?: RequestOptions) =>
+    request<T>('GET', path, undefined, query, options),
+  post: <T>(path: string, body: unknown = {}, options?: RequestOptions) =>
+    request<T>('POST', path, body, undefined, options),
+  put: <T>(path: string, body: unknown = {}, options?: RequestOptions) =>
+    request<T>('PUT', path, body, undefined, options),
+  patch: <T>(path: string, body: unknown = {}, options?: RequestOptions) =>
+    request<T>('PATCH', path, body, undefined, options),
+  del: <T>(path: string, body?: unknown, options?: RequestOptions) =>
+    request<T>('DELETE', path, body, undefined, options),
 };
 
 /** A path segment from user data (ids are already safe, but never trust that in a URL). */

@@ -3,6 +3,7 @@
 import { useCallback, useState } from 'preact/hooks';
 import { api, seg } from '../api.js';
 import { Dialog } from '../components/dialog.js';
+import { SelectField } from '../components/form-parts.js';
 import { Badge, Button, Card, Empty, Field, Notice, PageTitle } from '../components/ui.js';
 import { formatWhen } from '../format.js';
 import { useForm, useResource } from '../hooks.js';
@@ -397,32 +398,21 @@ function AddDoorForm({ onDone }: { onDone: (door: Door) => void }) {
           />
         )}
       </Field>
-      <Field
+      <SelectField
         label={s.transport}
         hint={v.transport === 'wired' ? s.wiredHint : undefined}
         error={form.errors.transport}
-      >
-        {(p) => (
-          <select {...p} value={v.transport} onChange={(e) => form.set('transport', e.currentTarget.value)}>
-            {Object.entries(s.transports).map(([value, label]) => (
-              <option key={value} value={value}>
-                {label}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
-      <Field label={s.failMode} error={form.errors.failMode}>
-        {(p) => (
-          <select {...p} value={v.failMode} onChange={(e) => form.set('failMode', e.currentTarget.value)}>
-            {Object.entries(s.failModes).map(([value, label]) => (
-              <option key={value} value={value}>
-                {label}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
+        value={v.transport}
+        options={s.transports}
+        onChange={(value) => form.set('transport', value)}
+      />
+      <SelectField
+        label={s.failMode}
+        error={form.errors.failMode}
+        value={v.failMode}
+        options={s.failModes}
+        onChange={(value) => form.set('failMode', value)}
+      />
       <div class="row">
         <Field label={s.unlockSeconds} hint={s.unlockHint} error={ranges.unlockS ?? form.errors.unlockS}>
           {(p) => (
@@ -509,21 +499,14 @@ function AddDeviceForm({ doors, onDone }: { doors: Door[]; onDone: (issued: Issu
           />
         )}
       </Field>
-      <Field
+      <SelectField
         label={s.deviceRole}
         hint={v.role === 'integration' ? s.integrationHint : undefined}
         error={form.errors.role}
-      >
-        {(p) => (
-          <select {...p} value={v.role} onChange={(e) => form.set('role', e.currentTarget.value)}>
-            {Object.entries(s.deviceRoles).map(([value, label]) => (
-              <option key={value} value={value}>
-                {label}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
+        value={v.role}
+        options={s.deviceRoles}
+        onChange={(value) => form.set('role', value)}
+      />
       {v.role === 'door' && (
         <fieldset class={`checks${pickError || form.errors.doors ? ' field-invalid' : ''}`}>
           <legend>{s.deviceDoors}</legend>

@@ -2,6 +2,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, seg } from '../api.js';
 import { Dialog } from '../components/dialog.js';
+import { SubmitOrCancel } from '../components/form-parts.js';
 import { Badge, Button, Empty, Field, Link, Notice, PageTitle } from '../components/ui.js';
 import { useForm, useResource } from '../hooks.js';
 import { t } from '../i18n/index.js';
@@ -223,14 +224,9 @@ function AddPersonDialog({ open, units, onClose }: { open: boolean; units: Unit[
             )}
           </Field>
         </div>
-        <div class="actions">
-          <Button type="submit" variant="primary" busy={form.busy}>
-            {s.submit}
-          </Button>
-          <Button variant="quiet" onClick={onClose}>
-            {t.common.cancel}
-          </Button>
-        </div>
+        <SubmitOrCancel busy={form.busy} onCancel={onClose}>
+          {s.submit}
+        </SubmitOrCancel>
       </form>
     </Dialog>
   );

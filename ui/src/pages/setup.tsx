@@ -3,7 +3,8 @@
 // hash so it never reaches a server log or a Referer, and it leaves the address bar as soon as it is read.
 import { useState } from 'preact/hooks';
 import { type ApiError, api } from '../api.js';
-import { Button, Field, Notice } from '../components/ui.js';
+import { PasswordPair, UsernameField, WelcomeCard } from '../components/form-parts.js';
+import { Button, Notice } from '../components/ui.js';
 import { asApiError } from '../hooks.js';
 import { t } from '../i18n/index.js';
 
@@ -51,73 +52,44 @@ export function SetupPage() {
   };
 
   return (
-    <div class="login">
-      <main id="main" class="login-card">
-        <div class="brand brand-large">
-          <span class="brand-mark" aria-hidden="true" />
-          {t.common.product}
-        </div>
-        <h1>{s.setupTitle}</h1>
-        <p class="muted">{s.setupIntro}</p>
-        {!token && outcome === null && <Notice tone="warn">{s.setupNoToken}</Notice>}
-        {outcome === 'forbidden' && <Notice tone="error">{s.setupForbidden}</Notice>}
-        {outcome === 'created' && <Notice tone="ok">{s.setupCreated}</Notice>}
-        {outcome === 'done' ? (
-          <>
-            <Notice tone="info">{s.setupDone}</Notice>
-            <a class="btn btn-primary btn-block" href="/login">
-              {s.setupSignIn}
-            </a>
-          </>
-        ) : (
-          <form onSubmit={submit} noValidate>
-            {errors.top && <Notice tone="error">{errors.top}</Notice>}
-            <Field label={s.setupUsername} hint={s.setupUsernameHint} error={errors.username}>
-              {(props) => (
-                <input
-                  {...props}
-                  name="username"
-                  autoComplete="username"
-                  autoCapitalize="none"
-                  required
-                  value={username}
-                  onInput={(e) => setUsername(e.currentTarget.value)}
-                />
-              )}
-            </Field>
-            <Field label={s.setupPassword} hint={s.setupPasswordHint} error={errors.password}>
-              {(props) => (
-                <input
-                  {...props}
-                  name="password"
-                  type="password"
-                  autoComplete="new-password"
-                  required
-                  value={password}
-                  onInput={(e) => setPassword(e.currentTarget.value)}
-                />
-              )}
-            </Field>
-            <Field label={s.setupPasswordAgain} error={errors.again}>
-              {(props) => (
-                <input
-                  {...props}
-                  name="password-again"
-                  type="password"
-                  autoComplete="new-password"
-                  required
-                  value={again}
-                  onInput={(e) => setAgain(e.currentTarget.value)}
-                />
-              )}
-            </Field>
-            <Button type="submit" variant="primary" busy={busy} class="btn-block">
-              {s.setupSubmit}
-            </Button>
-          </form>
-        )}
-      </main>
-    </div>
+    <WelcomeCard title={s.setupTitle} intro={s.setupIntro}>
+      {!token && outcome === null && <Notice tone="warn">{s.setupNoToken}</Notice>}
+      {outcome === 'forbidden' && <Notice tone="error">{s.setupForbidden}</Notice>}
+      {outcome === 'created' && <Notice tone="ok">{s.setupCreated}</Notice>}
+      {outcome === 'done' ? (
+        <>
+          <Notice tone="info">{s.setupDone}</Notice>
+          <a class="btn btn-primary btn-block" href="/login">
+            {s.setupSignIn}
+          </a>
+        </>
+      ) : (
+        <form onSubmit={submit} noValidate>
+          {errors.top && <Notice tone="error">{errors.top}</Notice>}
+          <UsernameField
+            label={s.setupUsername}
+            hint={s.setupUsernameHint}
+            value={username}
+            error={errors.username}
+            onInput={setUsername}
+          />
+          <PasswordPair
+            label={s.setupPassword}
+            hint={s.setupPasswordHint}
+            againLabel={s.setupPasswordAgain}
+            password={password}
+            again={again}
+            onPassword={setPassword}
+            onAgain={setAgain}
+            passwordError={errors.password}
+            againError={errors.again}
+          />
+          <Button type="submit" variant="primary" busy={busy} class="btn-block">
+            {s.setupSubmit}
+          </Button>
+        </form>
+      )}
+    </WelcomeCard>
   );
 }
 

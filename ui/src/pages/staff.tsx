@@ -3,6 +3,7 @@
 import { useState } from 'preact/hooks';
 import { api, seg } from '../api.js';
 import { Dialog } from '../components/dialog.js';
+import { PasswordPair } from '../components/form-parts.js';
 import { Badge, Button, Card, Empty, Field, Notice, PageTitle, type Tone } from '../components/ui.js';
 import { formatWhen } from '../format.js';
 import { type Form, useForm, useResource } from '../hooks.js';
@@ -181,32 +182,17 @@ function PasswordFields({
   mismatch: string | null;
 }) {
   return (
-    <>
-      <Field label={label} hint={s.passwordHint} error={passwordError(form as never)}>
-        {(p) => (
-          <input
-            {...p}
-            type="password"
-            autoComplete="new-password"
-            required
-            value={form.values.password}
-            onInput={(e) => form.set('password', e.currentTarget.value)}
-          />
-        )}
-      </Field>
-      <Field label={s.confirm} error={mismatch}>
-        {(p) => (
-          <input
-            {...p}
-            type="password"
-            autoComplete="new-password"
-            required
-            value={form.values.confirm}
-            onInput={(e) => form.set('confirm', e.currentTarget.value)}
-          />
-        )}
-      </Field>
-    </>
+    <PasswordPair
+      label={label}
+      hint={s.passwordHint}
+      againLabel={s.confirm}
+      password={form.values.password}
+      again={form.values.confirm}
+      onPassword={(value) => form.set('password', value)}
+      onAgain={(value) => form.set('confirm', value)}
+      passwordError={passwordError(form as never)}
+      againError={mismatch}
+    />
   );
 }
 

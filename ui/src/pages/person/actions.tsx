@@ -3,7 +3,8 @@
 import { useState } from 'preact/hooks';
 import { api, seg } from '../../api.js';
 import { Dialog } from '../../components/dialog.js';
-import { Button, Field, Notice } from '../../components/ui.js';
+import { ReasonField, SubmitOrCancel } from '../../components/form-parts.js';
+import { Button, Notice } from '../../components/ui.js';
 import { useForm } from '../../hooks.js';
 import { t } from '../../i18n/index.js';
 import { RevokeDialog } from './credentials.js';
@@ -97,24 +98,16 @@ export function LogoutDialog({
         <p>{s.explain}</p>
         <Notice tone={active ? 'warn' : 'info'}>{active ? s.count(active) : s.noKeys}</Notice>
         {form.errors[''] && <Notice tone="error">{form.errors['']}</Notice>}
-        <Field label={s.reason} hint={t.people.revoke.reasonHint} error={form.errors.reason}>
-          {(props) => (
-            <input
-              {...props}
-              maxLength={200}
-              value={form.values.reason}
-              onInput={(e) => form.set('reason', e.currentTarget.value)}
-            />
-          )}
-        </Field>
-        <div class="actions">
-          <Button type="submit" variant="danger" busy={form.busy}>
-            {s.confirm}
-          </Button>
-          <Button variant="quiet" onClick={close}>
-            {t.common.cancel}
-          </Button>
-        </div>
+        <ReasonField
+          label={s.reason}
+          hint={t.people.revoke.reasonHint}
+          value={form.values.reason}
+          error={form.errors.reason}
+          onInput={(value) => form.set('reason', value)}
+        />
+        <SubmitOrCancel variant="danger" busy={form.busy} onCancel={close}>
+          {s.confirm}
+        </SubmitOrCancel>
       </form>
     </Dialog>
   );

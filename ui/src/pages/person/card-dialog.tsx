@@ -39,8 +39,15 @@ export function CardDialog({
   const form = useForm({ card: '' });
   const [readerDoor, setReaderDoor] = useState('');
   const [capture, setCapture] = useState<Capture>({ state: 'idle' });
-  // A new wait, a Cancel or a close makes every older wait's answer void.
+  // A new wait, a Cancel or a close makes every older wait's answer void and aborts its request: the hub
+  // stops the capture when its client goes, so a card shown afterwards is not read into this form.
   const generation = useRef(0);
+  const pending = useRef<AbortController | null>(null);
+  const abandonWait = () => {
+    generation.current++;
+    pending.current?.abort();
+    pending.current = null;
+  };
   const cardInput = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
@@ -49,35 +56,39 @@ export function CardDialog({
     setCapture({ state: 'idle' });
     setReaderDoor((current) => current || preferredDoorId || doors[0]?.id || '');
     setTimeout(() => cardInput.current?.focus(), 0);
-    return () => {
-      generation.current++;
-    };
+    return abandonWait; // closed or unmounted
   }, [open]);
   useEffect(() => {
     if (!readerDoor && doors[0]) setReaderDoor(preferredDoorId ?? doors[0].id);
   }, [doors.length, preferredDoorId]);
 
   const stopWaiting = () => {
-    generation.current++;
+    abandonWait();
     setCapture({ state: 'idle' });
   };
   const close = () => {
-    generation.current++;
+    abandonWait();
     onClose();
   };
 
   const waitForCard = async () => {
     const door = doors.find((d) => d.id === readerDoor);
     if (!door) return;
-    const mine = ++generation.current;
+    abandonWait();
+    const mine = generation.current;
+    const controller = new AbortController();
+    pending.current = controller;
     setCapture({ state: 'waiting', door });
     const until = Date.now() + WAIT_TOTAL_MS;
     while (mine === generation.current) {
       try {
-        const answer = await api.post<{ card: string }>(`/doors/${seg(door.id)}/capture-card`, {
-          timeoutS: CAPTURE_TIMEOUT_S,
-        });
+        const answer = await api.post<{ card: string }>(
+          `/doors/${seg(door.id)}/capture-card`,
+          { timeoutS: CAPTURE_TIMEOUT_S },
+          { signal: controller.signal },
+        );
         if (mine !== generation.current) return;
+        pending.current = null;
         form.set('card', answer.card);
         setCapture({ state: 'read', door });
         cardInput.current?.focus();

@@ -3,7 +3,8 @@
 import { useState } from 'preact/hooks';
 import { api, seg } from '../../api.js';
 import { Dialog } from '../../components/dialog.js';
-import { Badge, Button, Card, Field, Notice, type Tone } from '../../components/ui.js';
+import { ReasonField, SubmitOrCancel } from '../../components/form-parts.js';
+import { Badge, Button, Card, Notice, type Tone } from '../../components/ui.js';
 import { useForm } from '../../hooks.js';
 import { t } from '../../i18n/index.js';
 import type { Door } from '../../types.js';
@@ -223,24 +224,16 @@ export function RevokeDialog({
         >
           <p>{s.explain}</p>
           {form.errors[''] && <Notice tone="error">{form.errors['']}</Notice>}
-          <Field label={s.reason} hint={s.reasonHint} error={form.errors.reason}>
-            {(props) => (
-              <input
-                {...props}
-                maxLength={200}
-                value={form.values.reason}
-                onInput={(e) => form.set('reason', e.currentTarget.value)}
-              />
-            )}
-          </Field>
-          <div class="actions">
-            <Button type="submit" variant="danger" busy={form.busy}>
-              {s.confirm}
-            </Button>
-            <Button variant="quiet" onClick={close}>
-              {t.common.cancel}
-            </Button>
-          </div>
+          <ReasonField
+            label={s.reason}
+            hint={s.reasonHint}
+            value={form.values.reason}
+            error={form.errors.reason}
+            onInput={(value) => form.set('reason', value)}
+          />
+          <SubmitOrCancel variant="danger" busy={form.busy} onCancel={close}>
+            {s.confirm}
+          </SubmitOrCancel>
         </form>
       )}
     </Dialog>
