@@ -1,6 +1,7 @@
 // A plain node:http client for the API tests: full control of headers (Origin, Sec-Fetch-Site, Cookie)
 // and of the source address (127.0.0.x stands for another machine: the hub does not trust proxies).
 import { type IncomingMessage, request } from 'node:http';
+import { rawRequest } from './raw.js';
 
 export interface CallOptions {
   body?: unknown;
@@ -16,49 +17,32 @@ export interface CallResult {
   json: Record<string, unknown>;
 }
 
-export function call(
+export async function call(
   port: number,
   method: string,
   url: string,
   options: CallOptions = {},
 ): Promise<CallResult> {
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method,
-        path: `/api/v1${url}`,
-        ...(options.from ? { localAddress: options.from } : {}),
-        headers: {
-          ...(payload !== undefined
-            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-            : {}),
-          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-          ...options.headers,
-        },
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: Record<string, unknown> = {};
-          try {
-            json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-          } catch {
-            json = { raw: text };
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, json });
-        });
-      },
-    );
-    req.on('error', reject);
-    if (payload !== undefined) req.write(payload);
-    req.end();
+  const answer = await rawRequest(port, `/api/v1${url}`, {
+    method,
+    ...(payload === undefined ? {} : { body: payload }),
+    ...(options.from ? { from: options.from } : {}),
+    headers: {
+      ...(payload !== undefined
+        ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
+        : {}),
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...options.headers,
+    },
   });
+  let json: Record<string, unknown> = {};
+  try {
+    json = answer.text ? (JSON.parse(answer.text) as Record<string, unknown>) : {};
+  } catch {
+    json = { raw: answer.text };
+  }
+  return { status: answer.status, headers: answer.headers, json };
 }
 
 export interface OpenStream {

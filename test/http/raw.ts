@@ -16,6 +16,8 @@ export interface RawOptions {
   /** HTTPS with this CA (PEM); plain HTTP without. */
   ca?: string;
   body?: string;
+  /** Source address, e.g. '127.0.0.23'; every 127.0.0.0/8 address is this machine on Linux. */
+  from?: string;
 }
 
 export function rawRequest(port: number, path: string, options: RawOptions = {}): Promise<RawResponse> {
@@ -29,6 +31,7 @@ export function rawRequest(port: number, path: string, options: RawOptions = {})
         path,
         headers: options.headers ?? {},
         agent: false,
+        ...(options.from ? { localAddress: options.from } : {}),
         ...(options.ca ? { ca: options.ca, servername: 'localhost' } : {}),
       },
       (res) => {
