@@ -1,5 +1,6 @@
 // Topic access control for MQTT accounts. Deny by default: an account may use only the topics
 // listed here for its role, with its own device id and the doors it serves filled in.
+import type { IntegrationGrant } from '../store/devices.js';
 import { shorten } from '../text.js';
 import { isTopicSafeId, parseTopic, TOPIC_SHOWN, topics } from './contract.js';
 
@@ -9,6 +10,8 @@ export interface DeviceIdentity {
   role: 'door' | 'integration';
   /** Doors this device serves (empty for integrations). */
   doors: string[];
+  /** What an integration account may do beyond door state and modes (hub/store/devices.ts). */
+  grants?: readonly IntegrationGrant[];
 }
 
 /** Checks a device's username and secret (the composition backs it with the device store). */

@@ -17,7 +17,11 @@ export type BridgeAnswer =
  */
 export function bridgeCaller(device: DeviceIdentity): Caller | null {
   if (device.role !== 'integration') return null;
-  const caller: Caller = { actor: `device:${device.id}`, role: 'integration' };
+  const caller: Caller = {
+    actor: `device:${device.id}`,
+    role: 'integration',
+    ...(device.grants && device.grants.length > 0 ? { grants: [...device.grants] } : {}),
+  };
   return device.doors.length > 0 ? { ...caller, doors: [...device.doors] } : caller;
 }
 

@@ -9,6 +9,7 @@ import type { DoorMode } from '../domain.js';
 import type { Logger } from '../logger.js';
 import type { ClockStatus } from '../offline/clock.js';
 import type { OfflineCodes } from '../offline/offline-codes.js';
+import type { IntegrationGrant } from '../store/devices.js';
 import { StoreError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import { printable } from '../text.js';
@@ -32,6 +33,8 @@ export interface Caller {
    * (`gatehouse device add … --integration --door …`). Commands naming another door are refused.
    */
   doors?: readonly string[];
+  /** An integration account's grants (hub/store/devices.ts INTEGRATION_GRANTS); other roles ignore them. */
+  grants?: readonly IntegrationGrant[];
 }
 
 /** What the door manager answers: done, or why not (the controller's own lockdown check, an unknown door). */
@@ -133,6 +136,11 @@ export interface CommandDef<S extends TSchema = TSchema, R = unknown> {
   runs: 'store' | 'hub';
   /** Reads change nothing and write no audit event. */
   readOnly?: boolean;
+  /**
+   * An integration caller needs this grant on its account as well as the `integration` role (least
+   * privilege: Home Assistant may unlock a door, only the Node-RED account may issue a doorcode).
+   */
+  grant?: IntegrationGrant;
   /** The input field that names the door it acts on: a caller limited to some doors may use only those. */
   door?: string;
   /** The REST route, e.g. `{ method: 'POST', path: '/credentials/:id/revoke' }` under /api/v1. */
@@ -333,6 +341,12 @@ export class Commands {
     if (!def) throw new CommandError('not_found', `unknown command '${name.slice(0, 64)}'`);
     if (!def.roles.includes(caller.role)) {
       throw new CommandError('forbidden', `the ${caller.role} role may not run '${name}'`);
+    }
+    if (caller.role === 'integration' && def.grant && !caller.grants?.includes(def.grant)) {
+      throw new CommandError(
+        'forbidden',
+        `${caller.actor} may not run '${name}': its account lacks the '${def.grant}' grant`,
+      );
     }
     let check = this.#checks.get(name);
     if (!check) {

@@ -1,7 +1,7 @@
 // MQTT device accounts (door controllers, readers, integrations): installer work. A secret is shown
 // once, when it is made; the store keeps only its keyed hash.
 import Type from 'typebox';
-import { DEVICE_ROLES } from '../store/devices.js';
+import { DEVICE_ROLES, INTEGRATION_GRANTS } from '../store/devices.js';
 import { CommandError, defineCommand, type Role } from './command.js';
 import { Id, Input, NoInput } from './schemas.js';
 
@@ -16,15 +16,22 @@ export const deviceCommands = [
       id: Id,
       doors: Type.Array(Id, { maxItems: 64 }),
       role: Type.Enum([...DEVICE_ROLES]),
+      grants: Type.Optional(
+        Type.Array(Type.Enum([...INTEGRATION_GRANTS]), {
+          maxItems: 8,
+          description:
+            'integration accounts only: people.read (look people up), codes.issue (issue doorcodes)',
+        }),
+      ),
     }),
     roles: WIRING,
     runs: 'store',
     http: { method: 'POST', path: '/devices', status: 201 },
-    run: (ctx, { id, doors, role }) => {
+    run: (ctx, { id, doors, role, grants }) => {
       if (role === 'door' && doors.length === 0) {
         throw new CommandError('invalid', "a door device needs at least one door in 'doors'");
       }
-      return ctx.store.devices.add(id, { role, doors });
+      return ctx.store.devices.add(id, { role, doors, ...(grants ? { grants } : {}) });
     },
   }),
   defineCommand({

@@ -34,10 +34,15 @@ export function renderHttpCommands(defs: readonly CommandDef[]): string {
 export function renderIntegrationCommands(defs: readonly CommandDef[]): string {
   const rows = defs
     .filter((def) => def.roles.includes('integration'))
-    .map((def) => `| \`${def.name}\` | \`${inputFields(def)}\` | ${cell(def.summary)} |`);
-  return ['| `{name}` | payload fields (besides `transaction`) | what |', '|---|---|---|', ...rows].join(
-    '\n',
-  );
+    .map(
+      (def) =>
+        `| \`${def.name}\` | \`${inputFields(def)}\` | ${def.grant ? `\`${def.grant}\`` : '—'} | ${cell(def.summary)} |`,
+    );
+  return [
+    '| `{name}` | payload fields (besides `transaction`) | grant needed | what |',
+    '|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 /** Replaces what stands between `<!-- {marker}:start -->` and `<!-- {marker}:end -->`. */

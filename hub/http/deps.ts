@@ -6,6 +6,7 @@ import type { Decision, EventBus } from '../bus.js';
 import type { Caller, Commands } from '../commands/command.js';
 import type { StaffRole } from '../domain.js';
 import type { Logger } from '../logger.js';
+import type { NodeRedTarget } from '../nodered/target.js';
 import type { Store } from '../store/store.js';
 import {
   DEFAULT_LOGIN_LIMITS,
@@ -49,6 +50,8 @@ export interface HttpDeps {
   uiDir?: string;
   /** The hub's CA certificate (PEM, data/certs/ca.crt) offered at GET /ca.crt; absent: no download. */
   caCertPem?: string;
+  /** The supervised Node-RED behind /flows/ (docs/installer-flows.md); null while it is not running. */
+  nodeRed?: () => NodeRedTarget | null;
   logger: Logger;
 }
 

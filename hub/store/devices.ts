@@ -6,10 +6,19 @@ import { checkId, checkOneOf, invalid, notFound, StoreError } from './errors.js'
 export type DeviceRole = 'door' | 'integration';
 export const DEVICE_ROLES: readonly DeviceRole[] = ['door', 'integration'];
 
+/**
+ * What an integration account may do beyond reading door state and asking for door modes and unlocks
+ * (least privilege, docs/mqtt.md): `people.read` looks people up (never PINs, cards or secrets),
+ * `codes.issue` issues doorcodes for a person. Door devices have none.
+ */
+export const INTEGRATION_GRANTS = ['people.read', 'codes.issue'] as const;
+export type IntegrationGrant = (typeof INTEGRATION_GRANTS)[number];
+
 export interface Device {
   id: string;
   role: DeviceRole;
   doors: string[];
+  grants: IntegrationGrant[];
   createdAt: number;
 }
 
@@ -17,12 +26,14 @@ export interface VerifiedDevice {
   id: string;
   role: DeviceRole;
   doors: string[];
+  grants: IntegrationGrant[];
 }
 
 interface DeviceRow {
   id: string;
   secret_hash: string;
   role: DeviceRole;
+  grants: string;
   created_at: number;
 }
 
@@ -40,19 +51,27 @@ export class DevicesRepo {
   }
 
   /** Creates a device; the secret is returned once, in plaintext, and stored only as an HMAC. */
-  add(id: string, options: { role: DeviceRole; doors?: string[] }): { device: Device; secret: string } {
+  add(
+    id: string,
+    options: { role: DeviceRole; doors?: string[]; grants?: IntegrationGrant[] },
+  ): { device: Device; secret: string } {
     const checkedId = checkId(id, 'device');
     if (options === null || typeof options !== 'object') throw invalid('device options must be an object');
     const role = checkOneOf(options.role, DEVICE_ROLES, 'device role');
     const doors = this.#checkDoorList(options.doors ?? []);
+    const grants = this.#checkGrants(options.grants ?? [], role);
     const secret = newSecret();
     const device = this.#ctx.write(() => {
       if (this.#row(checkedId)) throw new StoreError('conflict', `device '${checkedId}' already exists`);
       this.#ctx
-        .stmt('INSERT INTO devices (id, secret_hash, role, created_at) VALUES (?, ?, ?, ?)')
-        .run(checkedId, this.#ctx.keys.hmac('device', secret), role, this.#ctx.now());
+        .stmt('INSERT INTO devices (id, secret_hash, role, grants, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(checkedId, this.#ctx.keys.hmac('device', secret), role, JSON.stringify(grants), this.#ctx.now());
       this.#writeDoors(checkedId, doors);
-      this.#audit('admin.device.added', {}, { deviceId: checkedId, role, doors });
+      this.#audit(
+        'admin.device.added',
+        {},
+        { deviceId: checkedId, role, doors, ...(grants.length > 0 ? { grants } : {}) },
+      );
       return this.#mustGet(checkedId);
     });
     return { device, secret };
@@ -67,7 +86,7 @@ export class DevicesRepo {
     const stored = Buffer.from(row?.secret_hash ?? '0'.repeat(64), 'hex');
     const match = stored.length === presented.length && timingSafeEqual(stored, presented);
     if (!row || !match) return null;
-    return { id: row.id, role: row.role, doors: this.#doors(row.id) };
+    return { id: row.id, role: row.role, doors: this.#doors(row.id), grants: grantsOf(row) };
   }
 
   /** A new secret (the old one stops working at once). */
@@ -85,14 +104,31 @@ export class DevicesRepo {
 
   get(id: string): Device | null {
     const row = this.#row(id);
-    return row ? { id: row.id, role: row.role, doors: this.#doors(row.id), createdAt: row.created_at } : null;
+    return row ? this.#device(row) : null;
   }
 
   list(): Device[] {
     return this.#ctx
-      .stmt<DeviceRow>('SELECT id, secret_hash, role, created_at FROM devices ORDER BY id')
+      .stmt<DeviceRow>('SELECT id, secret_hash, role, grants, created_at FROM devices ORDER BY id')
       .all()
-      .map((row) => ({ id: row.id, role: row.role, doors: this.#doors(row.id), createdAt: row.created_at }));
+      .map((row) => this.#device(row));
+  }
+
+  #device(row: DeviceRow): Device {
+    return {
+      id: row.id,
+      role: row.role,
+      doors: this.#doors(row.id),
+      grants: grantsOf(row),
+      createdAt: row.created_at,
+    };
+  }
+
+  #checkGrants(grants: unknown, role: DeviceRole): IntegrationGrant[] {
+    if (!Array.isArray(grants)) throw invalid('grants must be an array');
+    const checked = [...new Set(grants.map((g) => checkOneOf(g, INTEGRATION_GRANTS, 'grant')))];
+    if (checked.length > 0 && role !== 'integration') throw invalid('only integration accounts take grants');
+    return checked;
   }
 
   remove(id: string): void {
@@ -135,7 +171,7 @@ export class DevicesRepo {
 
   #row(id: string): DeviceRow | undefined {
     return this.#ctx
-      .stmt<DeviceRow>('SELECT id, secret_hash, role, created_at FROM devices WHERE id = ?')
+      .stmt<DeviceRow>('SELECT id, secret_hash, role, grants, created_at FROM devices WHERE id = ?')
       .get(id);
   }
 
@@ -143,5 +179,17 @@ export class DevicesRepo {
     const device = this.get(id);
     if (!device) throw notFound('device', String(id));
     return device;
+  }
+}
+
+/** Grants as stored (a JSON array); anything unknown is dropped, so a stray value grants nothing. */
+function grantsOf(row: DeviceRow): IntegrationGrant[] {
+  try {
+    const parsed: unknown = JSON.parse(row.grants);
+    return Array.isArray(parsed)
+      ? parsed.filter((g): g is IntegrationGrant => (INTEGRATION_GRANTS as readonly unknown[]).includes(g))
+      : [];
+  } catch {
+    return [];
   }
 }

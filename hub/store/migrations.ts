@@ -212,6 +212,11 @@ export const MIGRATIONS: readonly Migration[] = [
   `
   CREATE INDEX IF NOT EXISTS events_person ON events (person_id, seq) WHERE person_id IS NOT NULL;
   `,
+  // 6: what an integration account may do beyond door state and door modes (JSON array of grants,
+  // hub/store/devices.ts INTEGRATION_GRANTS): Node-RED may look people up and issue codes, Home Assistant not.
+  `
+  ALTER TABLE devices ADD COLUMN grants TEXT NOT NULL DEFAULT '[]';
+  `,
 ];
 
 /**

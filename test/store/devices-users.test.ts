@@ -23,6 +23,7 @@ describe('devices', () => {
       id: 'reader-1',
       role: 'door',
       doors: ['front'],
+      grants: [],
     });
     expect(store.devices.verify('reader-1', `${secret.slice(0, -1)}x`)).toBeNull();
     expect(store.devices.verify('reader-1', '')).toBeNull();

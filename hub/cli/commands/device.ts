@@ -18,14 +18,23 @@ export function registerDeviceCommands(program: Command, cli: CliContext): void 
       '--integration',
       'an integration account (Node-RED, home automation): events and bridge requests; with --door, only those doors',
     )
-    .action(async (id: string, o: { door: string[]; integration?: boolean }) => {
+    .option(
+      '--grant <grant>',
+      'integration accounts: people.read or codes.issue (repeat for both; see docs/mqtt.md)',
+      collect,
+      [],
+    )
+    .action(async (id: string, o: { door: string[]; integration?: boolean; grant: string[] }) => {
       const { json } = cli.settings();
       if (!o.integration && o.door.length === 0)
         throw new UsageError('give at least one --door <door> (or --integration)');
+      if (!o.integration && o.grant.length > 0)
+        throw new UsageError('--grant is for integration accounts (add --integration)');
       const { device: d, secret } = (await cli.run('device.add', {
         id,
         role: o.integration ? 'integration' : 'door',
         doors: o.door,
+        ...(o.grant.length > 0 ? { grants: o.grant } : {}),
       })) as { device: Device; secret: string };
       cli.print(json, { ...d, secret }, () => {
         io.out(`device '${d.id}' created (${d.role}${o.door.length ? `, doors: ${o.door.join(', ')}` : ''})`);
@@ -42,7 +51,12 @@ export function registerDeviceCommands(program: Command, cli: CliContext): void 
         const devices = store.devices.list();
         cli.print(json, devices, () =>
           printTable(
-            devices.map((d) => ({ id: d.id, role: d.role, doors: d.doors.join(',') })),
+            devices.map((d) => ({
+              id: d.id,
+              role: d.role,
+              doors: d.doors.join(','),
+              grants: d.grants.join(','),
+            })),
             io,
           ),
         );
