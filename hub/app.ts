@@ -32,6 +32,7 @@ import { ReaderMonitor } from './doors/readers.js';
 import { DoorSync, registerDoorSyncRoutes } from './doorsync/index.js';
 import { HttpServer } from './http/server.js';
 import { type Logger, silentLogger } from './logger.js';
+import { Observability } from './metrics/index.js';
 import {
   IssuerKey,
   MobileAccess,
@@ -174,6 +175,20 @@ export class Hub {
       }),
   });
 
+  /** Counts decisions for /metrics and answers /api/v1/health (docs/monitoring.md); before decisions. */
+  readonly #observability = service(
+    'metrics',
+    () =>
+      new Observability({
+        bus: this.bus,
+        store: this.store,
+        dataDir: this.config.dataDir,
+        config: this.config.metrics,
+        status: () => this.status(),
+        isDoor: (doorId) => this.#doors.current?.get(doorId) !== undefined,
+      }),
+  );
+
   readonly #decisions = service('decisions', ({ logger }) => {
     const offline = this.#offline.get();
     return new DecisionService({
@@ -235,6 +250,7 @@ export class Hub {
       mqtt: broker?.addresses() ?? {},
       devicesOnline: broker?.onlineDevices().length ?? 0,
       mqttClients: broker?.connectedClients() ?? 0,
+      mqttConnecting: broker?.connectingClients() ?? 0,
     }),
     stopDeadlineMs: 5_000, // bridge offline, then clients and listeners each within 2 s
   });
@@ -304,6 +320,7 @@ export class Hub {
         this.#doors,
         this.#offline,
         this.#commands,
+        this.#observability,
         this.#decisions,
         this.#mobile,
         this.#readers,
@@ -466,6 +483,8 @@ export class Hub {
         ...(this.#uiDir === undefined ? {} : { uiDir: this.#uiDir }),
         caCertPem: certs.caCertPem,
         timeZone: config.timeZone,
+        metrics: this.#observability.get().endpoint,
+        health: () => this.#observability.get().health.report(),
         routes: [
           (api) => registerMobileRoutes(api, { mobile, store, issuer }),
           ...(doorSync ? [(api: FastifyInstance) => registerDoorSyncRoutes(api, { doorSync })] : []),

@@ -21,7 +21,7 @@ async function startHub(configFile?: string): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(loaded.config.log.level);
+  const logger = createLogger(loaded.config.log.level, undefined, { format: loaded.config.log.format });
   logger.info(
     { configFile: loaded.file ?? '(defaults and environment)', dataDir: loaded.config.dataDir },
     'starting',

@@ -417,6 +417,11 @@ export class MqttBroker {
     return this.#sessions.size;
   }
 
+  /** Connections that have not logged in yet (bounded by limits.maxUnauthenticated). */
+  connectingClients(): number {
+    return this.#unauthenticated.size;
+  }
+
   /** Closes every connection of a device (it was removed, or its doors changed). Returns how many. */
   disconnectDevice(deviceId: string): number {
     let count = 0;

@@ -16,6 +16,7 @@ import { registerEventsCommands } from './commands/events.js';
 import { registerGroupCommands } from './commands/group.js';
 import { registerHolidayCommands } from './commands/holiday.js';
 import { registerHubCommands, registerStartCommand } from './commands/hub.js';
+import { registerMetricsCommands } from './commands/metrics.js';
 import { registerPersonCommands } from './commands/person.js';
 import { registerScheduleCommands } from './commands/schedule.js';
 import { registerUserCommands } from './commands/user.js';
@@ -108,6 +109,7 @@ export function buildProgram(
   registerEventsCommands(program, cli);
   registerBackupCommands(program, cli);
   registerConfigCommands(program, cli);
+  registerMetricsCommands(program, cli);
 
   registerHardwareCommands(program, async () => {
     const { config } = cli.settings();

@@ -4,6 +4,7 @@ import { HardwareSectionSchema } from '../../adapters/config.js';
 import { MqttLimitsSchema } from '../broker/limits.js';
 import { CloudConfigSchema } from '../cloud/config.js';
 import { LoginLimitsSchema, StreamLimitsSchema } from '../http/limits.js';
+import { LogFormatSchema, MetricsConfigSchema } from '../metrics/config.js';
 import { OfflineConfigSchema } from '../offline/config.js';
 
 const Port = (def: number, description: string) =>
@@ -45,6 +46,7 @@ export const ConfigSchema = Type.Object(
           ],
           { default: 'info', description: 'Log level. Secrets are never logged; card UIDs are masked.' },
         ),
+        format: LogFormatSchema,
       },
       { additionalProperties: false, default: {} },
     ),
@@ -243,6 +245,7 @@ export const ConfigSchema = Type.Object(
       default: {},
       description: 'GPIO driver and the doors wired to the hub itself (see docs/wiring.md).',
     }),
+    metrics: MetricsConfigSchema,
     storage: Type.Object(
       {
         reserveMb: Type.Integer({

@@ -12,6 +12,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { toCommandError } from '../commands/command.js';
+import { registerMetricsRoute } from '../metrics/index.js';
 import { registerCommandRoutes } from './commands.js';
 import { ACTOR_HEADER, ANY_STAFF, cliActor, createGuards, type HttpDeps, SESSION_COOKIE } from './deps.js';
 import { cookieRequestRefusal } from './origin.js';
@@ -121,6 +122,9 @@ export async function buildHttpApp(
     (request: FastifyRequest, reply: FastifyReply) =>
       ui?.isPage(request) ? ui.page(reply) : reply.code(404).send({ error: 'not found' }),
   );
+
+  // Prometheus scrapes on the network listeners (docs/monitoring.md).
+  if (deps.metrics && !deps.localAdmin) registerMetricsRoute(app, deps.metrics, guards.refusals);
 
   // The OpenAPI document of every /api/v1 route, built from the route schemas (docs/http-api.md).
   await app.register(swagger, {

@@ -6,6 +6,7 @@ import type { Decision, EventBus } from '../bus.js';
 import type { Caller, Commands } from '../commands/command.js';
 import type { StaffRole } from '../domain.js';
 import type { Logger } from '../logger.js';
+import type { HealthReport, MetricsEndpoint } from '../metrics/index.js';
 import type { NodeRedTarget } from '../nodered/target.js';
 import type { Store } from '../store/store.js';
 import {
@@ -52,6 +53,10 @@ export interface HttpDeps {
   caCertPem?: string;
   /** The supervised Node-RED behind /flows/ (docs/installer-flows.md); null while it is not running. */
   nodeRed?: () => NodeRedTarget | null;
+  /** GET /metrics behind its token (docs/monitoring.md); absent: no /metrics route. */
+  metrics?: MetricsEndpoint;
+  /** GET /api/v1/health; absent: a bare `ok` from the status. */
+  health?: () => HealthReport;
   logger: Logger;
 }
 

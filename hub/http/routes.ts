@@ -39,11 +39,20 @@ export async function registerApiRoutes(
   // Bodies, params and queries are typed by their schemas: no casts.
   const api = root.withTypeProvider<TypeBoxTypeProvider>();
 
-  // Public and minimal (load balancers, systemd checks); the details need a login.
-  api.get('/health', async () => {
-    const { version, uptimeS } = deps.status();
-    return { status: 'ok', version, uptimeS };
-  });
+  // Public and minimal (Docker HEALTHCHECK, the systemd watchdog, load balancers; docs/monitoring.md): one
+  // word per part, no person data; 503 when failing. The details need a login (/status).
+  api.get(
+    '/health',
+    { config: { rateLimit: { max: 300, timeWindow: '1 minute' } } },
+    async (_request, reply) => {
+      if (!deps.health) {
+        const { version, uptimeS } = deps.status();
+        return { status: 'ok', version, uptimeS };
+      }
+      const report = deps.health();
+      return reply.code(report.status === 'failing' ? 503 : 200).send(report);
+    },
+  );
 
   api.get('/status', { config: { roles: ANY } }, async () => ({ status: 'ok', ...deps.status() }));
 
