@@ -34,6 +34,10 @@ function logSecrets(logger: ReturnType<typeof createLogger>): void {
   logger.warn({ authorization: `Bearer ${SECRET}`, pin: '1234' }, 'refused');
 }
 
+/** Removes ANSI colour sequences (ESC [ … m). */
+const COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+const stripColours = (line: string) => line.replace(COLOUR, '');
+
 function hasScript(): boolean {
   try {
     execFileSync('script', ['--version'], { stdio: 'ignore' });
@@ -130,11 +134,9 @@ describe('the built hub', () => {
       const deciding = lines.find((l) => /deciding/.test(l))!;
       // Colours on a terminal; strip them to read the text.
       expect(deciding).toContain('\u001b[');
-      const plain = deciding.replace(/\u001b\[[0-9;]*m/g, '');
+      const plain = stripColours(deciding);
       expect(plain).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: deciding \{"mqtt":/);
-      expect(
-        lines.some((l) => l.replace(/\u001b\[[0-9;]*m/g, '').includes('INFO: broker: MQTT listening')),
-      ).toBe(true);
+      expect(lines.some((l) => stripColours(l).includes('INFO: broker: MQTT listening'))).toBe(true);
       expect(lines.filter((l) => l.startsWith('{"level"'))).toEqual([]);
 
       const json = await run({ GATEHOUSE_LOG_FORMAT: 'json' });
