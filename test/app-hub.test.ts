@@ -17,6 +17,7 @@ const PARTS = [
   'doors',
   'offline',
   'commands',
+  'metrics',
   'decisions',
   'mobile',
   'readers',
