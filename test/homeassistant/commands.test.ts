@@ -122,7 +122,7 @@ describe('commands from Home Assistant', () => {
     await ha.client.publishAsync(`${PREFIX}/status`, 'reboot', { qos: 1 });
     await until('every refusal answered', () => ha.errors('home-assistant').length === hostile.length + 3);
     const errors = ha.errors('home-assistant');
-    hostile.forEach(([tail, , why], i) => expect(errors[i], tail).toMatch(why));
+    for (const [i, [tail, , why]] of hostile.entries()) expect(errors[i], tail).toMatch(why);
     expect(errors[hostile.length]).toMatch(/door\.unlock refused: .*nope/);
     expect(errors[hostile.length + 1]).toMatch(/not allowed/);
     expect(errors[hostile.length + 2]).toMatch(/'online' or 'offline'/);
