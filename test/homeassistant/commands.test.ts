@@ -169,6 +169,29 @@ describe('commands from Home Assistant', () => {
   });
 });
 
+describe('the command topics have a budget', () => {
+  it('disconnects an account that floods them, like any bridge request flood', async () => {
+    await rig.stop();
+    rig = await startRig({
+      mqtt: {
+        tcp: { port: 0 },
+        tls: { port: 0, host: '127.0.0.1' },
+        limits: { bridgeRequestBurst: 5, bridgeRequestsPerSecond: 1 },
+      },
+    });
+    ha = await connectHomeAssistant(rig);
+    const closed = new Promise<void>((resolve) => ha.client.once('close', () => resolve()));
+    for (let i = 0; i < 20; i++) ha.client.publish(doorTopic('front', 'set'), 'LOCK', { qos: 0 });
+    await closed;
+    await until('audited', () =>
+      rig.hub.store.events
+        .list({ limit: 50, type: 'device.rejected' })
+        .some((e) => e.data.device === 'home-assistant' && /over its budget/.test(String(e.data.error))),
+    );
+    expect(events('admin.door.mode_changed')).toEqual([]);
+  });
+});
+
 describe('Home Assistant off (the default)', () => {
   it('gives integration accounts no discovery topics and refuses a Home Assistant last will', async () => {
     await rig.stop();
