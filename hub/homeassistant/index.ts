@@ -127,6 +127,7 @@ export class HomeAssistant implements IntegrationTopics {
       entities: configs,
       commands: this.#counts.commands,
       refused: this.#counts.refused,
+      births: this.#counts.births,
       lastBirthAt: this.#lastBirthAt,
     };
   }
