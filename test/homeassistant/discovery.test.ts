@@ -2,9 +2,11 @@
 // (./ha-schema.ts), every state and availability topic it names is published (retained) by the hub and
 // reads as a value HA understands, and door changes reach HA on those topics.
 import { execFile } from 'node:child_process';
+import mqtt from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { haProblems, renderTemplate } from './ha-schema.js';
 import {
+  ADMIN,
   CONFIGS_PER_DOOR,
   connectHomeAssistant,
   DOORS,
@@ -178,6 +180,42 @@ describe('Home Assistant discovery', () => {
     const sideLock = [...late.configs()].find(([t]) => t.includes('door_side_lock'))!;
     expect(haProblems(sideLock[0], sideLock[1])).toEqual([]);
     await until('side state', () => late.json(doorTopic('side', 'state'))?.lock === 'LOCKED');
+  });
+
+  it("follows a LAN door controller's availability, and the hub's own on stop", async () => {
+    await rig.hub.commands.execute('door.add', { id: 'lobby', name: 'Lobby', transport: 'mqtt' }, ADMIN);
+    const secret = rig.hub.store
+      .as('cli:test')
+      .devices.add('lobby-ctl', { role: 'door', doors: ['lobby'] }).secret;
+    const heard = await connectHomeAssistant(rig);
+    await until('lobby offline', () => heard.last.get(doorTopic('lobby', 'availability')) === 'offline');
+    expect(heard.json(doorTopic('lobby', 'state'))).toMatchObject({ online: 'OFF' });
+    const controller = await mqtt.connectAsync(`mqtt://127.0.0.1:${rig.port}`, {
+      username: 'lobby-ctl',
+      password: secret,
+      reconnectPeriod: 0,
+    });
+    await controller.publishAsync('gatehouse/device/lobby-ctl/availability', 'online', {
+      qos: 1,
+      retain: true,
+    });
+    await until('lobby online', () => heard.last.get(doorTopic('lobby', 'availability')) === 'online');
+    expect(heard.json(doorTopic('lobby', 'state'))).toMatchObject({ online: 'ON' });
+    controller.end(true);
+    await until(
+      'lobby offline again',
+      () => heard.last.get(doorTopic('lobby', 'availability')) === 'offline',
+    );
+    // A stopping hub says so on its retained bridge state: every entity becomes unavailable.
+    const lock = heard
+      .configs()
+      .get([...heard.configs().keys()].find((t) => t.endsWith('/door_front_lock/config'))!)!;
+    const bridge = (lock.availability as Array<{ topic: string; value_template?: string }>)[0]!;
+    const hubSays = () =>
+      renderTemplate(bridge.value_template!, heard.last.get(bridge.topic) ?? '{"state":"?"}');
+    await until('hub online', () => hubSays() === 'online');
+    await rig.hub.stop();
+    await until('hub offline', () => hubSays() === 'offline');
   });
 
   it('reads the same discovery with mosquitto_sub, as Home Assistant would', async () => {
