@@ -10,6 +10,7 @@ import {
   simulatedParts,
   type WiredDoorHardware,
 } from '../adapters/factory.js';
+import { listAlarms } from './alarms.js';
 import { BridgeEvents } from './broker/bridge-events.js';
 import { commandBridge } from './broker/bridge-requests.js';
 import { MqttBroker } from './broker/index.js';
@@ -30,6 +31,7 @@ import { openOfflineAlarms } from './doors/presence.js';
 import { attachToBus } from './doors/presentations.js';
 import { ReaderMonitor } from './doors/readers.js';
 import { DoorSync, registerDoorSyncRoutes } from './doorsync/index.js';
+import { defaultNodeId, HomeAssistant } from './homeassistant/index.js';
 import { HttpServer } from './http/server.js';
 import { type Logger, silentLogger } from './logger.js';
 import { Observability } from './metrics/index.js';
@@ -268,6 +270,14 @@ export class Hub {
       }),
   );
 
+  /** Home Assistant MQTT discovery and its lock commands (docs/home-assistant.md). */
+  readonly #homeAssistant = new Held<HomeAssistant>('home-assistant', {
+    build: ({ logger }) => this.#buildHomeAssistant(logger),
+    start: (ha) => ha.start(),
+    stop: (ha) => ha.stop(),
+    status: (ha) => ({ homeAssistant: ha?.status() ?? { state: 'stopped' } }),
+  });
+
   /** Door-side sync: signed copies for LAN door controllers (docs/mqtt.md §8). */
   readonly #doorSync = service(
     'doorsync',
@@ -328,6 +338,7 @@ export class Hub {
         this.#deviceAudit,
         this.#broker,
         this.#bridgeEvents,
+        ...(this.config.homeAssistant.enabled ? [this.#homeAssistant] : []),
         ...(this.config.doorSync.enabled ? [this.#doorSync] : []),
         this.#http,
         this.#cloud,
@@ -464,6 +475,31 @@ export class Hub {
       logger,
       // Integration accounts run commands with bridge requests (docs/mqtt.md §6).
       bridgeRequests: commandBridge(this.commands, logger),
+    });
+  }
+
+  #buildHomeAssistant(logger: Logger): HomeAssistant {
+    const { config, store } = this;
+    const broker = this.broker;
+    return new HomeAssistant({
+      config: config.homeAssistant,
+      baseTopic: config.mqtt.baseTopic,
+      nodeId: config.homeAssistant.nodeId ?? defaultNodeId(this.#certificates.get().caCertPem),
+      version: VERSION,
+      broker,
+      bus: this.bus,
+      commands: this.commands,
+      doors: () => store.doors.list(),
+      doorStatus: () => this.doors.status(),
+      activeAlarms: () =>
+        listAlarms(store, { now: this.#now() })
+          .filter((a) => a.active)
+          .map((a) => ({ type: a.type, doorId: a.doorId })),
+      health: () => ({
+        devicesOnline: broker.onlineDevices().length,
+        cloud: this.#cloud.current?.status().state ?? 'stopped',
+      }),
+      logger,
     });
   }
 

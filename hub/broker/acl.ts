@@ -21,6 +21,18 @@ export interface DeviceDirectory {
 
 export type AclDecision = { allowed: true } | { allowed: false; reason: string };
 
+/**
+ * Topics outside the v1 contract that integration accounts may use while a part offers them (Home
+ * Assistant discovery, docs/home-assistant.md). Door devices never get them; without them nothing
+ * changes (deny by default).
+ */
+export interface ExtraTopics {
+  /** Filters an integration may subscribe to (and anything narrower). */
+  readonly subscribe: readonly string[];
+  /** Whether an integration may publish on this concrete topic (the part then handles it). */
+  publishable(topic: string): boolean;
+}
+
 const ALLOWED: AclDecision = { allowed: true };
 
 function deny(reason: string): AclDecision {
@@ -32,8 +44,14 @@ function servedDoors(identity: DeviceIdentity): string[] {
   return identity.doors.filter(isTopicSafeId);
 }
 
-export function canPublish(baseTopic: string, identity: DeviceIdentity, topic: string): AclDecision {
+export function canPublish(
+  baseTopic: string,
+  identity: DeviceIdentity,
+  topic: string,
+  extra?: ExtraTopics | null,
+): AclDecision {
   if (topic.startsWith('$')) return deny('$ topics are reserved for the broker');
+  if (identity.role === 'integration' && extra?.publishable(topic)) return ALLOWED;
   const parsed = parseTopic(baseTopic, topic);
   if (!parsed)
     return deny(`'${shorten(topic, TOPIC_SHOWN)}' is not a topic of the ${baseTopic} MQTT contract v1`);
@@ -75,11 +93,16 @@ export function canPublish(baseTopic: string, identity: DeviceIdentity, topic: s
 }
 
 /** The topic filters an account may subscribe to; any narrower filter is allowed too. */
-export function subscribePatterns(baseTopic: string, identity: DeviceIdentity): string[] {
+export function subscribePatterns(
+  baseTopic: string,
+  identity: DeviceIdentity,
+  extra?: ExtraTopics | null,
+): string[] {
   const t = topics(baseTopic);
   if (identity.role === 'integration') {
     const patterns = [`${baseTopic}/bridge/#`, t.doorState('+'), t.doorEvent('+'), t.doorDecision('+')];
     if (isTopicSafeId(identity.id)) patterns.push(t.deviceError(identity.id));
+    patterns.push(...(extra?.subscribe ?? []));
     return patterns;
   }
   const patterns: string[] = [];
@@ -91,9 +114,14 @@ export function subscribePatterns(baseTopic: string, identity: DeviceIdentity): 
   return patterns;
 }
 
-export function canSubscribe(baseTopic: string, identity: DeviceIdentity, filter: string): AclDecision {
+export function canSubscribe(
+  baseTopic: string,
+  identity: DeviceIdentity,
+  filter: string,
+  extra?: ExtraTopics | null,
+): AclDecision {
   if (filter.startsWith('$')) return deny('$ topics are reserved for the broker');
-  const patterns = subscribePatterns(baseTopic, identity);
+  const patterns = subscribePatterns(baseTopic, identity, extra);
   if (patterns.some((pattern) => filterCovers(pattern, filter))) return ALLOWED;
   if (identity.role === 'integration') {
     return deny(`integration '${identity.id}' may not subscribe to '${shorten(filter, TOPIC_SHOWN)}'`);

@@ -15,7 +15,14 @@ import { type Logger, pino } from 'pino';
 import { BoundedMap, KeyedBuckets, Summarizer, TokenBucket } from '../budget.js';
 import type { BusEvents, Decision, EventBus, Presentation } from '../bus.js';
 import { shorten } from '../text.js';
-import { canPublish, canSubscribe, type DeviceDirectory, type DeviceIdentity, filterCovers } from './acl.js';
+import {
+  canPublish,
+  canSubscribe,
+  type DeviceDirectory,
+  type DeviceIdentity,
+  type ExtraTopics,
+  filterCovers,
+} from './acl.js';
 import {
   type BridgeRequestPayload,
   type DecisionMessage,
@@ -52,6 +59,24 @@ export type BridgeRequestHandler = (
   request: BridgeRequestPayload,
   from: DeviceIdentity,
 ) => Promise<Record<string, unknown>> | Record<string, unknown>;
+
+/**
+ * Topics outside the v1 contract that a part offers integration accounts (Home Assistant discovery,
+ * docs/home-assistant.md). Their messages spend the bridge-request budget and are never routed.
+ */
+export interface IntegrationTopics extends ExtraTopics {
+  /** A last will an integration may leave besides none (Home Assistant's `<prefix>/status` = offline). */
+  allowsWill(topic: string, payload: Buffer): boolean;
+  /**
+   * Checks one message: `error` refuses it (audited, answered on the device's error topic, counted
+   * against the refused budget); `run` does it, and the text it resolves with goes to the error topic.
+   */
+  accept(
+    topic: string,
+    payload: Buffer,
+    from: DeviceIdentity,
+  ): { error: string } | { run: () => Promise<string | null> };
+}
 
 export interface MqttBrokerOptions {
   /** First level of every topic. Default `gatehouse`. */
@@ -205,6 +230,7 @@ export class MqttBroker {
   readonly #bus: EventBus;
   readonly #log: Logger;
   readonly #bridgeRequests: BridgeRequestHandler | null;
+  #extra: IntegrationTopics | null = null;
 
   #aedes: GatehouseAedes | null = null;
   #tcpServer: net.Server | null = null;
@@ -452,6 +478,27 @@ export class MqttBroker {
     return this.#publish(`${this.#baseTopic}/door/${doorId}/${channel}`, payload, retain);
   }
 
+  /** Offers integration accounts the topics of a part (or withdraws them with null). */
+  useIntegrationTopics(extra: IntegrationTopics | null): void {
+    this.#extra = extra;
+  }
+
+  /**
+   * Publishes a hub message on a topic outside the v1 contract (Home Assistant discovery and states).
+   * Contract topics, wildcards and `$` topics are refused: a part cannot speak for a door this way.
+   */
+  publishOutside(topic: string, payload: string, retain: boolean): Promise<void> {
+    if (
+      topic.length === 0 ||
+      topic.startsWith('$') ||
+      ['+', '#', '\u0000'].some((c) => topic.includes(c)) ||
+      parseTopic(this.#baseTopic, topic) !== null
+    ) {
+      return Promise.reject(new Error(`'${shorten(topic, TOPIC_SHOWN)}' is not a topic a part may publish`));
+    }
+    return this.#publish(topic, payload, retain);
+  }
+
   /** Publishes on `bridge/event` for integrations. Keep it PII-minimised: no names, no card values. */
   async publishBridgeEvent(payload: Record<string, unknown>): Promise<void> {
     // Never rejects: callers fire and forget, and a stopped broker must not become an unhandled rejection.
@@ -652,7 +699,11 @@ export class MqttBroker {
       }
     }
     const will = this.#willTopics.get(client);
-    if (will) {
+    const extraWill =
+      will !== undefined &&
+      identity.role === 'integration' &&
+      this.#extra?.allowsWill(will.topic, Buffer.from(will.payload)) === true;
+    if (will && !extraWill) {
       const allowed = canPublish(this.#baseTopic, identity, will.topic);
       if (!allowed.allowed)
         return { ok: false, returnCode: 5, why: `last will refused: ${allowed.reason}`, device: user };
@@ -738,10 +789,14 @@ export class MqttBroker {
   /** ACL, then the contract: decides whether a device message is routed and what the hub does with it. */
   #judge(client: Client, identity: DeviceIdentity, packet: PublishPacket): Verdict {
     const topic = packet.topic;
-    const acl = canPublish(this.#baseTopic, identity, topic);
+    const extra = this.#extra;
+    const acl = canPublish(this.#baseTopic, identity, topic, extra);
     if (!acl.allowed) return this.#refuse(identity, topic, acl.reason, undefined, client);
     const parsed = parseTopic(this.#baseTopic, topic);
     const payload = packet.payload;
+    if (parsed === null && extra && identity.role === 'integration' && extra.publishable(topic)) {
+      return this.#judgeExtra(client, identity, extra, topic, payload);
+    }
 
     if (parsed?.area === 'door' && parsed.channel === 'credential') {
       const doorId = parsed.doorId;
@@ -835,6 +890,41 @@ export class MqttBroker {
     }
     // canPublish allows nothing else; refuse in case the two ever disagree.
     return this.#refuse(identity, topic, 'not allowed: topic has no handler');
+  }
+
+  /** A message on a part's integration topic: bounded like a bridge request, never routed. */
+  #judgeExtra(
+    client: Client,
+    identity: DeviceIdentity,
+    extra: IntegrationTopics,
+    topic: string,
+    payload: Buffer | string,
+  ): Verdict {
+    if (!this.#spend(identity, 'bridgeRequest')) return this.#overBudget(client, identity, 'bridgeRequest');
+    const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    if (body.length > this.#maxPayloadBytes) {
+      return this.#refuse(
+        identity,
+        topic,
+        `payload too large: ${body.length} bytes, limit ${this.#maxPayloadBytes}`,
+        undefined,
+        client,
+      );
+    }
+    const accepted = extra.accept(topic, body, identity);
+    if ('error' in accepted) return this.#refuse(identity, topic, accepted.error, undefined, client);
+    return {
+      route: false,
+      act: () => {
+        accepted.run().then(
+          (error) => {
+            if (error !== null) this.#sendError(identity, topic, error);
+          },
+          (error: unknown) =>
+            this.#log.error({ err: error, device: identity.id }, 'integration topic failed'),
+        );
+      },
+    };
   }
 
   #refuse(
@@ -1036,7 +1126,7 @@ export class MqttBroker {
     try {
       const identity = this.#sessions.get(client);
       const decision = identity
-        ? canSubscribe(this.#baseTopic, identity, subscription.topic)
+        ? canSubscribe(this.#baseTopic, identity, subscription.topic, this.#extra)
         : { allowed: false as const, reason: 'not allowed: not logged in' };
       if (identity && !this.#spend(identity, 'subscribe')) {
         this.#overBudget(client, identity, 'subscribe');

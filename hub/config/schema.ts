@@ -3,6 +3,7 @@ import Type, { type Static } from 'typebox';
 import { HardwareSectionSchema } from '../../adapters/config.js';
 import { MqttLimitsSchema } from '../broker/limits.js';
 import { CloudConfigSchema } from '../cloud/config.js';
+import { HomeAssistantConfigSchema } from '../homeassistant/config.js';
 import { LoginLimitsSchema, StreamLimitsSchema } from '../http/limits.js';
 import { LogFormatSchema, MetricsConfigSchema } from '../metrics/config.js';
 import { OfflineConfigSchema } from '../offline/config.js';
@@ -182,6 +183,11 @@ export const ConfigSchema = Type.Object(
       additionalProperties: false,
       default: {},
       description: "The property manager's cloud mirror over gRPC (see docs/cloud-protocol.md).",
+    }),
+    homeAssistant: Type.Object(HomeAssistantConfigSchema.properties, {
+      additionalProperties: false,
+      default: {},
+      description: 'Home Assistant MQTT discovery (docs/home-assistant.md).',
     }),
     offline: Type.Object(OfflineConfigSchema.properties, {
       additionalProperties: false,
