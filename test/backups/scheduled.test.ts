@@ -46,7 +46,8 @@ async function hubWithBackups(backups: Record<string, unknown> = {}, passphraseM
 
 const eventsOf = (hub: Hub, type: string) => hub.store.events.list({ type, limit: 100 });
 
-describe('scheduled backups', () => {
+// scrypt (128 MiB) per backup on a loaded 2-core machine: generous timeouts.
+describe('scheduled backups', { timeout: 120_000 }, () => {
   it('status has every field of the contract, with the defaults under the data dir', async () => {
     const { dataDir, status, clock } = await hubWithBackups();
     expect(status()).toEqual({
@@ -207,7 +208,7 @@ describe('scheduled backups', () => {
   });
 });
 
-describe('a scheduled backup file', () => {
+describe('a scheduled backup file', { timeout: 120_000 }, () => {
   it('is refused with a wrong passphrase, and when cut short', async () => {
     const { hub } = await hubWithBackups();
     const { file } = await hub.backups!.runNow();
