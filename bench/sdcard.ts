@@ -27,7 +27,8 @@ const RESIDENTS = Number(process.env.BENCH_SDCARD_RESIDENTS ?? 2000);
 const DECISIONS = Number(process.env.BENCH_SDCARD_DECISIONS ?? 600);
 /** One commit each: far apart enough that group commit never folds two into one transaction. */
 const DECISIONS_PER_SECOND = 20;
-const IDLE_SECONDS = Number(process.env.BENCH_SDCARD_IDLE_SECONDS ?? 60);
+/** Three of the trusted clock's once-a-minute saves (hub/offline/clock.ts), the idle hub's one writer. */
+const IDLE_SECONDS = Number(process.env.BENCH_SDCARD_IDLE_SECONDS ?? 180);
 /**
  * An experiment for the store (docs/storage.md): BENCH_SDCARD_PAGE_SIZE=1024 rebuilds the seeded database
  * with smaller pages before the hub opens it. Every commit writes each page it touched in full to the WAL.

@@ -1,8 +1,9 @@
 // The `backups` part: builds the scheduler from the config and the open store, and the admin route
 // `gatehouse backup now` calls over the control socket (POST /api/v1/backups/run).
-import type { Database } from 'better-sqlite3';
+
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../logger.js';
+import type { Database } from '../store/db.js';
 import type { Store } from '../store/store.js';
 import { type BackupsConfig, resolveBackupsConfig } from './config.js';
 import { BackupScheduler } from './scheduler.js';

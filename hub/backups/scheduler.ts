@@ -20,10 +20,10 @@ import {
 } from 'node:fs';
 import { copyFile, open, rename } from 'node:fs/promises';
 import path from 'node:path';
-import type { Database } from 'better-sqlite3';
 import type { HubEvent, NewEvent } from '../domain.js';
 import type { Logger } from '../logger.js';
 import { BackupError, checkPassphrase, createBackup, type KdfParams } from '../store/backup.js';
+import type { Database } from '../store/db.js';
 import { DB_FILE_NAME } from '../store/db.js';
 import { syncDir } from '../store/keys.js';
 import type { ResolvedBackupsConfig } from './config.js';
