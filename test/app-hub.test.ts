@@ -26,6 +26,7 @@ const PARTS = [
   'bridge-events',
   'http',
   'cloud',
+  'backups',
   'watch',
 ];
 
