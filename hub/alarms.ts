@@ -50,6 +50,8 @@ export const ALARM_ENDINGS: Readonly<
   'alarm.door_offline': { by: 'alarm.door_offline_cleared', keyField: 'device' },
   'alarm.keypad_disabled': { by: 'admin.keypad.enabled', keyField: 'reader' },
   'alarm.disk_full': { by: 'storage.disk_ok' },
+  // Ended by the next successful scheduled backup (hub/backups/scheduler.ts).
+  'alarm.backup_overdue': { by: 'alarm.backup_overdue_cleared' },
   // Trust also comes back by NTP or the cloud, which writes no event: acknowledging ends it too.
   'alarm.clock_jump': { by: 'admin.clock.accepted', orAcknowledged: true },
   'alarm.keypad_locked_out': { until: 'until' },

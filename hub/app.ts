@@ -11,6 +11,7 @@ import {
   type WiredDoorHardware,
 } from '../adapters/factory.js';
 import { listAlarms } from './alarms.js';
+import { type BackupScheduler, createBackupScheduler, registerBackupRoutes } from './backups/index.js';
 import { BridgeEvents } from './broker/bridge-events.js';
 import { commandBridge } from './broker/bridge-requests.js';
 import { MqttBroker } from './broker/index.js';
@@ -306,6 +307,21 @@ export class Hub {
     status: (cloud) => ({ cloud: cloud?.status() ?? { state: 'stopped' } }),
   });
 
+  /** Scheduled encrypted backups, off the decision path (docs/replace-a-hub.md). */
+  readonly #backups = service(
+    'backups',
+    ({ logger }) =>
+      createBackupScheduler({
+        config: this.config.backups,
+        dataDir: this.config.dataDir,
+        db: this.#store.get().db,
+        store: this.store,
+        now: this.#now,
+        logger,
+      }),
+    { status: (backups) => ({ backups: backups?.status() ?? null }), stopDeadlineMs: 5_000 },
+  );
+
   /** Changes made by other processes (the CLI) reach the running parts within ~200 ms. */
   readonly #watch = new Held<() => void>('watch', {
     build: () =>
@@ -342,6 +358,7 @@ export class Hub {
         ...(this.config.doorSync.enabled ? [this.#doorSync] : []),
         this.#http,
         this.#cloud,
+        this.#backups,
         this.#watch,
       ],
       this.logger,
@@ -363,6 +380,11 @@ export class Hub {
 
   get broker(): MqttBroker {
     return this.#broker.get();
+  }
+
+  /** The backup scheduler; null while the hub is not running. */
+  get backups(): BackupScheduler | null {
+    return this.#backups.current;
   }
 
   /** Actual listening ports (useful when configured as 0). */
@@ -524,6 +546,7 @@ export class Hub {
         routes: [
           (api) => registerMobileRoutes(api, { mobile, store, issuer }),
           ...(doorSync ? [(api: FastifyInstance) => registerDoorSyncRoutes(api, { doorSync })] : []),
+          registerBackupRoutes(() => this.#backups.current),
         ],
         logger,
       },

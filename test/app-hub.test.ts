@@ -27,6 +27,7 @@ const PARTS = [
   'bridge-events',
   'http',
   'cloud',
+  'backups',
   'watch',
 ];
 

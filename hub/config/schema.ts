@@ -1,6 +1,7 @@
 // The one config schema: defaults, validation and docs/configuration.md all come from here.
 import Type, { type Static } from 'typebox';
 import { HardwareSectionSchema } from '../../adapters/config.js';
+import { BackupsConfigSchema } from '../backups/config.js';
 import { MqttLimitsSchema } from '../broker/limits.js';
 import { CloudConfigSchema } from '../cloud/config.js';
 import { HomeAssistantConfigSchema } from '../homeassistant/config.js';
@@ -275,6 +276,11 @@ export const ConfigSchema = Type.Object(
         description: 'The event log on a full disk (docs/outages.md).',
       },
     ),
+    backups: Type.Object(BackupsConfigSchema.properties, {
+      additionalProperties: false,
+      default: {},
+      description: 'Scheduled encrypted backups (docs/replace-a-hub.md).',
+    }),
   },
   { additionalProperties: false },
 );

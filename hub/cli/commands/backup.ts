@@ -1,10 +1,17 @@
 // `gatehouse backup` / `restore`: one encrypted file with the database and every key.
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import {
+  type BackupRun,
+  BackupScheduler,
+  resolveBackupsConfig,
+  writePassphraseFile,
+} from '../../backups/index.js';
+import { silentLogger } from '../../logger.js';
 import { createBackup, inspectBackup, restoreBackup } from '../../store/backup.js';
 import { DB_FILE_NAME } from '../../store/db.js';
 import { type CliContext, HubRefusedError } from '../context.js';
-import { callHub } from '../hub-client.js';
+import { callHub, HubNotRunningError } from '../hub-client.js';
 import { type PassphraseOptions, readBackupPassphrase } from '../passphrase.js';
 
 export function registerBackupCommands(program: Command, cli: CliContext): void {
@@ -13,8 +20,11 @@ export function registerBackupCommands(program: Command, cli: CliContext): void 
   const passphraseHelp =
     'read the passphrase from this file (first line); else $GATEHOUSE_BACKUP_PASSPHRASE, else a prompt or stdin';
   const noArgvPassphrase = new Option('--passphrase <text>').hideHelp();
-  program
-    .command('backup <file>')
+  const backup = program
+    .command('backup')
+    .description('encrypted backups: one now to a file, the scheduled one, its passphrase');
+  backup
+    .command('to <file>', { isDefault: true })
     .description('write ONE encrypted backup (database and every key) while the hub runs')
     .option('--passphrase-file <path>', passphraseHelp)
     .addOption(noArgvPassphrase)
@@ -31,6 +41,61 @@ export function registerBackupCommands(program: Command, cli: CliContext): void 
         );
       }),
     );
+  backup
+    .command('passphrase')
+    .description(
+      'set the passphrase scheduled backups use (asked twice, or the first line of stdin); written mode 0600',
+    )
+    .action(async () => {
+      const { config, json } = cli.settings();
+      const file = resolveBackupsConfig(config.backups, config.dataDir).passphraseFile;
+      const passphrase = await readBackupPassphrase({}, io, true);
+      writePassphraseFile(file, passphrase);
+      cli.print(json, { passphraseFile: file }, () =>
+        io.out(
+          `backup passphrase saved in ${file} (mode 0600). Write it down and keep it apart from the backups: ` +
+            'without it no backup can be restored.',
+        ),
+      );
+    });
+  backup
+    .command('now')
+    .description('run the scheduled backup at once (through the running hub, else on the store)')
+    .action(async () => {
+      const { config, json } = cli.settings();
+      let run: BackupRun | null = null;
+      try {
+        const answer = await callHub(config.dataDir, 'POST', '/backups/run', {}, {}, 600_000);
+        if (answer.status !== 200) throw new HubRefusedError(String(answer.body.error ?? answer.status));
+        run = answer.body as unknown as BackupRun;
+      } catch (err) {
+        if (!(err instanceof HubNotRunningError)) throw err;
+        // The hub is stopped: the same backup, on this process's own connection.
+        await cli.withStore(async (_store, _config, _json, opened) => {
+          const scheduler = new BackupScheduler({
+            config: resolveBackupsConfig(config.backups, config.dataDir),
+            dataDir: config.dataDir,
+            db: opened.db,
+            events: {
+              appendDurable: (e) => opened.store.events.appendDurable(e),
+              latest: (type) => opened.store.events.list({ type, limit: 1 })[0] ?? null,
+            },
+            now: Date.now,
+            logger: silentLogger(),
+          });
+          run = await scheduler.runNow();
+        });
+      }
+      const done = run!;
+      if (!done.ok) throw new HubRefusedError(`backup failed: ${done.error}`);
+      cli.print(json, done, () =>
+        io.out(
+          `backup written to ${done.file} (${done.bytes} bytes)` +
+            (done.copiedTo ? `, copied to ${done.copiedTo}` : '') +
+            (done.error ? `; but: ${done.error}` : ''),
+        ),
+      );
+    });
   program
     .command('restore <file>')
     .description('replace the database and keys with an encrypted backup (stop the hub first)')

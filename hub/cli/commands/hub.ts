@@ -1,8 +1,10 @@
 // `gatehouse start`, `status` and `sim …`: the hub process and what it is doing now.
 import type { Command } from 'commander';
+import type { BackupsStatus } from '../../backups/index.js';
 import { type CliContext, HubRefusedError, UsageError } from '../context.js';
 import { callHub } from '../hub-client.js';
 import { printTable } from '../table.js';
+import { formatTime } from '../time.js';
 
 export function registerStartCommand(
   program: Command,
@@ -51,6 +53,8 @@ export function registerHubCommands(program: Command, cli: CliContext): void {
             `disk: ${gb(disk.freeBytes)} free of ${gb(disk.totalBytes)} at ${disk.path}${disk.low ? ' (LOW)' : ''}`,
           );
         }
+        const backups = (res.body as { backups?: BackupsStatus | null }).backups;
+        if (backups?.enabled) io.out(backupsLine(backups, config.timeZone));
         const doors = b.doors ?? [];
         printTable(doors.some((d) => Array.isArray(d.readers)) ? doors.map(withReaderColumn) : doors, io);
       });
@@ -99,4 +103,19 @@ function withReaderColumn(door: Record<string, unknown>): Record<string, unknown
     })
     .join(', ');
   return { ...door, readers };
+}
+
+/** `backups: last ok 2026-12-02 03:15 (4.2 MB), next 2026-12-03 03:15; last failure …: …; OVERDUE` */
+function backupsLine(b: BackupsStatus, timeZone: string): string {
+  const at = (ms: number) => formatTime(ms, timeZone);
+  const parts = [
+    b.lastSuccess
+      ? `last ok ${at(b.lastSuccess.at)} (${(b.lastSuccess.bytes / 1e6).toFixed(1)} MB)`
+      : 'none written yet',
+  ];
+  if (b.nextAt !== null) parts.push(`next ${at(b.nextAt)}`);
+  let line = `backups: ${parts.join(', ')}`;
+  if (b.lastFailure && (!b.lastSuccess || b.lastFailure.at >= b.lastSuccess.at))
+    line += `; last failure ${at(b.lastFailure.at)}: ${b.lastFailure.error}`;
+  return b.overdue ? `${line}; OVERDUE (no backup for 48 h)` : line;
 }
