@@ -13,6 +13,7 @@ import { createLogger } from '../../hub/logger.js';
 import { NODE_RED_ACCOUNT, NODE_RED_GRANTS } from '../../hub/nodered/account.js';
 import type { NodeRedStatus } from '../../hub/nodered/supervisor.js';
 import type { NodeRedTarget } from '../../hub/nodered/target.js';
+import { succeedIn } from '../cli/helpers.js';
 import { connectDoorDevice, present, removeDir, startHub, tempDataDir } from '../helpers/hub.js';
 
 const CARD = '04A1B2C3';
@@ -326,6 +327,10 @@ describe('Node-RED as a supervised child process', () => {
     expect(answers.every(Boolean)).toBe(true);
     expect(nodeRed().pid).not.toBe(pid);
     expect(nodeRed().lastExit).toMatchObject({ signal: 'SIGKILL', reason: 'crashed' });
+    const statusLine = (await succeedIn(dir, ['status'])).split('\n').find((l) => l.startsWith('node-red:'));
+    expect(statusLine).toMatch(
+      /^node-red: running \(pid \d+, \d+ MB\), 1 restart, last exit crashed at \d{4}-/,
+    );
     // The deployed flow survived the restart.
     const flows = (await (await admin(hub.nodeRed!.target()!, 'GET', '/flows/flows')).json()) as unknown[];
     expect(flows).toHaveLength(3);
