@@ -67,7 +67,7 @@ export const NodeRedConfigSchema = Type.Object(
       maximum: 10_000,
       default: 20,
       description:
-        "Node-RED's log lines copied into the hub log per second (bursts up to 10× this); the rest are counted in one line a minute.",
+        "Node-RED's log lines copied into the hub log per second (bursts up to 10× this); the rest are counted in one line every 10 s.",
     }),
   },
   { additionalProperties: false, default: {} },

@@ -94,7 +94,8 @@ const STABLE_MS = 60_000;
 const TERM_GRACE_MS = 3_000;
 /** Longer log lines are cut; a line without end is cut here too, so the hub never buffers without bound. */
 const MAX_LINE_CHARS = 2_000;
-const DROPPED_REPORT_MS = 60_000;
+/** How often the count of dropped log lines is written, when there is one. */
+const DROPPED_REPORT_MS = 10_000;
 
 const RED_JS = path.join(
   path.dirname(createRequire(import.meta.url).resolve('node-red/package.json')),
@@ -276,7 +277,8 @@ export class NodeRedSupervisor {
   #onStdout(generation: number, line: string): void {
     const message = parseChildLine(line);
     if (message?.gh === 'listening') {
-      if (generation !== this.#generation) return;
+      // Once per child: a later line claiming another port (a node printing one) is not believed.
+      if (generation !== this.#generation || this.#port !== null) return;
       this.#port = message.port;
       this.#scheduleProbe(generation, 0);
       return;

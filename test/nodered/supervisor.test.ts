@@ -315,6 +315,28 @@ describe('Node-RED as a supervised child process', () => {
     await pressInject(target);
   }, 90_000);
 
+  it('a flow flooding its log: the hub log takes Node-RED lines within the budget and counts the rest', async () => {
+    const target = await runningAfter(0);
+    const flood =
+      "setInterval(() => { for (let i = 0; i < 500; i++) node.warn('flood ' + i); }, 50); return null;";
+    expect((await admin(target, 'POST', '/flows/flows', flowRunning(flood))).status).toBeLessThan(300);
+    const before = logLines.length;
+    await pressInject(target);
+    const started = Date.now();
+    const answers = await decideWhile(new Promise((resolve) => setTimeout(resolve, 11_000)));
+    const seconds = (Date.now() - started) / 1000;
+    expect(answers.every(Boolean)).toBe(true);
+    const lines = logLines.slice(before);
+    const floodLines = lines.filter((l) => l.includes('"part":"node-red"') && l.includes('flood '));
+    // 10,000 lines a second offered; default budget 20/s with a burst of 200.
+    expect(floodLines.length).toBeGreaterThan(20);
+    expect(floodLines.length).toBeLessThanOrEqual(200 + 20 * (seconds + 1));
+    const dropped = lines.find((l) => l.includes('Node-RED log lines over budget were dropped'));
+    expect(dropped).toBeDefined();
+    expect((JSON.parse(dropped!) as { dropped: number }).dropped).toBeGreaterThan(1000);
+    expect(nodeRed()).toMatchObject({ state: 'running', restarts: 0 });
+  }, 90_000);
+
   it('kill -9 of Node-RED: doors keep deciding and the supervisor brings it back', async () => {
     await runningAfter(0);
     const pid = nodeRed().pid!;
