@@ -29,6 +29,7 @@ export type ExitReason =
   | 'exited'
   | 'crashed'
   | 'out-of-memory'
+  | 'memory-limit'
   | 'unresponsive'
   | 'start-timeout'
   | 'spawn-failed'
@@ -96,6 +97,8 @@ const TERM_GRACE_MS = 3_000;
 const MAX_LINE_CHARS = 2_000;
 /** How often the count of dropped log lines is written, when there is one. */
 const DROPPED_REPORT_MS = 10_000;
+/** How often the child's resident memory is compared with nodeRed.maxRssMb. */
+const RSS_CHECK_MS = 1_000;
 
 const RED_JS = path.join(
   path.dirname(createRequire(import.meta.url).resolve('node-red/package.json')),
@@ -129,6 +132,7 @@ export class NodeRedSupervisor {
   #startDeadline: NodeJS.Timeout | null = null;
   #droppedLines = 0;
   #droppedTimer: NodeJS.Timeout | null = null;
+  #rssTimer: NodeJS.Timeout | null = null;
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
@@ -155,6 +159,7 @@ export class NodeRedSupervisor {
       this.#logger.warn('no MQTT listener on loopback: the Gatehouse nodes in Node-RED cannot connect');
     }
     this.#droppedTimer = setInterval(() => this.#reportDropped(), DROPPED_REPORT_MS).unref();
+    this.#rssTimer = setInterval(() => this.#checkMemory(), RSS_CHECK_MS).unref();
     this.#spawn();
   }
 
@@ -163,7 +168,9 @@ export class NodeRedSupervisor {
     this.#stopping = true;
     this.#clearTimers();
     if (this.#droppedTimer) clearInterval(this.#droppedTimer);
+    if (this.#rssTimer) clearInterval(this.#rssTimer);
     this.#droppedTimer = null;
+    this.#rssTimer = null;
     this.#reportDropped();
     const child = this.#child;
     if (child) {
@@ -365,6 +372,16 @@ export class NodeRedSupervisor {
       }
     }
     this.#scheduleProbe(generation, this.#config.probeIntervalSeconds * 1000);
+  }
+
+  /** Buffers live outside the V8 heap: a flow holding them would grow past --max-old-space-size. */
+  #checkMemory(): void {
+    const pid = this.#child?.pid;
+    if (pid === undefined || this.#killReason !== null) return;
+    const rss = rssOf(pid);
+    if (rss === null || rss <= this.#config.maxRssMb * 1024 * 1024) return;
+    this.#logger.warn({ rssBytes: rss, maxRssMb: this.#config.maxRssMb }, 'Node-RED uses too much memory');
+    this.#kill('memory-limit');
   }
 
   #kill(reason: ExitReason): void {

@@ -173,7 +173,14 @@ beforeAll(async () => {
     dir,
     {
       simulation: { door: '' },
-      nodeRed: { enabled: true, probeIntervalSeconds: 1, probeFailures: 3, backoffMinMs: 200, maxHeapMb: 96 },
+      nodeRed: {
+        enabled: true,
+        probeIntervalSeconds: 1,
+        probeFailures: 3,
+        backoffMinMs: 200,
+        maxHeapMb: 96,
+        maxRssMb: 256,
+      },
     },
     { logger: createLogger('debug', sink), nodeRedPackages: [writeProbePackage(dir, probeReport)] },
   );
@@ -201,6 +208,7 @@ describe('Node-RED as a supervised child process', () => {
     await runningAfter(0);
     const status = nodeRed();
     expect(status).toMatchObject({ state: 'running', heapLimitMb: 96, restarts: 0, editor: '/flows/' });
+    expect(status.rssBytes).toBeLessThan(256 * 1024 * 1024); // idle, well under the test's maxRssMb
     expect(status.pid).toEqual(expect.any(Number));
     expect(status.port).toEqual(expect.any(Number));
     expect(status.rssBytes).toBeGreaterThan(20e6);
@@ -390,8 +398,22 @@ describe('Node-RED as a supervised child process', () => {
     expect(logLines.some((l) => l.includes('"part":"node-red"') && /heap/i.test(l))).toBe(true);
   }, 90_000);
 
+  it('a flow holding buffers (outside the heap limit): killed at nodeRed.maxRssMb and restarted', async () => {
+    const target = await runningAfter(3);
+    const hold =
+      'const keep = []; setInterval(() => { for (let i = 0; i < 4; i++) keep.push(Buffer.alloc(4e6, i)); }, 50); return null;';
+    expect((await admin(target, 'POST', '/flows/flows', flowRunning(hold))).status).toBeLessThan(300);
+    await pressInject(target);
+    const back = runningAfter(4);
+    const answers = await decideWhile(back);
+    await back;
+    expect(answers.every(Boolean)).toBe(true);
+    expect(nodeRed().lastExit).toMatchObject({ signal: 'SIGKILL', reason: 'memory-limit' });
+    expect(logLines.some((l) => l.includes('Node-RED uses too much memory'))).toBe(true);
+  }, 90_000);
+
   it('stopping the hub stops Node-RED', async () => {
-    await runningAfter(3);
+    await runningAfter(4);
     const pid = nodeRed().pid!;
     const supervisor = hub.nodeRed!;
     await door.endAsync();
