@@ -149,7 +149,6 @@ export class NodeRedSupervisor {
   /** Spawns Node-RED and returns at once: the hub does not wait for it to answer. */
   start(): void {
     this.#stopping = false;
-    mkdirSync(this.#options.userDir, { recursive: true, mode: 0o700 });
     if (this.#config.allowPaletteInstall) {
       this.#logger.warn(
         'nodeRed.allowPaletteInstall is on: the editor can install nodes from the internet, which run with the rights of the hub user',
@@ -210,8 +209,18 @@ export class NodeRedSupervisor {
     this.#since = this.#now();
   }
 
+  /** Starts a child; a failure here (a full disk, no process slots) is a failed start, retried later. */
   #spawn(): void {
     const generation = ++this.#generation;
+    try {
+      this.#spawnChild(generation);
+    } catch (err) {
+      this.#child = null;
+      this.#onExit(generation, null, null, err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  #spawnChild(generation: number): void {
     this.#setState('starting');
     this.#port = null;
     this.#runningSince = null;
@@ -221,6 +230,7 @@ export class NodeRedSupervisor {
     const token = randomBytes(32).toString('base64url');
     this.#token = token;
     const options = this.#options;
+    mkdirSync(options.userDir, { recursive: true, mode: 0o700 });
     writeFileSync(
       this.#settingsFile,
       renderSettings({

@@ -1,7 +1,7 @@
 // Across hub restarts: flow credentials stay readable (credentialSecret comes from the hub key, not from
 // anything the restart replaces), the hub-node-red account keeps its shape and gets a new secret, and the
 // config refuses Node-RED settings outside their bounds.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/app.js';
@@ -86,6 +86,36 @@ describe('Node-RED across hub restarts', () => {
     expect(rotationsAfter).toBe(rotationsBefore + 1);
     expect(second.hub.store.devices.list().filter((d) => d.id === NODE_RED_ACCOUNT)).toHaveLength(1);
   }, 120_000);
+});
+
+describe('Node-RED that cannot be started', () => {
+  it('leaves the hub running and retries with back-off', async () => {
+    const blocked = tempDataDir();
+    try {
+      // Its user dir is a file: every start fails before a process is spawned.
+      writeFileSync(path.join(blocked, 'node-red'), 'not a directory');
+      const hub = await startHub(blocked, {
+        nodeRed: { enabled: true, backoffMinMs: 100, backoffMaxMs: 400 },
+      });
+      try {
+        expect(hub.status().parts).toMatchObject({ 'node-red': 'running', decisions: 'running' });
+        const until = Date.now() + 10_000;
+        while ((hub.status().nodeRed as NodeRedStatus).restarts < 3 && Date.now() < until) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        const status = hub.status().nodeRed as NodeRedStatus;
+        expect(status.restarts).toBeGreaterThanOrEqual(3);
+        expect(status).toMatchObject({ pid: null, lastExit: { reason: 'spawn-failed' } });
+        expect(['backoff', 'starting']).toContain(status.state);
+        expect(hub.nodeRed!.target()).toBeNull();
+      } finally {
+        await hub.stop();
+      }
+      expect(hub.status().nodeRed).toMatchObject({ state: 'stopped' });
+    } finally {
+      removeDir(blocked);
+    }
+  }, 60_000);
 });
 
 describe('nodeRed config', () => {
