@@ -402,15 +402,12 @@ export class NodeRedSupervisor {
   #onExit(generation: number, code: number | null, signal: string | null, spawnError?: Error): void {
     if (generation !== this.#generation) return;
     this.#clearTimers();
-    const reason: ExitReason =
-      this.#killReason ??
-      (spawnError
-        ? 'spawn-failed'
-        : this.#outOfMemory
-          ? 'out-of-memory'
-          : code === 0 && signal === null
-            ? 'exited'
-            : 'crashed');
+    // V8 had already reported its heap full: a probe kill during its last garbage collections is the
+    // consequence, not the cause.
+    const reason: ExitReason = this.#outOfMemory
+      ? 'out-of-memory'
+      : (this.#killReason ??
+        (spawnError ? 'spawn-failed' : code === 0 && signal === null ? 'exited' : 'crashed'));
     this.#lastExit = { at: this.#now(), code, signal, reason };
     const ranFor = this.#runningSince === null ? 0 : this.#now() - this.#runningSince;
     this.#child = null;

@@ -391,7 +391,7 @@ describe('Node-RED as a supervised child process', () => {
     const answers = await decideWhile(back);
     await back;
     expect(answers.every(Boolean)).toBe(true);
-    expect(nodeRed().lastExit).toMatchObject({ reason: 'out-of-memory' });
+    expect(nodeRed().lastExit, JSON.stringify(nodeRed())).toMatchObject({ reason: 'out-of-memory' });
     // Whatever the child allocated, the hub's own heap did not take it on.
     expect(process.memoryUsage().heapUsed - hubHeapBefore).toBeLessThan(64e6);
     // The child's stderr (V8's heap report) reached the hub log, within the line budget.
