@@ -7,6 +7,7 @@ import { CloudConfigSchema } from '../cloud/config.js';
 import { HomeAssistantConfigSchema } from '../homeassistant/config.js';
 import { LoginLimitsSchema, StreamLimitsSchema } from '../http/limits.js';
 import { LogFormatSchema, MetricsConfigSchema } from '../metrics/config.js';
+import { NodeRedConfigSchema } from '../nodered/config.js';
 import { OfflineConfigSchema } from '../offline/config.js';
 
 const Port = (def: number, description: string) =>
@@ -189,6 +190,11 @@ export const ConfigSchema = Type.Object(
       additionalProperties: false,
       default: {},
       description: 'Home Assistant MQTT discovery (docs/home-assistant.md).',
+    }),
+    nodeRed: Type.Object(NodeRedConfigSchema.properties, {
+      additionalProperties: false,
+      default: {},
+      description: 'Node-RED for installer flows, supervised by the hub (docs/installer-flows.md).',
     }),
     offline: Type.Object(OfflineConfigSchema.properties, {
       additionalProperties: false,
