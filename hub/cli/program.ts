@@ -18,6 +18,7 @@ import { registerHolidayCommands } from './commands/holiday.js';
 import { registerHubCommands, registerStartCommand } from './commands/hub.js';
 import { registerPersonCommands } from './commands/person.js';
 import { registerScheduleCommands } from './commands/schedule.js';
+import { registerSchemaCommands } from './commands/schema.js';
 import { registerUserCommands } from './commands/user.js';
 import { type CliIO, createContext, defaultIO, secretOnArgv, UsageError } from './context.js';
 import { registerGeneratedCommands } from './generated.js';
@@ -108,6 +109,7 @@ export function buildProgram(
   registerEventsCommands(program, cli);
   registerBackupCommands(program, cli);
   registerConfigCommands(program, cli);
+  registerSchemaCommands(program, cli);
 
   registerHardwareCommands(program, async () => {
     const { config } = cli.settings();
