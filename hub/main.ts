@@ -31,7 +31,7 @@ async function startHub(configFile?: string): Promise<void> {
   const { Hub } = await import('./app.js');
   const hub = new Hub({ config: loaded.config, logger });
   // Type=notify and the watchdog (deploy/systemd/gatehouse.service); does nothing outside systemd.
-  const systemd = SystemdLink.fromEnvironment(logger);
+  const systemd = await SystemdLink.fromEnvironment(logger);
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -16,8 +16,8 @@ export class SystemdLink {
   }
 
   /** Reads (and removes) NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID from the process environment. */
-  static fromEnvironment(logger: Logger): SystemdLink {
-    return new SystemdLink(SystemdNotifier.fromEnvironment(logger), logger);
+  static async fromEnvironment(logger: Logger): Promise<SystemdLink> {
+    return new SystemdLink(await SystemdNotifier.fromEnvironment(logger), logger);
   }
 
   /** Every part runs: READY=1, then watchdog pings every half period while the hub is healthy. */

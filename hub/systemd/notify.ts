@@ -3,22 +3,13 @@
 // Type=notify the hub says READY=1 once every part runs, STOPPING=1 when it stops, WATCHDOG=1 while it
 // is healthy (hub/systemd/watchdog.ts) and a STATUS= line that `systemctl status gatehouse` shows.
 // Without NOTIFY_SOCKET (npm start, Docker) every call does nothing.
-import { createRequire } from 'node:module';
+import type { UnixDgramSocket } from 'unix-dgram';
 import type { Logger } from '../logger.js';
 
 /** sockaddr_un.sun_path holds 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 /** A STATUS= line is for a person reading `systemctl status`; longer text is cut. */
 export const MAX_STATUS_CHARS = 200;
-
-interface DgramSocket {
-  send(buf: Buffer, offset: number, length: number, path: string, callback: (err?: Error) => void): void;
-  on(event: 'error', listener: (err: Error) => void): void;
-  close(): void;
-}
-interface UnixDgram {
-  createSocket(type: 'unix_dgram'): DgramSocket;
-}
 
 /** What systemd handed the process, read once from the environment. */
 export interface NotifyEnvironment {
@@ -79,7 +70,7 @@ export class SystemdNotifier {
   readonly watchdogMs: number | null;
   readonly #path: string | null;
   readonly #logger: Logger;
-  #socket: DgramSocket | null = null;
+  #socket: UnixDgramSocket | null = null;
   #failures = 0;
 
   private constructor(path: string | null, watchdogMs: number | null, logger: Logger) {
@@ -89,13 +80,16 @@ export class SystemdNotifier {
   }
 
   /** From the process environment (removing systemd's variables from it); inactive without NOTIFY_SOCKET. */
-  static fromEnvironment(logger: Logger, env: NodeJS.ProcessEnv = process.env): SystemdNotifier {
+  static async fromEnvironment(
+    logger: Logger,
+    env: NodeJS.ProcessEnv = process.env,
+  ): Promise<SystemdNotifier> {
     const found = readNotifyEnvironment(env);
     if (found.problem) logger.warn(`${found.problem}; systemd will not hear from the hub`);
     if (found.socket === null) return new SystemdNotifier(null, null, logger);
-    let dgram: UnixDgram;
+    let dgram: typeof import('unix-dgram');
     try {
-      dgram = createRequire(import.meta.url)('unix-dgram') as UnixDgram;
+      dgram = await import('unix-dgram');
     } catch (err) {
       logger.warn(
         { err: (err as Error).message },

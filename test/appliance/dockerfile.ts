@@ -2,6 +2,7 @@
 // comments dropped, JSON-form arguments parsed.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { validate } from 'dockerfile-utils';
 import { ROOT } from '../helpers/hub.js';
 
 export interface Instruction {
@@ -60,4 +61,9 @@ export function envOf(instructions: Instruction[]): Record<string, string> {
     for (const [, name, value] of pairs) env[name!] = value!.replace(/^"|"$/g, '');
   }
   return env;
+}
+
+/** dockerfile-utils' diagnostics, one line each: `<line>: <message>`. */
+export function lintDockerfile(text: string): string[] {
+  return validate(text).map((d) => `${d.range.start.line + 1}: ${d.message}`);
 }

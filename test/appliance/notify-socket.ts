@@ -1,16 +1,6 @@
 // A fake NOTIFY_SOCKET: the unix datagram socket systemd would bind, recording every message the hub sends.
-import { createRequire } from 'node:module';
 import path from 'node:path';
-
-interface DgramServer {
-  bind(path: string): void;
-  on(event: 'message', listener: (buf: Buffer) => void): void;
-  on(event: 'error', listener: (err: Error) => void): void;
-  close(): void;
-}
-const unixDgram = createRequire(import.meta.url)('unix-dgram') as {
-  createSocket(type: 'unix_dgram'): DgramServer;
-};
+import unixDgram from 'unix-dgram';
 
 export interface NotifyMessage {
   at: number;

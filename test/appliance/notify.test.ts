@@ -104,7 +104,7 @@ describe('the watchdog check (a real hub in this process)', () => {
     const notify = socketIn(tempDir());
     hub = await startHub(tempDir());
     const env = { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '600000' };
-    const link = new SystemdLink(SystemdNotifier.fromEnvironment(silentLogger(), env), silentLogger());
+    const link = new SystemdLink(await SystemdNotifier.fromEnvironment(silentLogger(), env), silentLogger());
     link.started(hub);
     await expect.poll(() => notify.pings()).toBeGreaterThanOrEqual(3);
 
@@ -177,8 +177,8 @@ describe('the notify environment (hostile or odd values)', () => {
     expect(found.problem).toMatch(/WATCHDOG_USEC/);
   });
 
-  it('is inactive without NOTIFY_SOCKET (npm start, Docker)', () => {
-    const notifier = SystemdNotifier.fromEnvironment(silentLogger(), {});
+  it('is inactive without NOTIFY_SOCKET (npm start, Docker)', async () => {
+    const notifier = await SystemdNotifier.fromEnvironment(silentLogger(), {});
     expect(notifier.active).toBe(false);
     notifier.ready('x');
     notifier.watchdog();
@@ -189,9 +189,11 @@ describe('the notify environment (hostile or odd values)', () => {
     expect(statusText('x'.repeat(1000))).toHaveLength(MAX_STATUS_CHARS);
   });
 
-  it('survives a socket nobody listens on (systemd gone): no throw, the hub goes on', () => {
+  it('survives a socket nobody listens on (systemd gone): no throw, the hub goes on', async () => {
     const dir = tempDir();
-    const notifier = SystemdNotifier.fromEnvironment(silentLogger(), { NOTIFY_SOCKET: `${dir}/gone.sock` });
+    const notifier = await SystemdNotifier.fromEnvironment(silentLogger(), {
+      NOTIFY_SOCKET: `${dir}/gone.sock`,
+    });
     expect(notifier.active).toBe(true);
     for (let i = 0; i < 5; i++) notifier.watchdog();
     notifier.close();

@@ -3,9 +3,8 @@
 // switches to a release older than the database (the hub itself would refuse to open it).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
 import type { Command } from 'commander';
-import { DB_FILE_NAME } from '../../store/db.js';
+import { DB_FILE_NAME, readSchemaVersion } from '../../store/db.js';
 import { StoreError } from '../../store/errors.js';
 import { SCHEMA_VERSION } from '../../store/migrations.js';
 import type { CliContext } from '../context.js';
@@ -13,15 +12,7 @@ import type { CliContext } from '../context.js';
 /** The schema version (SQLite user_version) of the database in `dataDir`, or null when there is none. */
 export function databaseSchemaVersion(dataDir: string): number | null {
   const file = path.join(dataDir, DB_FILE_NAME);
-  if (!existsSync(file)) return null;
-  // Read-only: no migration, no new file, no write while a running hub holds the database.
-  const db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
-  try {
-    db.pragma('busy_timeout = 5000');
-    return db.pragma('user_version', { simple: true }) as number;
-  } finally {
-    db.close();
-  }
+  return existsSync(file) ? readSchemaVersion(file) : null;
 }
 
 export function registerSchemaCommands(program: Command, cli: CliContext): void {
