@@ -336,7 +336,8 @@ do_install() {
   systemctl_ enable "$SERVICE" >/dev/null
   if [ "$start" = 1 ]; then
     say "starting the hub"
-    systemctl_ restart "$SERVICE"
+    # Type=notify: this returns once the hub says READY=1, or fails when it could not start.
+    systemctl_ restart "$SERVICE" || warn "the hub did not start"
     wait_until_active || true
   fi
   prune_versions "$version"
