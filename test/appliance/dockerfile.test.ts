@@ -83,11 +83,14 @@ describe('Dockerfile', () => {
     expect(readFileSync(path.join(ROOT, 'bin/healthcheck.js'), 'utf8')).toContain("'/api/v1/health'");
   });
 
-  it('starts the compiled hub (no TypeScript, no build at boot)', () => {
+  it('starts the compiled hub (no TypeScript, no build at boot) with the node flags the systemd unit uses', () => {
     const cmd = execForm(final('CMD').at(-1)!.args);
     expect(cmd[0]).toBe('node');
     expect(cmd.at(-2)).toBe('dist/hub/main.js');
     expect(cmd.at(-1)).toBe('start');
+    const unit = readFileSync(path.join(ROOT, 'deploy/systemd/gatehouse.service'), 'utf8');
+    const execStart = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(' ');
+    expect(cmd.slice(1, -2)).toEqual(execStart.slice(1, -2));
   });
 
   it('is the only Dockerfile, and .dockerignore keeps node_modules and builds out of the context', () => {
