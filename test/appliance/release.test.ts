@@ -83,6 +83,8 @@ const FREE_PORTS = {
   GATEHOUSE_HTTP_HTTP_PORT: '0',
   GATEHOUSE_HTTP_HTTPS_PORT: '0',
   GATEHOUSE_HTTP_HTTPS_HOST: '127.0.0.1',
+  // Node-RED (nodeRed.enabled, issue #11) is not what these tests are about; an unknown variable is ignored.
+  GATEHOUSE_NODE_RED_ENABLED: 'false',
 };
 
 interface Started {
