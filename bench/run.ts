@@ -38,7 +38,7 @@ const ONLY = (() => {
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
 const RATE = 200; // presentations per second
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-/** Keep in step with package.json `start`, deploy/systemd/gatehouse.service and deploy/docker/Dockerfile. */
+/** Keep in step with package.json `start`, deploy/systemd/gatehouse.service and the Dockerfile (a test checks the last two). */
 const DEPLOYED_NODE_FLAGS = ['--max-semi-space-size=4'];
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 

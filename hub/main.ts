@@ -4,6 +4,7 @@
 import { runCli } from './cli/program.js';
 import { ConfigError, loadConfig } from './config/index.js';
 import { createLogger } from './logger.js';
+import { SystemdLink } from './systemd/index.js';
 
 /** After a signal the process is gone within this long, whatever a part does. */
 const FORCED_EXIT_MS = 10_000;
@@ -29,6 +30,8 @@ async function startHub(configFile?: string): Promise<void> {
   // Loaded only for `start`, so CLI commands stay quick.
   const { Hub } = await import('./app.js');
   const hub = new Hub({ config: loaded.config, logger });
+  // Type=notify and the watchdog (deploy/systemd/gatehouse.service); does nothing outside systemd.
+  const systemd = await SystemdLink.fromEnvironment(logger);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -45,6 +48,7 @@ async function startHub(configFile?: string): Promise<void> {
     force.unref();
     try {
       logger.info({ signal }, 'stopping');
+      systemd.stopping();
     } catch {}
     try {
       await hub.stop({ deadlineMs: STOP_BUDGET_MS });
@@ -69,6 +73,7 @@ async function startHub(configFile?: string): Promise<void> {
 
   try {
     await hub.start();
+    if (!stopping) systemd.started(hub);
   } catch (err) {
     // A signal during start: the shutdown above stops what started and exits.
     if (stopping) return;

@@ -19,6 +19,7 @@ import { registerHubCommands, registerStartCommand } from './commands/hub.js';
 import { registerMetricsCommands } from './commands/metrics.js';
 import { registerPersonCommands } from './commands/person.js';
 import { registerScheduleCommands } from './commands/schedule.js';
+import { registerSchemaCommands } from './commands/schema.js';
 import { registerUserCommands } from './commands/user.js';
 import { type CliIO, createContext, defaultIO, secretOnArgv, UsageError } from './context.js';
 import { registerGeneratedCommands } from './generated.js';
@@ -110,6 +111,7 @@ export function buildProgram(
   registerBackupCommands(program, cli);
   registerConfigCommands(program, cli);
   registerMetricsCommands(program, cli);
+  registerSchemaCommands(program, cli);
 
   registerHardwareCommands(program, async () => {
     const { config } = cli.settings();

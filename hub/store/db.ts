@@ -39,6 +39,20 @@ export function openDatabase(file: string, keys?: HubKeys): Database {
   }
 }
 
+/**
+ * The schema version (user_version) of an existing database file, read-only: nothing is created, migrated
+ * or written (`gatehouse schema-version`, which deploy/install.sh asks before switching releases).
+ */
+export function readSchemaVersion(file: string): number {
+  const db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    return db.pragma('user_version', { simple: true }) as number;
+  } finally {
+    db.close();
+  }
+}
+
 /** Card UIDs and hashes are in the file: owner only. SQLite gives -wal/-shm the same mode. */
 function restrictMode(file: string): void {
   try {

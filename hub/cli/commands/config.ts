@@ -1,5 +1,6 @@
-// `gatehouse config`: the effective config, secrets redacted.
+// `gatehouse config`: the effective config, secrets redacted; `config example`: a commented file of every setting.
 import type { Command } from 'commander';
+import { renderConfigExample } from '../../config/example.js';
 import type { CliContext } from '../context.js';
 
 /** Config keys whose values are secrets: `token`, `secret`, `password`… and camelCase `…Token` etc. */
@@ -19,11 +20,15 @@ export function redactSecrets(value: unknown): unknown {
 
 export function registerConfigCommands(program: Command, cli: CliContext): void {
   const { io } = cli;
-  program
+  const config = program
     .command('config')
     .description('check the config and print it with defaults filled in (secrets shown as [redacted])')
     .action(() => {
       const { config } = cli.settings();
       io.out(JSON.stringify(redactSecrets(config), null, 2));
     });
+  config
+    .command('example')
+    .description('print a commented config file with every setting at its default (no config is read)')
+    .action(() => io.out(renderConfigExample().trimEnd()));
 }
