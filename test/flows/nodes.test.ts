@@ -327,6 +327,10 @@ describe('Gatehouse nodes in Node-RED against a real hub', () => {
         all.set(node.id, node);
       }
     }
+    // Node-RED lists them under Import → Examples → node-red-contrib-gatehouse.
+    const listed = await red.admin('GET', '/library/examples/flows/node-red-contrib-gatehouse/');
+    expect(listed.status).toBe(200);
+    for (const file of files) expect(JSON.stringify(listed.json)).toContain(file.replace(/\.json$/, ''));
     const known = new Set(
       ((await red.admin('GET', '/nodes')).json as Array<{ types: string[] }>).flatMap((set) => set.types),
     );
