@@ -143,13 +143,15 @@ describe.skipIf(!MOSQUITTO)('the connection against a broker that is not a good 
     // Stands in for the hub: answers what the test tells it to.
     hub = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'fake-hub', reconnectPeriod: 0 });
     await hub.subscribeAsync('gatehouse/bridge/request/#', { qos: 1 });
+    const checked = lib.readSettings({
+      url: `mqtt://127.0.0.1:${port}`,
+      username: 'flow-test',
+      password: 'never-logged',
+      baseTopic: 'gatehouse',
+    });
+    if (!checked.ok) throw new Error(checked.why);
     connection = new lib.Connection({
-      settings: lib.readSettings({
-        url: `mqtt://127.0.0.1:${port}`,
-        username: 'flow-test',
-        password: 'never-logged',
-        baseTopic: 'gatehouse',
-      }).settings as Record<string, unknown>,
+      settings: checked.settings,
       log: (_level, text) => logs.push(text),
     });
     await waitFor(() => connection.state === 'connected', 'connected');
