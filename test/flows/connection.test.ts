@@ -57,8 +57,8 @@ describe('readSettings', () => {
       settings: { baseTopic: 'gatehouse' },
     });
     expect(lib.readSettings(undefined)).toEqual({ ok: false, why: 'not running under Gatehouse' });
+    expect(lib.readSettings(null)).toEqual({ ok: false, why: expect.stringContaining('no MQTT listener') });
     for (const bad of [
-      null,
       'mqtt://x',
       [],
       { ...good, url: 'http://127.0.0.1:1883' },

@@ -28,7 +28,9 @@ const COMMAND_NAME = /^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/;
  * baseTopic, ca?}`), checked; `{ok: false, why}` when Node-RED does not run under Gatehouse.
  */
 function readSettings(raw) {
-  if (raw === undefined || raw === null) return { ok: false, why: NOT_UNDER_GATEHOUSE };
+  if (raw === undefined) return { ok: false, why: NOT_UNDER_GATEHOUSE };
+  // The hub's Node-RED with no connection: the hub has no MQTT listener on 127.0.0.1 (its log says so).
+  if (raw === null) return { ok: false, why: 'no connection from the hub: no MQTT listener on 127.0.0.1' };
   if (typeof raw !== 'object')
     return { ok: false, why: `${NOT_UNDER_GATEHOUSE} (settings.gatehouse is not an object)` };
   const { url, username, password, baseTopic, ca } = raw;
