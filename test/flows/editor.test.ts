@@ -52,14 +52,13 @@ describe('the Gatehouse nodes in the Node-RED editor', () => {
     for (const type of TYPES) {
       expect(await page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`).count(), type).toBe(1);
       const category = await page.evaluate(
-        (t) => (window as unknown as EditorWindow).RED.nodes.getType(t)?.category,
+        (t) => (globalThis as unknown as EditorWindow).RED.nodes.getType(t)?.category,
         type,
       );
       expect(category, type).toBe('gatehouse');
-      const help = await page.evaluate(
-        (t) => document.querySelector(`script[data-help-name="${t}"]`)?.textContent ?? '',
-        type,
-      );
+      const help = await page
+        .locator(`script[data-help-name="${type}"]`)
+        .evaluate((script) => (script as unknown as { textContent: string }).textContent);
       expect(help, type).toMatch(/<h3>Outputs<\/h3>/);
       expect(help, type).toMatch(/<h3>(Errors|Details)<\/h3>/);
     }
@@ -75,14 +74,14 @@ describe('the Gatehouse nodes in the Node-RED editor', () => {
       const nodes = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as unknown[];
       const options = first ? {} : { importMap: { 'gatehouse-hub': 'replace' } };
       await page.evaluate(
-        ([n, o]) => (window as unknown as EditorWindow).RED.view.importNodes(n as unknown[], o as never),
+        ([n, o]) => (globalThis as unknown as EditorWindow).RED.view.importNodes(n as unknown[], o as never),
         [nodes, options] as const,
       );
       first = false;
     }
     const ours = await page.evaluate((types) => {
       const found: string[] = [];
-      (window as unknown as EditorWindow).RED.nodes.eachNode((n) => {
+      (globalThis as unknown as EditorWindow).RED.nodes.eachNode((n) => {
         if (types.includes(n.type)) found.push(n.id);
       });
       return found;
@@ -90,7 +89,7 @@ describe('the Gatehouse nodes in the Node-RED editor', () => {
     expect(ours.length).toBeGreaterThanOrEqual(8);
     for (const id of ours) {
       await page.evaluate((nodeId) => {
-        const RED = (window as unknown as EditorWindow).RED;
+        const RED = (globalThis as unknown as EditorWindow).RED;
         RED.editor.edit(RED.nodes.node(nodeId));
       }, id);
       const cancel = page.locator('#node-dialog-cancel');
