@@ -1,13 +1,14 @@
 // The Gatehouse Node-RED nodes in a real Node-RED 4.1 (a child process, as the hub runs it) against a real
 // hub with a simulated door, connected with a real integration account: events arrive from the door, the
 // door node unlocks and is refused what the hub's policy refuses, lookup gives no secrets, a code from the
-// code node opens the door at the simulated keypad, and every example flow deploys with known node types.
+// code node opens the door at the simulated keypad, and every example flow deploys with known node types
+// (and the e-mail, doorbell and held-open examples do their job as they are).
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/app.js';
 import { ADMIN } from '../commands/helpers.js';
-import { removeDir, startHub, tempDataDir } from '../helpers/hub.js';
+import { connectDevice, removeDir, startHub, tempDataDir } from '../helpers/hub.js';
 import { call } from '../http/client.js';
 import { CONFIG, endpoint, type FlowNode, fn, gatehouse, httpGet, respond, tab } from './flow-builder.js';
 import { FLOWS_PACKAGE, type NodeRed, startNodeRed, waitFor } from './nodered.js';
@@ -104,6 +105,7 @@ describe('Gatehouse nodes in Node-RED against a real hub', () => {
     hub = await startHub(dir, {
       simulation: { door: 'sim-front' },
       offline: { clock: { rtc: true, ntpCheck: false } },
+      doors: { heldOpenMs: 5000 }, // the simulated door made at first boot raises alarm.held_open after 5 s
     });
     httpPort = hub.addresses().http.http!;
     const admin = (name: string, input: unknown) => hub.commands.execute(name, input, ADMIN);
@@ -337,7 +339,9 @@ describe('Gatehouse nodes in Node-RED against a real hub', () => {
     known.add('tab');
     expect([...all.values()].filter((n) => !known.has(n.type)).map((n) => n.type)).toEqual([]);
     const before = red.output.length;
-    expect(await red.deploy([...all.values()])).toBe(204);
+    // The debug nodes also print to Node-RED's log here, so the test reads what each example would show.
+    const deployed = [...all.values()].map((n) => (n.type === 'debug' ? { ...n, console: true } : n));
+    expect(await red.deploy(deployed)).toBe(204);
     await waitFor(
       () => red.output.slice(before).some((l) => /Started flows/.test(l)),
       'the examples started',
@@ -358,7 +362,45 @@ describe('Gatehouse nodes in Node-RED against a real hub', () => {
     expect(hub.store.events.list({ type: 'admin.code.issued', limit: 1 })[0]!.data).toMatchObject({
       actor: `device:${ACCOUNT}`,
     });
-  });
+
+    // "Doorbell chime": a door controller rings at the gym door.
+    const { secret } = hub.store.devices.add('gym-ctl', { role: 'door', doors: ['gym'] });
+    const controller = await connectDevice(hub.addresses().mqtt.tcp!, 'gym-ctl', secret);
+    try {
+      await controller.publishAsync('gatehouse/door/gym/event', JSON.stringify({ type: 'doorbell' }), {
+        qos: 1,
+      });
+      await waitFor(
+        () => red.output.some((l) => l.includes('ding dong: someone at gym')),
+        'the chime',
+        30_000,
+        () => red.output.slice(before).join('\n'),
+      );
+    } finally {
+      await controller.endAsync();
+    }
+
+    // "Held-open notification": Ada's PIN opens sim-front, the door stays open past its 5 s, then closes.
+    const sim = hub.simDoors.get('sim-front')!;
+    expect(await atKeypad(PIN)).toEqual({ granted: true, reason: 'granted' });
+    sim.open();
+    try {
+      await waitFor(
+        () => red.output.some((l) => /Door sim-front has been open for [0-9]+ s: please check it\./.test(l)),
+        'the held-open notice',
+        30_000,
+        () => red.output.slice(before).join('\n'),
+      );
+    } finally {
+      sim.close();
+    }
+    await waitFor(
+      () => red.output.some((l) => /Door sim-front closed after [0-9]+ s\./.test(l)),
+      'the closed-again notice',
+      30_000,
+      () => red.output.slice(before).join('\n'),
+    );
+  }, 120_000);
 });
 
 describe('Gatehouse nodes in a Node-RED not started by Gatehouse', () => {
