@@ -173,7 +173,14 @@ beforeAll(async () => {
     dir,
     {
       simulation: { door: '' },
-      nodeRed: { enabled: true, probeIntervalSeconds: 1, probeFailures: 3, backoffMinMs: 200, maxHeapMb: 96 },
+      nodeRed: {
+        enabled: true,
+        probeIntervalSeconds: 1,
+        probeFailures: 3,
+        backoffMinMs: 200,
+        maxHeapMb: 96,
+        maxRssMb: 256,
+      },
     },
     { logger: createLogger('debug', sink), nodeRedPackages: [writeProbePackage(dir, probeReport)] },
   );
@@ -201,6 +208,7 @@ describe('Node-RED as a supervised child process', () => {
     await runningAfter(0);
     const status = nodeRed();
     expect(status).toMatchObject({ state: 'running', heapLimitMb: 96, restarts: 0, editor: '/flows/' });
+    expect(status.rssBytes).toBeLessThan(256 * 1024 * 1024); // idle, well under the test's maxRssMb
     expect(status.pid).toEqual(expect.any(Number));
     expect(status.port).toEqual(expect.any(Number));
     expect(status.rssBytes).toBeGreaterThan(20e6);
@@ -315,6 +323,28 @@ describe('Node-RED as a supervised child process', () => {
     await pressInject(target);
   }, 90_000);
 
+  it('a flow flooding its log: the hub log takes Node-RED lines within the budget and counts the rest', async () => {
+    const target = await runningAfter(0);
+    const flood =
+      "setInterval(() => { for (let i = 0; i < 500; i++) node.warn('flood ' + i); }, 50); return null;";
+    expect((await admin(target, 'POST', '/flows/flows', flowRunning(flood))).status).toBeLessThan(300);
+    const before = logLines.length;
+    await pressInject(target);
+    const started = Date.now();
+    const answers = await decideWhile(new Promise((resolve) => setTimeout(resolve, 11_000)));
+    const seconds = (Date.now() - started) / 1000;
+    expect(answers.every(Boolean)).toBe(true);
+    const lines = logLines.slice(before);
+    const floodLines = lines.filter((l) => l.includes('"part":"node-red"') && l.includes('flood '));
+    // 10,000 lines a second offered; default budget 20/s with a burst of 200.
+    expect(floodLines.length).toBeGreaterThan(20);
+    expect(floodLines.length).toBeLessThanOrEqual(200 + 20 * (seconds + 1));
+    const dropped = lines.find((l) => l.includes('Node-RED log lines over budget were dropped'));
+    expect(dropped).toBeDefined();
+    expect((JSON.parse(dropped!) as { dropped: number }).dropped).toBeGreaterThan(1000);
+    expect(nodeRed()).toMatchObject({ state: 'running', restarts: 0 });
+  }, 90_000);
+
   it('kill -9 of Node-RED: doors keep deciding and the supervisor brings it back', async () => {
     await runningAfter(0);
     const pid = nodeRed().pid!;
@@ -361,15 +391,29 @@ describe('Node-RED as a supervised child process', () => {
     const answers = await decideWhile(back);
     await back;
     expect(answers.every(Boolean)).toBe(true);
-    expect(nodeRed().lastExit).toMatchObject({ reason: 'out-of-memory' });
+    expect(nodeRed().lastExit, JSON.stringify(nodeRed())).toMatchObject({ reason: 'out-of-memory' });
     // Whatever the child allocated, the hub's own heap did not take it on.
     expect(process.memoryUsage().heapUsed - hubHeapBefore).toBeLessThan(64e6);
     // The child's stderr (V8's heap report) reached the hub log, within the line budget.
     expect(logLines.some((l) => l.includes('"part":"node-red"') && /heap/i.test(l))).toBe(true);
   }, 90_000);
 
+  it('a flow holding buffers (outside the heap limit): killed at nodeRed.maxRssMb and restarted', async () => {
+    const target = await runningAfter(3);
+    const hold =
+      'const keep = []; setInterval(() => { for (let i = 0; i < 4; i++) keep.push(Buffer.alloc(4e6, i)); }, 50); return null;';
+    expect((await admin(target, 'POST', '/flows/flows', flowRunning(hold))).status).toBeLessThan(300);
+    await pressInject(target);
+    const back = runningAfter(4);
+    const answers = await decideWhile(back);
+    await back;
+    expect(answers.every(Boolean)).toBe(true);
+    expect(nodeRed().lastExit).toMatchObject({ signal: 'SIGKILL', reason: 'memory-limit' });
+    expect(logLines.some((l) => l.includes('Node-RED uses too much memory'))).toBe(true);
+  }, 90_000);
+
   it('stopping the hub stops Node-RED', async () => {
-    await runningAfter(3);
+    await runningAfter(4);
     const pid = nodeRed().pid!;
     const supervisor = hub.nodeRed!;
     await door.endAsync();
