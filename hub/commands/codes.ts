@@ -1,8 +1,11 @@
-// Offline daily and temporary doorcodes (docs/offline-codes.md): staff work. The digits are returned
-// once and never stored; the hub keeps the serial, the window and who issued it.
+// Offline daily and temporary doorcodes (docs/offline-codes.md): staff work, and code.issue for an
+// integration account with the `codes.issue` grant (a Node-RED flow that e-mails a resident today's code).
+// The digits are returned once and never stored; the hub keeps the serial, the window and who issued it.
 import Type from 'typebox';
 import { localTime } from '../access/localtime.js';
 import { OfflineCodeError } from '../offline/offline-codes.js';
+import { notFound } from '../store/errors.js';
+import { printable } from '../text.js';
 import {
   type CommandContext,
   CommandError,
@@ -21,6 +24,56 @@ const Doors = Type.String({
 });
 /** daily: midnight to midnight, building time; window: `hours` from `from`; once / first-use: one entry. */
 const KINDS = ['daily', 'window', 'once', 'first-use'] as const;
+
+/**
+ * What an integration may issue: a code for a person who may get in anyway, never more. It names the
+ * person (no labelled codes for strangers), the person is not suspended, and the code opens only doors
+ * the person's groups already give them (`door:<id>`) or a group they belong to (`group:<id>`), never
+ * `site`; an account limited to some doors stays within them. Staff keep every other choice.
+ */
+function checkIntegrationIssue(ctx: CommandContext, personId: string | undefined, scope: string): void {
+  if (ctx.caller.role !== 'integration') return;
+  const who = ctx.caller.actor;
+  if (personId === undefined) {
+    throw new CommandError('forbidden', `${who} may issue codes for a person only: give 'personId'`);
+  }
+  const person = ctx.store.people.get(personId);
+  if (!person) throw notFound('person', personId);
+  if (person.suspended) {
+    throw new CommandError('refused', `person '${personId}' is suspended: no code is issued for them`);
+  }
+  const limit = ctx.caller.doors;
+  if (scope.startsWith('door:')) {
+    const doorId = scope.slice('door:'.length);
+    if (limit && !limit.includes(doorId)) {
+      throw new CommandError('forbidden', `${who} may not act on door '${printable(doorId)}'`);
+    }
+    if (!ctx.store.doors.get(doorId)) throw notFound('door', doorId);
+    if (ctx.store.access.grantsFor(personId, doorId).length === 0) {
+      throw new CommandError(
+        'refused',
+        `person '${personId}' has no access to door '${doorId}': a code from ${who} opens only their doors`,
+      );
+    }
+    return;
+  }
+  if (scope.startsWith('group:')) {
+    const groupId = scope.slice('group:'.length);
+    const group = ctx.store.groups.get(groupId);
+    if (!group) throw notFound('group', groupId);
+    if (limit && group.doorIds.some((d) => !limit.includes(d))) {
+      throw new CommandError('forbidden', `${who} may not act on every door of group '${groupId}'`);
+    }
+    if (!ctx.store.groups.groupsOf(personId).includes(groupId)) {
+      throw new CommandError(
+        'refused',
+        `person '${personId}' is not in group '${groupId}': a code from ${who} opens only their doors`,
+      );
+    }
+    return;
+  }
+  throw new CommandError('forbidden', `${who} may not issue a code for the whole site: name a door or group`);
+}
 
 function codesOf(ctx: CommandContext): OfflineCodesPort {
   if (!ctx.codes) {
@@ -54,7 +107,8 @@ export const codeCommands = [
       from: Type.Optional(EpochMs),
       hours: Type.Optional(Type.Integer({ minimum: 1, maximum: 672 })),
     }),
-    roles: STAFF,
+    roles: [...STAFF, 'integration'],
+    grant: 'codes.issue',
     runs: 'store',
     http: { method: 'POST', path: '/codes', status: 201 },
     run: (ctx, input) => {
@@ -69,6 +123,7 @@ export const codeCommands = [
         throw new CommandError('invalid', `a ${input.kind} code takes 'from' and 'hours', not 'date'`);
       }
       const scope = /^(site|door:|group:)/.test(input.doors) ? input.doors : `door:${input.doors}`;
+      checkIntegrationIssue(ctx, input.personId, scope);
       const now = Date.now();
       const base = {
         scope,

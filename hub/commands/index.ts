@@ -18,6 +18,7 @@ import { doorCommands } from './doors.js';
 import { groupCommands } from './groups.js';
 import { holidayCommands } from './holidays.js';
 import { keypadCommands } from './keypads.js';
+import { lookupCommands } from './lookup.js';
 import { mobileCommands } from './mobile.js';
 import { personCommands } from './people.js';
 import { scheduleCommands } from './schedules.js';
@@ -31,6 +32,7 @@ export { freePersonId, slugOf } from './people.js';
 
 export const ALL_COMMANDS: readonly CommandDef[] = [
   ...personCommands,
+  ...lookupCommands,
   ...unitCommands,
   ...credentialCommands,
   ...groupCommands,

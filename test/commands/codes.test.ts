@@ -102,7 +102,11 @@ describe('code commands', () => {
   });
 
   it('is staff work', async () => {
-    await expectOnlyRoles(commands, 'code.issue', { doors: 'front', kind: 'daily' }, ['admin', 'staff']);
+    await expectOnlyRoles(commands, 'code.issue', { doors: 'front', kind: 'daily' }, [
+      'admin',
+      'staff',
+      'integration', // with the codes.issue grant only (test/flows/commands.test.ts)
+    ]);
     await expectOnlyRoles(commands, 'code.revoke', { serial: 'oc-aaaaaaaaaaaa' }, ['admin', 'staff']);
   });
 });

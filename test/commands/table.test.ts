@@ -11,6 +11,7 @@ const CANONICAL = [
   'person.suspend',
   'person.unsuspend',
   'person.logout_everywhere',
+  'person.lookup',
   'person.set_window',
   'person.access',
   'unit.add',
@@ -110,7 +111,13 @@ describe('the command table', () => {
       ALL_COMMANDS.filter((c) => (c.roles as readonly string[]).includes(role))
         .map((c) => c.name)
         .sort();
-    expect(allowed('integration')).toEqual(['door.list', 'door.set_mode', 'door.unlock']);
+    expect(allowed('integration')).toEqual([
+      'code.issue', // grant codes.issue
+      'door.list',
+      'door.set_mode',
+      'door.unlock',
+      'person.lookup', // grant people.read
+    ]);
     expect(allowed('cloud')).toEqual(['door.set_mode', 'door.unlock']);
     expect(allowed('installer')).toEqual([
       'alarm.list',

@@ -1,7 +1,7 @@
 // package.json says what a hub needs at run time: nothing more (an unused package is attack surface and
 // install time on a Pi), nothing less (`npm ci --omit=dev` must give a hub that starts), and no package
 // whose `engines` excludes the Node versions package.json promises.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -45,6 +45,21 @@ const TOOLS = new Set(['@biomejs/biome', 'typescript', 'tsx', 'vitest']);
 const RUNTIME = sourceFiles('hub', 'adapters', 'deploy');
 const DEV_ONLY = sourceFiles('bench', 'test', 'scripts', 'ui/src');
 
+/**
+ * The Gatehouse Node-RED nodes (flows/nodes, CommonJS) run in the hub's Node-RED child: what they
+ * `require` is needed at run time too.
+ */
+function flowNodeRequires(): { path: string; text: string }[] {
+  const dir = join(ROOT, 'flows/nodes');
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => {
+      const text = readFileSync(join(dir, f), 'utf8');
+      const requires = [...text.matchAll(/\brequire\('([^']+)'\)/g)].map((m) => `import '${m[1]}';`);
+      return { path: `flows/nodes/${f}`, text: requires.join('\n') };
+    });
+}
+
 function packagesImportedBy(files: { path: string; text: string }[]): Map<string, string> {
   const found = new Map<string, string>();
   for (const file of files) {
@@ -58,7 +73,7 @@ function packagesImportedBy(files: { path: string; text: string }[]): Map<string
 
 describe('dependencies', () => {
   const runtimeDeps = { ...pkg.dependencies, ...pkg.optionalDependencies };
-  const runtimeImports = packagesImportedBy(RUNTIME);
+  const runtimeImports = packagesImportedBy([...RUNTIME, ...flowNodeRequires()]);
 
   it('every runtime dependency is imported by the hub, the adapters or the dev cloud', () => {
     const unused = Object.keys(runtimeDeps).filter(
