@@ -48,8 +48,13 @@ export function readSecretFile<T>(file: string, format: SecretFileFormat<T>, log
 
 /** Sets `file` back to 0600 when other users may read it (a copy restored by hand, a careless chmod). */
 export function tightenSecretFileMode(file: string, what: string, logger?: Logger): void {
-  if ((statSync(file).mode & 0o077) !== 0) {
+  if (looseMode(statSync(file).mode) !== null) {
     logger?.warn({ file }, `${what} was readable by other users; setting mode 0600`);
     chmodSync(file, 0o600);
   }
+}
+
+/** The permission bits (e.g. 0o644) when group or other users may use the file; null when only its owner may. */
+export function looseMode(mode: number): number | null {
+  return (mode & 0o077) !== 0 ? mode & 0o777 : null;
 }

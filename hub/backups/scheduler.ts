@@ -22,6 +22,7 @@ import { copyFile, open, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { HubEvent, NewEvent } from '../domain.js';
 import type { Logger } from '../logger.js';
+import { looseMode } from '../secret-file.js';
 import { BackupError, checkPassphrase, createBackup, type KdfParams } from '../store/backup.js';
 import type { Database } from '../store/db.js';
 import { DB_FILE_NAME } from '../store/db.js';
@@ -313,10 +314,11 @@ export function readPassphraseFile(file: string): string {
       `no backup passphrase: ${file} does not exist (set one with \`gatehouse backup passphrase\`)`,
     );
   }
-  if ((mode & 0o077) !== 0) {
+  const loose = looseMode(mode);
+  if (loose !== null) {
     throw new BackupRefused(
       `refusing to use the backup passphrase in ${file}: it is readable by other users ` +
-        `(mode ${(mode & 0o777).toString(8).padStart(4, '0')}); run chmod 600 ${file}`,
+        `(mode ${loose.toString(8).padStart(4, '0')}); run chmod 600 ${file}`,
     );
   }
   const passphrase = readFileSync(file, 'utf8').split('\n')[0]!.replace(/\r$/, '');

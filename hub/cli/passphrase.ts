@@ -1,6 +1,7 @@
 // The backup passphrase: from --passphrase-file, $GATEHOUSE_BACKUP_PASSPHRASE, a prompt (asked twice
 // for a backup) or stdin; never from argv, where `ps` and the shell history would show it.
 import { readFileSync, statSync } from 'node:fs';
+import { looseMode } from '../secret-file.js';
 import { BackupError, checkPassphrase } from '../store/backup.js';
 
 export const PASSPHRASE_ENV = 'GATEHOUSE_BACKUP_PASSPHRASE';
@@ -36,7 +37,7 @@ export async function readBackupPassphrase(
     } catch (err) {
       throw new BackupError('invalid', `cannot read the passphrase file: ${(err as Error).message}`);
     }
-    if ((statSync(options.passphraseFile).mode & 0o077) !== 0) {
+    if (looseMode(statSync(options.passphraseFile).mode) !== null) {
       io.err(`warning: ${options.passphraseFile} is readable by other users; chmod 600 it`);
     }
     passphrase = text.split('\n')[0]!.replace(/\r$/, '');

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { TokenBucket } from '../budget.js';
 import type { Logger } from '../logger.js';
+import { shorten } from '../text.js';
 import type { NodeRedConfig } from './config.js';
 import {
   ADMIN_ROOT,
@@ -318,7 +319,7 @@ export class NodeRedSupervisor {
       this.#droppedLines++;
       return;
     }
-    const msg = text.length > MAX_LINE_CHARS ? `${text.slice(0, MAX_LINE_CHARS)}…` : text;
+    const msg = shorten(text, MAX_LINE_CHARS);
     const fields = node ? { nodeRed: node } : {};
     switch (level) {
       case 'fatal':

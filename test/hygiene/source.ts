@@ -43,6 +43,8 @@ export function importsOf(text: string): string[] {
     /^\s*(?:import|export)\b[^;'"`]*?\bfrom\s*'([^']+)'/gm,
     /^\s*import\s*'([^']+)'/gm,
     /\bimport\(\s*'([^']+)'\s*\)/g,
+    // createRequire(…).resolve('node-red/package.json'): a package run as a child process.
+    /\.resolve\(\s*'([^']+)'\s*\)/g,
   ];
   return patterns.flatMap((pattern) => [...code.matchAll(pattern)].map((match) => match[1]!));
 }
