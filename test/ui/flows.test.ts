@@ -1,0 +1,118 @@
+// The flow editor from the staff app, in a real browser against a real hub: the "Flows" link only for
+// installers and admins, opening /flows/ signed out goes through the login page and back, and the health
+// page's backups card (contract H: drawn from status.backups, nothing when the hub has none).
+import type { Browser, Route } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, PASSWORD, screenshotBoth, signIn, startUiHub, type UiHub } from './browser.js';
+
+let ui: UiHub;
+let browser: Browser;
+
+beforeAll(async () => {
+  ui = await startUiHub();
+  browser = await launchBrowser();
+  await ui.addStaff('alice', 'admin');
+  await ui.addStaff('sam', 'staff');
+  await ui.addStaff('ivan', 'installer');
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await ui?.close();
+});
+
+describe('the Flows link', () => {
+  it('is shown to installers and admins, opens /flows/ in a new tab, and is not shown to staff', async () => {
+    for (const name of ['ivan', 'alice']) {
+      const { context, page } = await signIn(browser, ui, name);
+      const link = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Flows' });
+      expect(await link.getAttribute('href')).toBe('/flows/');
+      expect(await link.getAttribute('target')).toBe('_blank');
+      const [tab] = await Promise.all([context.waitForEvent('page'), link.click()]);
+      await tab.waitForLoadState();
+      expect(new URL(tab.url()).pathname).toBe('/flows/');
+      await context.close();
+    }
+    const { context, page } = await signIn(browser, ui, 'sam');
+    await page.getByRole('link', { name: 'Events' }).waitFor();
+    expect(await page.getByRole('link', { name: 'Flows' }).count()).toBe(0);
+    // Typed in by hand, the editor still refuses the staff role.
+    const answer = await page.goto('/flows/');
+    expect(answer?.status()).toBe(403);
+    expect(await page.textContent('body')).toContain('for installers and admins');
+    await context.close();
+  });
+});
+
+describe('opening /flows/ signed out', () => {
+  it('goes to the login page and, signed in as an installer, back to the editor', async () => {
+    const context = await browser.newContext({ baseURL: ui.url });
+    const page = await context.newPage();
+    await page.goto('/flows/');
+    expect(new URL(page.url()).pathname).toBe('/login');
+    expect(new URL(page.url()).searchParams.get('next')).toBe('/flows/');
+    await page.getByLabel('Username').fill('ivan');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await Promise.all([
+      page.waitForURL((url) => url.pathname === '/flows/'),
+      page.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
+    await context.close();
+  });
+
+  it('ignores a return path outside /flows/ (no open redirect through the login page)', async () => {
+    const context = await browser.newContext({ baseURL: ui.url });
+    const page = await context.newPage();
+    await page.goto('/login?next=//evil.example/flows/');
+    await page.getByLabel('Username').fill('ivan');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    const url = new URL(page.url());
+    expect(url.origin).toBe(ui.url);
+    expect(url.pathname).toBe('/install');
+    await context.close();
+  });
+});
+
+describe('the health page', () => {
+  it('draws the backups card from status.backups, and none when the hub reports none', async () => {
+    const { context, page } = await signIn(browser, ui, 'alice');
+    await page.getByRole('link', { name: 'Hub' }).click();
+    await page.getByRole('heading', { name: 'Hub health' }).waitFor();
+    await page.getByRole('region', { name: 'This hub' }).waitFor();
+    expect(await page.getByRole('region', { name: 'Backups' }).count()).toBe(0);
+
+    // The backups part (contract H) is not in this hub: its status is added to the hub's real answer.
+    const now = Date.now();
+    const backups = {
+      enabled: true,
+      dir: '/var/lib/gatehouse/backups',
+      copyTo: '/mnt/usb/gatehouse',
+      everyHours: 24,
+      keep: 14,
+      lastSuccess: { at: now - 30 * 3_600_000, file: 'gatehouse-1.tar', bytes: 3_500_000 },
+      lastFailure: {
+        at: now - 2 * 3_600_000,
+        error: 'EROFS: read-only file system, open /mnt/usb/gatehouse/x',
+      },
+      nextAt: now + 3_600_000,
+      overdue: true,
+    };
+    await page.route('**/api/v1/status', async (route: Route) => {
+      const real = await route.fetch();
+      await route.fulfill({ response: real, json: { ...(await real.json()), backups } });
+    });
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    const card = page.getByRole('region', { name: 'Backups' });
+    await expect.poll(() => card.textContent()).toContain('Needs attention');
+    const text = (await card.textContent()) ?? '';
+    expect(text).toContain('The last backup is too old');
+    expect(text).toContain('Last backup1 days ago');
+    expect(text).toContain('every 24 h, the last 14 kept');
+    expect(text).toContain('/mnt/usb/gatehouse');
+    expect(text).toContain('The last attempt failed 2 h ago');
+    await screenshotBoth(page, 'health-backups');
+    await context.close();
+  });
+});
