@@ -156,6 +156,7 @@ export async function benchCloud(): Promise<Record<string, unknown>> {
         // The bench reader carries 200/s, over a reader's budget: this measures the cloud's cost to doors.
         mqtt: { tcp: { port: 0 }, tls: { port: 0, host: '127.0.0.1' }, limits: BUSY_CONTROLLER_LIMITS },
         http: { http: { port: 0 }, https: { port: 0, host: '127.0.0.1' } },
+        nodeRed: { enabled: false },
       }),
     });
     await hub.start();

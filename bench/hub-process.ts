@@ -54,6 +54,7 @@ export function benchHubEnv(dataDir: string): NodeJS.ProcessEnv {
     GATEHOUSE_HTTP_HTTP_PORT: '0',
     GATEHOUSE_HTTP_HTTPS_PORT: '0',
     GATEHOUSE_HTTP_HTTPS_HOST: '127.0.0.1',
+    GATEHOUSE_NODE_RED_ENABLED: 'false', // measured on its own (bench/nodered.ts turns it on)
   };
 }
 

@@ -1,6 +1,6 @@
 // Composition: an ordered list of parts (hub/parts.ts) built from config and wired through the bus. Start
 // order puts the locks in their safe state first and opens the network last; stop runs in reverse.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -31,6 +31,7 @@ import { attachToBus } from './doors/presentations.js';
 import { ReaderMonitor } from './doors/readers.js';
 import { DoorSync, registerDoorSyncRoutes } from './doorsync/index.js';
 import { HttpServer } from './http/server.js';
+import { packageRootOf } from './http/static.js';
 import { type Logger, silentLogger } from './logger.js';
 import {
   IssuerKey,
@@ -39,6 +40,12 @@ import {
   registerMobileRoutes,
   trustedIssuers,
 } from './mobile/index.js';
+import {
+  brokerConnection,
+  disabledNodeRedStatus,
+  NodeRedSupervisor,
+  provisionNodeRedAccount,
+} from './nodered/index.js';
 import { createOffline, type OfflineParts } from './offline/index.js';
 import { type OpenedStore, openHubStore } from './open-store.js';
 import { Held, Lifecycle, type Part, service } from './parts.js';
@@ -55,6 +62,8 @@ export interface HubOptions {
   now?: () => number;
   /** The built web UI to serve; default `<package root>/ui/dist` (hub/http/static.ts). */
   uiDir?: string;
+  /** Node package folders Node-RED loads; default `<package root>/flows` when it holds a package.json. */
+  nodeRedPackages?: string[];
 }
 
 /** Event types that mean "re-read doors / devices" when another process (the CLI) made them. */
@@ -76,6 +85,7 @@ export class Hub {
   readonly simDoors = new Map<string, SimDoor>();
   readonly #now: () => number;
   readonly #uiDir: string | undefined;
+  readonly #nodeRedPackages: string[] | undefined;
   readonly #lifecycle: Lifecycle;
   #startedAt = 0;
 
@@ -275,6 +285,14 @@ export class Hub {
     stopDeadlineMs: 3_000,
   });
 
+  /** Node-RED for installer flows, a child process the hub supervises but never waits for (docs/architecture.md). */
+  readonly #nodeRed = service('node-red', ({ logger }) => this.#buildNodeRed(logger), {
+    status: (nodeRed) => ({
+      nodeRed: nodeRed?.status() ?? { ...disabledNodeRedStatus(this.config.nodeRed, 0), state: 'stopped' },
+    }),
+    stopDeadlineMs: 5_000, // SIGTERM, SIGKILL after 3 s
+  });
+
   /** The cloud mirror: events up, changes down. Nothing on the access path waits for it. */
   readonly #cloud = service('cloud', ({ logger }) => this.#buildCloud(logger), {
     status: (cloud) => ({ cloud: cloud?.status() ?? { state: 'stopped' } }),
@@ -297,6 +315,7 @@ export class Hub {
     this.logger = options.logger ?? silentLogger();
     this.#now = options.now ?? Date.now;
     this.#uiDir = options.uiDir;
+    this.#nodeRedPackages = options.nodeRedPackages;
     this.#lifecycle = new Lifecycle(
       [
         this.#store,
@@ -313,6 +332,7 @@ export class Hub {
         this.#bridgeEvents,
         ...(this.config.doorSync.enabled ? [this.#doorSync] : []),
         this.#http,
+        ...(this.config.nodeRed.enabled ? [this.#nodeRed] : []),
         this.#cloud,
         this.#watch,
       ],
@@ -335,6 +355,11 @@ export class Hub {
 
   get broker(): MqttBroker {
     return this.#broker.get();
+  }
+
+  /** The Node-RED supervisor; null when Node-RED is disabled or the hub is not started. */
+  get nodeRed(): NodeRedSupervisor | null {
+    return this.#nodeRed.current;
   }
 
   /** Actual listening ports (useful when configured as 0). */
@@ -362,6 +387,9 @@ export class Hub {
       version: VERSION,
       uptimeS: this.#startedAt ? Math.round((this.#now() - this.#startedAt) / 1000) : 0,
       ...this.#lifecycle.status(),
+      ...(this.config.nodeRed.enabled
+        ? {}
+        : { nodeRed: disabledNodeRedStatus(this.config.nodeRed, this.#startedAt) }),
     };
   }
 
@@ -466,6 +494,7 @@ export class Hub {
         ...(this.#uiDir === undefined ? {} : { uiDir: this.#uiDir }),
         caCertPem: certs.caCertPem,
         timeZone: config.timeZone,
+        nodeRed: () => this.#nodeRed.current?.target() ?? null,
         routes: [
           (api) => registerMobileRoutes(api, { mobile, store, issuer }),
           ...(doorSync ? [(api: FastifyInstance) => registerDoorSyncRoutes(api, { doorSync })] : []),
@@ -481,6 +510,23 @@ export class Hub {
         login: config.http.login,
       },
     );
+  }
+
+  #buildNodeRed(logger: Logger): NodeRedSupervisor {
+    const { config } = this;
+    const ownPackage = path.join(packageRootOf(import.meta.dirname), 'flows');
+    return new NodeRedSupervisor({
+      config: config.nodeRed,
+      userDir: path.join(config.dataDir, 'node-red'),
+      nodesDirs:
+        this.#nodeRedPackages ?? (existsSync(path.join(ownPackage, 'package.json')) ? [ownPackage] : []),
+      credentialSecret: this.#store.get().keys.subkey('node-red-credentials').toString('hex'),
+      mqttPassword: provisionNodeRedAccount(this.store),
+      connection: brokerConnection(config.mqtt, this.broker.addresses(), this.#certificates.get().caCertPem),
+      logLevel: config.log.level,
+      logger,
+      now: this.#now,
+    });
   }
 
   #buildCloud(logger: Logger): CloudMirror {

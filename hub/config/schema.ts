@@ -4,6 +4,7 @@ import { HardwareSectionSchema } from '../../adapters/config.js';
 import { MqttLimitsSchema } from '../broker/limits.js';
 import { CloudConfigSchema } from '../cloud/config.js';
 import { LoginLimitsSchema, StreamLimitsSchema } from '../http/limits.js';
+import { NodeRedConfigSchema } from '../nodered/config.js';
 import { OfflineConfigSchema } from '../offline/config.js';
 
 const Port = (def: number, description: string) =>
@@ -180,6 +181,11 @@ export const ConfigSchema = Type.Object(
       additionalProperties: false,
       default: {},
       description: "The property manager's cloud mirror over gRPC (see docs/cloud-protocol.md).",
+    }),
+    nodeRed: Type.Object(NodeRedConfigSchema.properties, {
+      additionalProperties: false,
+      default: {},
+      description: 'Node-RED for installer flows, supervised by the hub (docs/installer-flows.md).',
     }),
     offline: Type.Object(OfflineConfigSchema.properties, {
       additionalProperties: false,

@@ -25,6 +25,7 @@ export function testConfig(dataDir: string, extra: Record<string, unknown> = {})
     simulation: { door: '' },
     mqtt: { tcp: { port: 0 }, tls: { port: 0, host: '127.0.0.1' } },
     http: { http: { port: 0 }, https: { port: 0, host: '127.0.0.1' } },
+    nodeRed: { enabled: false }, // on where a test needs it (test/nodered/)
     ...extra,
   });
 }
@@ -51,6 +52,7 @@ export function hubEnv(dataDir: string): NodeJS.ProcessEnv {
     GATEHOUSE_HTTP_HTTP_PORT: '0',
     GATEHOUSE_HTTP_HTTPS_PORT: '0',
     GATEHOUSE_HTTP_HTTPS_HOST: '127.0.0.1',
+    GATEHOUSE_NODE_RED_ENABLED: 'false',
   };
 }
 
