@@ -22,6 +22,7 @@ const SUITES: Array<[string, () => Promise<Record<string, unknown>>]> = [
   ['mobile', async () => (await import('./mobile.js')).benchMobile()],
   ['isolation', async () => (await import('./isolation.js')).benchIsolation()],
   ['ui', async () => (await import('./ui.js')).benchUi()],
+  ['nodered', async () => (await import('./nodered.js')).benchNodeRed()],
 ];
 
 /**
