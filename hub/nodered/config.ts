@@ -23,6 +23,13 @@ export const NodeRedConfigSchema = Type.Object(
       description:
         'JavaScript heap limit of the Node-RED process: a flow that allocates without bound crashes Node-RED (which is restarted), never the hub.',
     }),
+    maxRssMb: Type.Integer({
+      minimum: 128,
+      maximum: 16_384,
+      default: 400,
+      description:
+        'Resident memory above which Node-RED is killed and restarted (checked every second): buffers a flow holds are outside the heap limit.',
+    }),
     allowPaletteInstall: Type.Boolean({
       default: false,
       description:
@@ -67,7 +74,7 @@ export const NodeRedConfigSchema = Type.Object(
       maximum: 10_000,
       default: 20,
       description:
-        "Node-RED's log lines copied into the hub log per second (bursts up to 10× this); the rest are counted in one line a minute.",
+        "Node-RED's log lines copied into the hub log per second (bursts up to 10× this); the rest are counted in one line every 10 s.",
     }),
   },
   { additionalProperties: false, default: {} },

@@ -29,6 +29,7 @@ export type ExitReason =
   | 'exited'
   | 'crashed'
   | 'out-of-memory'
+  | 'memory-limit'
   | 'unresponsive'
   | 'start-timeout'
   | 'spawn-failed'
@@ -94,7 +95,10 @@ const STABLE_MS = 60_000;
 const TERM_GRACE_MS = 3_000;
 /** Longer log lines are cut; a line without end is cut here too, so the hub never buffers without bound. */
 const MAX_LINE_CHARS = 2_000;
-const DROPPED_REPORT_MS = 60_000;
+/** How often the count of dropped log lines is written, when there is one. */
+const DROPPED_REPORT_MS = 10_000;
+/** How often the child's resident memory is compared with nodeRed.maxRssMb. */
+const RSS_CHECK_MS = 1_000;
 
 const RED_JS = path.join(
   path.dirname(createRequire(import.meta.url).resolve('node-red/package.json')),
@@ -128,6 +132,7 @@ export class NodeRedSupervisor {
   #startDeadline: NodeJS.Timeout | null = null;
   #droppedLines = 0;
   #droppedTimer: NodeJS.Timeout | null = null;
+  #rssTimer: NodeJS.Timeout | null = null;
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
@@ -154,6 +159,7 @@ export class NodeRedSupervisor {
       this.#logger.warn('no MQTT listener on loopback: the Gatehouse nodes in Node-RED cannot connect');
     }
     this.#droppedTimer = setInterval(() => this.#reportDropped(), DROPPED_REPORT_MS).unref();
+    this.#rssTimer = setInterval(() => this.#checkMemory(), RSS_CHECK_MS).unref();
     this.#spawn();
   }
 
@@ -162,7 +168,9 @@ export class NodeRedSupervisor {
     this.#stopping = true;
     this.#clearTimers();
     if (this.#droppedTimer) clearInterval(this.#droppedTimer);
+    if (this.#rssTimer) clearInterval(this.#rssTimer);
     this.#droppedTimer = null;
+    this.#rssTimer = null;
     this.#reportDropped();
     const child = this.#child;
     if (child) {
@@ -276,7 +284,8 @@ export class NodeRedSupervisor {
   #onStdout(generation: number, line: string): void {
     const message = parseChildLine(line);
     if (message?.gh === 'listening') {
-      if (generation !== this.#generation) return;
+      // Once per child: a later line claiming another port (a node printing one) is not believed.
+      if (generation !== this.#generation || this.#port !== null) return;
       this.#port = message.port;
       this.#scheduleProbe(generation, 0);
       return;
@@ -363,6 +372,16 @@ export class NodeRedSupervisor {
       }
     }
     this.#scheduleProbe(generation, this.#config.probeIntervalSeconds * 1000);
+  }
+
+  /** Buffers live outside the V8 heap: a flow holding them would grow past --max-old-space-size. */
+  #checkMemory(): void {
+    const pid = this.#child?.pid;
+    if (pid === undefined || this.#killReason !== null) return;
+    const rss = rssOf(pid);
+    if (rss === null || rss <= this.#config.maxRssMb * 1024 * 1024) return;
+    this.#logger.warn({ rssBytes: rss, maxRssMb: this.#config.maxRssMb }, 'Node-RED uses too much memory');
+    this.#kill('memory-limit');
   }
 
   #kill(reason: ExitReason): void {

@@ -42,6 +42,8 @@ export function registerHubCommands(program: Command, cli: CliContext): void {
               (cloud.lastError ? `, last error: ${cloud.lastError}` : ''),
           );
         }
+        const nodeRed = (res.body as { nodeRed?: NodeRedStatusLine }).nodeRed;
+        if (nodeRed) io.out(nodeRedLine(nodeRed));
         const disk = (
           res.body as { disk?: { path: string; freeBytes: number; totalBytes: number; low: boolean } }
         ).disk;
@@ -99,4 +101,24 @@ function withReaderColumn(door: Record<string, unknown>): Record<string, unknown
     })
     .join(', ');
   return { ...door, readers };
+}
+
+type NodeRedStatusLine = {
+  state: string;
+  pid: number | null;
+  rssBytes: number | null;
+  restarts: number;
+  lastExit: { at: number; reason: string } | null;
+};
+
+/** `node-red: running (pid 123, 98 MB), 2 restarts, last exit unresponsive at …` */
+function nodeRedLine(s: NodeRedStatusLine): string {
+  const process = [
+    ...(s.pid === null ? [] : [`pid ${s.pid}`]),
+    ...(s.rssBytes === null ? [] : [`${Math.round(s.rssBytes / 1e6)} MB`]),
+  ];
+  let line = `node-red: ${s.state}${process.length > 0 ? ` (${process.join(', ')})` : ''}`;
+  if (s.restarts > 0) line += `, ${s.restarts} restart${s.restarts === 1 ? '' : 's'}`;
+  if (s.lastExit) line += `, last exit ${s.lastExit.reason} at ${new Date(s.lastExit.at).toISOString()}`;
+  return line;
 }
