@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { EventBus } from '../../hub/bus.js';
+import { buildHttpApp } from '../../hub/http/app.js';
 import { FLOWS_BODY_LIMIT_BYTES, FLOWS_REQUEST_BURST } from '../../hub/http/flows-proxy.js';
 import { HttpServer } from '../../hub/http/server.js';
 import { silentLogger } from '../../hub/logger.js';
@@ -304,8 +305,7 @@ describe('hostile paths and headers', () => {
       '/flows/..\\api',
     ]) {
       const res = await get(path, { cookie: cookie('ivan') });
-      expect(res.status, path).not.toBe(200);
-      expect(res.status, path).toBeLessThan(500);
+      expect(res.status, path).toBe(400);
     }
     // A double slash is a path on Node-RED like any other, never another host.
     expect((await get('/flows//evil.example/x', { cookie: cookie('ivan') })).status).toBe(200);
@@ -446,23 +446,45 @@ describe('budgets', () => {
   });
 
   it('requests per session are capped past the burst of opening the editor (429 with Retry-After)', async () => {
-    const user = bench.store.users.getByUsername('alice')!;
-    const session = bench.store.users.createSession(user.id, 3_600_000);
-    const statuses: number[] = [];
-    let retryAfter: string | undefined;
-    for (let batch = 0; batch < (FLOWS_REQUEST_BURST + 100) / 50; batch++) {
-      const answers = await Promise.all(
-        Array.from({ length: 50 }, () => get('/flows/icons/x.svg', { authorization: `Bearer ${session}` })),
-      );
-      for (const a of answers) {
-        statuses.push(a.status);
-        if (a.status === 429) retryAfter = a.headers['retry-after'] as string;
+    // The same app on fastify's inject, with Node-RED down: each admitted request is a quick 503, so the
+    // loop outruns the refill (50/s) even on a loaded machine and no request reaches the stand-in.
+    const app = await buildHttpApp({
+      store: bench.store,
+      bus: new EventBus(),
+      commands: bench.commands,
+      status: () => ({}),
+      sessionHours: 1,
+      secure: false,
+      logger: silentLogger(),
+      nodeRed: () => null,
+    });
+    try {
+      const user = bench.store.users.getByUsername('alice')!;
+      const session = bench.store.users.createSession(user.id, 3_600_000);
+      let admitted = 0;
+      let limited: { headers: Record<string, unknown> } | null = null;
+      for (let i = 0; i < 5000 && !limited; i++) {
+        const res = await app.inject({
+          url: '/flows/icons/x.svg',
+          headers: { authorization: `Bearer ${session}` },
+        });
+        if (res.statusCode === 429) limited = res;
+        else {
+          expect(res.statusCode).toBe(503);
+          admitted++;
+        }
       }
+      expect(limited).not.toBeNull();
+      expect(admitted).toBeGreaterThanOrEqual(FLOWS_REQUEST_BURST);
+      expect(Number(limited!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      // Another user's session is not slowed down.
+      const other = await app.inject({
+        url: '/flows/x',
+        headers: { authorization: `Bearer ${tokens.ivan}` },
+      });
+      expect(other.statusCode).toBe(503);
+    } finally {
+      await app.close();
     }
-    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(FLOWS_REQUEST_BURST);
-    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
-    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
-    // Another session of another user is not slowed down.
-    expect((await get('/flows/settings', { cookie: cookie('ivan') })).status).toBe(200);
   });
 });
