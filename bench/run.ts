@@ -23,6 +23,7 @@ const SUITES: Array<[string, () => Promise<Record<string, unknown>>]> = [
   ['isolation', async () => (await import('./isolation.js')).benchIsolation()],
   ['ui', async () => (await import('./ui.js')).benchUi()],
   ['sdcard', async () => (await import('./sdcard.js')).benchSdcard()],
+  ['nodered', async () => (await import('./nodered.js')).benchNodeRed()],
 ];
 
 /**

@@ -15,6 +15,7 @@ import { toCommandError } from '../commands/command.js';
 import { registerMetricsRoute } from '../metrics/index.js';
 import { registerCommandRoutes } from './commands.js';
 import { ACTOR_HEADER, ANY_STAFF, cliActor, createGuards, type HttpDeps, SESSION_COOKIE } from './deps.js';
+import { registerFlowsProxy } from './flows-proxy.js';
 import { cookieRequestRefusal } from './origin.js';
 import { registerApiRoutes } from './routes.js';
 import { helmetOptions } from './security-headers.js';
@@ -110,6 +111,8 @@ export async function buildHttpApp(
   let ui: UiFallback | null = null;
   if (!deps.localAdmin) {
     ui = await registerUi(app, { uiDir: deps.uiDir ?? defaultUiDir(), caCertPem: deps.caCertPem ?? null });
+    // The Node-RED editor behind the staff login (docs/http-api.md "The flow editor").
+    await registerFlowsProxy(app, deps, guards);
   }
   app.setNotFoundHandler(
     {

@@ -60,7 +60,7 @@ describe('navigation by role', () => {
 
   it('shows an admin every area', async () => {
     const { context, items } = await navOf('alice');
-    expect(items).toEqual(['Doors', 'People', 'Events', 'Hub', 'Install', 'Staff']);
+    expect(items).toEqual(['Doors', 'People', 'Events', 'Hub', 'Install', 'Staff', 'Flows']);
     await context.close();
   });
 
@@ -78,7 +78,7 @@ describe('navigation by role', () => {
 
   it('gives an installer provisioning, no people and no door controls', async () => {
     const { context, page, items } = await navOf('ivan');
-    expect(items).toEqual(['Events', 'Hub', 'Install']);
+    expect(items).toEqual(['Events', 'Hub', 'Install', 'Flows']);
     expect(new URL(page.url()).pathname).toBe('/install');
     await context.close();
   });

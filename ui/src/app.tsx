@@ -16,7 +16,7 @@ import { PersonPage } from './pages/person.js';
 import { SetupPage } from './pages/setup.js';
 import { StaffPage } from './pages/staff.js';
 import { matchRoute, navigate, useLocation } from './router.js';
-import { SessionContext } from './session.js';
+import { mayOpenFlows, SessionContext } from './session.js';
 import type { Me } from './types.js';
 
 interface Route {
@@ -46,13 +46,22 @@ const NAV: Array<{ href: string; label: string; needs?: string }> = [
   { href: '/staff', label: t.common.nav.staff, needs: 'user.list' },
 ];
 
+/**
+ * The flow editor page that sent a signed-out browser to /login (`?next=/flows/…`), if that is where it
+ * came from: only /flows/ paths, so the login page cannot be used to send a browser elsewhere.
+ */
+function flowsReturnPath(query: URLSearchParams): string | null {
+  const next = query.get('next');
+  return next?.startsWith('/flows/') && !next.includes('//') && !next.includes('\\') ? next : null;
+}
+
 /** Where a role lands after signing in: installers have no door dashboard of their own. */
 export function homeOf(me: Me): string {
   return me.may.includes('door.set_mode') ? '/' : me.may.includes('device.add') ? '/install' : '/events';
 }
 
 export function App() {
-  const { path } = useLocation();
+  const { path, query } = useLocation();
   const [me, setMe] = useState<Me | null | undefined>(undefined);
 
   const loadMe = useCallback(() => {
@@ -76,6 +85,8 @@ export function App() {
     return (
       <LoginPage
         onSignedIn={(answer) => {
+          const back = path === '/login' ? flowsReturnPath(query) : null;
+          if (back && mayOpenFlows(answer)) return location.assign(back);
           setMe(answer);
           if (path === '/login') navigate(homeOf(answer), { replace: true });
         }}
@@ -83,6 +94,11 @@ export function App() {
     );
   }
   if (path === '/login') {
+    const back = flowsReturnPath(query);
+    if (back && mayOpenFlows(me)) {
+      location.assign(back);
+      return null;
+    }
     navigate(homeOf(me), { replace: true });
     return null;
   }
@@ -159,6 +175,12 @@ function Shell({
             {item.label}
           </Link>
         ))}
+        {mayOpenFlows(me) && (
+          // Node-RED's own page, not one of the app's: a plain link, in a tab of its own.
+          <a href="/flows/" target="_blank" rel="noopener" title={t.common.nav.flowsTitle}>
+            {t.common.nav.flows}
+          </a>
+        )}
       </nav>
       <main id="main" class="main">
         {children}

@@ -17,3 +17,8 @@ export function useMay(): (command: string) => boolean {
   const me = useSession();
   return (command) => me.may.includes(command);
 }
+
+/** Roles that may open the Node-RED flow editor the hub serves at /flows/ (docs/http-api.md). */
+export function mayOpenFlows(me: Me): boolean {
+  return me.user.role === 'installer' || me.user.role === 'admin';
+}

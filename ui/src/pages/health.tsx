@@ -9,7 +9,7 @@ import { formatAgo, formatBytes, formatFull, formatWhen } from '../format.js';
 import { useResource } from '../hooks.js';
 import { t } from '../i18n/index.js';
 import { useLive } from '../live.js';
-import { useMay } from '../session.js';
+import { mayOpenFlows, useMay, useSession } from '../session.js';
 import type { HubEvent } from '../types.js';
 import { ReasonDialog } from './doors/dialogs.js';
 import { useFlash } from './doors/model.js';
@@ -41,6 +41,28 @@ interface HubStatus {
     refusedSystemMs: number | null;
   } | null;
   disk?: { path: string; freeBytes: number; totalBytes: number; low: boolean } | null;
+  /** The supervised Node-RED (absent on a hub without it). */
+  nodeRed?: {
+    state: string;
+    pid: number | null;
+    rssBytes: number | null;
+    heapLimitMb?: number;
+    restarts: number;
+    since: number;
+    lastExit: { at: number; code: number | null; signal: string | null; reason: string } | null;
+    editor?: string;
+  };
+  /** Scheduled backups (absent on a hub without them). */
+  backups?: {
+    enabled: boolean;
+    copyTo: string | null;
+    everyHours: number;
+    keep: number;
+    lastSuccess: { at: number; file: string; bytes: number } | null;
+    lastFailure: { at: number; error: string } | null;
+    nextAt: number | null;
+    overdue: boolean;
+  };
   parts?: Record<string, string>;
 }
 
@@ -55,6 +77,7 @@ const RELEVANT = /^(alarm\.|cloud\.|admin\.clock\.|admin\.keypad\.|admin\.code\.
 
 export function HealthPage() {
   const may = useMay();
+  const me = useSession();
   const status = useResource(() => api.get<HubStatus>('/status'), []);
   const keypads = useResource(
     () => (may('keypad.list') ? api.get<Keypads>('/keypads') : Promise.resolve<Keypads>({ keypads: [] })),
@@ -113,6 +136,8 @@ export function HealthPage() {
           />
           <BrokerCard status={s} nameOf={nameOf} />
           {s.disk && <DiskCard disk={s.disk} />}
+          {s.nodeRed && <NodeRedCard nodeRed={s.nodeRed} canOpen={mayOpenFlows(me)} />}
+          {s.backups && <BackupsCard backups={s.backups} />}
           {may('keypad.list') && keypads.data && (
             <KeypadCard
               data={keypads.data}
@@ -310,6 +335,100 @@ function DiskCard({ disk }: { disk: NonNullable<HubStatus['disk']> }) {
         <span class="meter-fill" style={{ width: `${Math.min(100, usedPct)}%` }} />
       </div>
       <p class={`small${disk.low ? ' bad-text' : ''}`}>{disk.low ? d.low : d.ok}</p>
+    </HealthCard>
+  );
+}
+
+const NODE_RED_TONES: Record<string, Tone> = {
+  running: 'ok',
+  starting: 'neutral',
+  disabled: 'neutral',
+  unresponsive: 'warn',
+  backoff: 'warn',
+  stopped: 'warn',
+};
+
+/** Node-RED: the installers' flows. Never a door matter, so at worst "needs attention", never red. */
+function NodeRedCard({ nodeRed, canOpen }: { nodeRed: NonNullable<HubStatus['nodeRed']>; canOpen: boolean }) {
+  const n = t.health.nodeRed;
+  if (nodeRed.state === 'disabled') {
+    return (
+      <HealthCard title={n.title} tone="neutral" verdict={n.state.disabled!}>
+        <p class="small">{n.disabledText}</p>
+      </HealthCard>
+    );
+  }
+  const exit = nodeRed.lastExit;
+  return (
+    <HealthCard
+      title={n.title}
+      tone={NODE_RED_TONES[nodeRed.state] ?? 'warn'}
+      verdict={n.state[nodeRed.state] ?? nodeRed.state}
+    >
+      <p class="small">{n.stateText[nodeRed.state] ?? n.doorsUnaffected}</p>
+      <dl class="figures">
+        {nodeRed.rssBytes !== null && (
+          <Figure
+            label={n.memory}
+            value={formatBytes(nodeRed.rssBytes)}
+            text={nodeRed.heapLimitMb ? n.memoryText(nodeRed.heapLimitMb) : undefined}
+          />
+        )}
+        <Figure label={n.restarts} value={t.health.count(nodeRed.restarts)} text={n.restartsText} />
+        {nodeRed.state === 'running' && (
+          <Figure label={n.since} value={t.health.duration((Date.now() - nodeRed.since) / 1000)} />
+        )}
+        {exit && (
+          <Figure
+            label={n.lastExit}
+            value={formatAgo(exit.at)}
+            text={n.exitText(exit.reason, exit.code, exit.signal)}
+          />
+        )}
+      </dl>
+      {canOpen && nodeRed.state === 'running' && (
+        <p>
+          <a href={nodeRed.editor ?? '/flows/'} target="_blank" rel="noopener">
+            {n.open}
+          </a>
+        </p>
+      )}
+    </HealthCard>
+  );
+}
+
+/** Scheduled backups of the hub's data (docs/replace-a-hub.md). */
+function BackupsCard({ backups }: { backups: NonNullable<HubStatus['backups']> }) {
+  const b = t.health.backups;
+  if (!backups.enabled) {
+    return (
+      <HealthCard title={b.title} tone="warn" verdict={b.off}>
+        <p class="small">{b.offText}</p>
+      </HealthCard>
+    );
+  }
+  const { lastSuccess, lastFailure } = backups;
+  const failedLast = lastFailure !== null && (lastSuccess === null || lastFailure.at > lastSuccess.at);
+  const tone: Tone = backups.overdue ? 'bad' : failedLast ? 'warn' : 'ok';
+  return (
+    <HealthCard title={b.title} tone={tone} verdict={tone === 'ok' ? t.health.allGood : t.health.attention}>
+      {backups.overdue && <p class="small bad-text">{b.overdue}</p>}
+      <dl class="figures">
+        <Figure
+          label={b.last}
+          value={lastSuccess ? formatAgo(lastSuccess.at) : b.never}
+          text={lastSuccess ? b.lastText(formatBytes(lastSuccess.bytes)) : undefined}
+        />
+        {backups.nextAt !== null && <Figure label={b.next} value={formatWhen(backups.nextAt)} />}
+        <Figure label={b.schedule} value={b.scheduleValue(backups.everyHours, backups.keep)} />
+        {backups.copyTo && <Figure label={b.copyTo} value={backups.copyTo} text={b.copyToText} />}
+      </dl>
+      {failedLast && (
+        <details class="tech">
+          <summary>{b.failed(formatAgo(lastFailure!.at))}</summary>
+          <p class="mono small">{lastFailure!.error}</p>
+        </details>
+      )}
     </HealthCard>
   );
 }

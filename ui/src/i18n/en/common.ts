@@ -7,6 +7,8 @@ export const common = {
     health: 'Hub',
     install: 'Install',
     staff: 'Staff',
+    flows: 'Flows',
+    flowsTitle: 'Open the Node-RED flow editor in a new tab',
   },
   signOut: 'Sign out',
   signedInAs: (name: string, role: string) => `${name} (${role})`,

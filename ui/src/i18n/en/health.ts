@@ -93,6 +93,54 @@ export const health = {
     enable: 'Switch back on',
     enabled: 'The keypad takes codes again.',
   },
+  nodeRed: {
+    title: 'Flows (Node-RED)',
+    state: {
+      running: 'Running',
+      starting: 'Starting',
+      unresponsive: 'Not answering',
+      backoff: 'Restarting',
+      stopped: 'Stopped',
+      disabled: 'Switched off',
+    } as Record<string, string>,
+    stateText: {
+      running: 'The installer’s flows are running. Doors never wait for them.',
+      starting: 'Node-RED is starting. Doors work without it.',
+      unresponsive:
+        'Node-RED stopped answering; the hub restarts it by itself. Doors keep working without it.',
+      backoff:
+        'Node-RED stopped and the hub will start it again shortly. Doors keep working; flows (notifications, schedules) pause meanwhile.',
+      stopped: 'Node-RED is not running. Doors keep working; flows do not run.',
+    } as Record<string, string>,
+    doorsUnaffected: 'Doors keep working whatever Node-RED does.',
+    disabledText:
+      'This hub runs no flows (nodeRed.enabled is off in its configuration). Doors do not need them.',
+    memory: 'Memory in use',
+    memoryText: (heapMb: number) => `Its flows may use up to ${n(heapMb)} MB before the hub restarts it.`,
+    restarts: 'Restarts since the hub started',
+    restartsText: 'A few over months is normal; many in a day means a flow is at fault. Call your installer.',
+    since: 'Running for',
+    lastExit: 'Last stopped',
+    exitText: (reason: string, code: number | null, signal: string | null) =>
+      `Why: ${reason}${code !== null ? ` (exit code ${code})` : ''}${signal ? ` (${signal})` : ''}`,
+    open: 'Open the flow editor',
+  },
+  backups: {
+    title: 'Backups',
+    off: 'Off',
+    offText:
+      'The hub makes no scheduled backups. If this hub breaks, its cards, codes and log cannot be moved to a new one. Ask your installer to switch them on.',
+    overdue: 'The last backup is too old. Check the storage it goes to, or call your installer.',
+    last: 'Last backup',
+    lastText: (size: string) => `${size}. Kept on the hub and copied as set up below.`,
+    never: 'never',
+    next: 'Next backup',
+    schedule: 'Schedule',
+    scheduleValue: (hours: number, keep: number) => `every ${n(hours)} h, the last ${n(keep)} kept`,
+    copyTo: 'Copied to',
+    copyToText: 'A copy off this hub, so a dead SD card loses nothing.',
+    failed: (ago: string) => `The last attempt failed ${ago} (for your installer)`,
+  },
   hub: {
     title: 'This hub',
     version: 'Software version',
