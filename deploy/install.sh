@@ -210,6 +210,13 @@ check_schema() {
   say "$out"
 }
 
+APPLIANCE_DEFAULTS='
+# --- Appliance defaults written by install.sh (docs/install.md) ---
+# Scheduled encrypted backups, daily, 7 kept, in /var/lib/gatehouse/backups. They need a passphrase:
+#   sudo gatehouse backup passphrase
+backups:
+  enabled: true'
+
 install_config() {
   local from="$1"
   install -d -m 0750 "$ETC_DIR"
@@ -220,8 +227,11 @@ install_config() {
     say "keeping $ETC_DIR/config.yml (new settings, if any: $ETC_DIR/config.example.yml)"
   else
     install -m 0640 "$from/deploy/config.example.yml" "$ETC_DIR/config.yml"
+    # What an appliance does unlike a developer's checkout: it backs itself up (docs/replace-a-hub.md).
+    printf '%s\n' "$APPLIANCE_DEFAULTS" >>"$ETC_DIR/config.yml"
     own "root:$SERVICE_USER" "$ETC_DIR/config.yml"
-    say "wrote $ETC_DIR/config.yml (every setting at its default, commented out)"
+    say "wrote $ETC_DIR/config.yml (appliance defaults; every other setting at its default, commented out)"
+    say "set the backup passphrase now and write it down: sudo gatehouse backup passphrase"
   fi
 }
 

@@ -27,6 +27,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { callHub } from '../../hub/cli/hub-client.js';
 import { renderConfigExample } from '../../hub/config/example.js';
 import { SCHEMA_VERSION } from '../../hub/store/migrations.js';
@@ -287,7 +288,8 @@ describe("the image's start command, run from the production tree", () => {
     const base = `http://127.0.0.1:${httpPort}`;
     const health = await fetch(`${base}/api/v1/health`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ status: 'ok' });
+    // Degraded, not failing: the cloud it dials does not answer (and Node-RED may still be starting).
+    expect((await health.json()).status).toMatch(/^(ok|degraded)$/);
     const page = await fetch(`${base}/`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     const html = await page.text();
@@ -359,7 +361,10 @@ describe('deploy/install.sh in a throwaway root', () => {
     expect(readlinkSync(path.join(p.prefix, 'current'))).toBe(VERSION);
     expect(existsSync(path.join(p.prefix, 'current/dist/hub/main.js'))).toBe(true);
     expect(existsSync(path.join(p.prefix, 'current/hub/cloud/gatehouse-cloud.proto'))).toBe(true);
-    expect(readFileSync(path.join(p.etc, 'config.yml'), 'utf8')).toBe(renderConfigExample());
+    const installed = readFileSync(path.join(p.etc, 'config.yml'), 'utf8');
+    expect(installed.startsWith(renderConfigExample())).toBe(true);
+    // The appliance backs itself up; everything else stays at the schema's defaults.
+    expect(parseYaml(installed)).toEqual({ version: 1, backups: { enabled: true } });
     expect(statSync(path.join(p.etc, 'config.yml')).mode & 0o777).toBe(0o640);
     expect(statSync(p.data).mode & 0o777).toBe(0o700);
     expect(statSync(path.join(p.bin, 'gatehouse')).mode & 0o111).not.toBe(0);

@@ -236,8 +236,9 @@ describe('/metrics', () => {
     const loop = family(s, 'gatehouse_event_loop_delay_seconds')!.metrics;
     expect(loop.map((m) => m.labels!.quantile).sort()).toEqual(['0.5', '0.99', 'max']);
     for (const m of loop) expect(Number(m.value)).toBeGreaterThan(0);
-    // Node-RED and backups are reported only when those parts are there (not in this hub).
-    expect(s.families.filter((f) => /^gatehouse_(nodered|backup)_/.test(f.name))).toEqual([]);
+    // Node-RED is off in this hub: its state says so.
+    const nodeRed = s.families.find((f) => f.name === 'gatehouse_nodered_state');
+    expect(nodeRed!.metrics.filter((m) => m.value === '1').map((m) => m.labels!.state)).toEqual(['disabled']);
   }, 60_000);
 
   it('is served on the HTTPS listener too', async () => {
