@@ -289,7 +289,7 @@ describe("the image's start command, run from the production tree", () => {
     const health = await fetch(`${base}/api/v1/health`);
     expect(health.status).toBe(200);
     // Degraded, not failing: the cloud it dials does not answer (and Node-RED may still be starting).
-    expect((await health.json()).status).toMatch(/^(ok|degraded)$/);
+    expect(((await health.json()) as { status: string }).status).toMatch(/^(ok|degraded)$/);
     const page = await fetch(`${base}/`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     const html = await page.text();
