@@ -84,13 +84,15 @@ export const MqttLimitsSchema = Type.Object(
       'Topic filters per second a device may subscribe to. Beyond the burst: disconnected for backoffSeconds.',
     ),
     subscriptionBurst: Int(100, 1, 100_000, 'Topic filters a device may subscribe to at once.'),
+    // Capped: the hub answers each request in turn, so one account allowed many thousands a second
+    // queues work and memory without bound and slows every door (measured: docs/benchmarks.md).
     bridgeRequestsPerSecond: Int(
       20,
       1,
-      100_000,
+      500,
       'Bridge requests per second of an integration (Node-RED, Home Assistant). Beyond the burst: disconnected for backoffSeconds.',
     ),
-    bridgeRequestBurst: Int(100, 1, 100_000, 'Bridge requests an integration may send at once.'),
+    bridgeRequestBurst: Int(100, 1, 1_000, 'Bridge requests an integration may send at once.'),
     bridgeEventsPerSecond: Int(
       20,
       1,
