@@ -113,7 +113,7 @@ export async function connectHomeAssistant(rig: HaRig, id = 'home-assistant'): P
   return heard;
 }
 
-export async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+export async function until(what: string, check: () => boolean, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);

@@ -88,7 +88,7 @@ describe('staff accounts', () => {
     await page.getByText('maria is now Installer.').waitFor();
     await maria.page.goto('/events');
     await maria.page.getByRole('button', { name: 'Sign out' }).waitFor();
-    await expect.poll(() => navOf(maria.page)).toEqual(['Events', 'Hub', 'Install']);
+    await expect.poll(() => navOf(maria.page)).toEqual(['Events', 'Hub', 'Install', 'Flows']);
     expect((await maria.page.request.get('/api/v1/people')).status()).toBe(403);
 
     // Reset the password: her session ends; the old password fails and the new one works.
