@@ -116,7 +116,11 @@ describe('a door controller on MQTT', () => {
       reader.on('message', onMessage);
     });
     await present(reader, 'garage', { id: 'set-1', kind: 'card', value: '04A22B1C' });
-    expect(await set).toEqual({ lock: 'unlock', ms: 5000 });
+    // The pulse left when the message goes out: 5000 ms, a few less when the machine is slow.
+    const message = (await set) as { lock: string; ms: number };
+    expect(message.lock).toBe('unlock');
+    expect(message.ms).toBeGreaterThan(4_500);
+    expect(message.ms).toBeLessThanOrEqual(5_000);
   });
 
   it('locks a keypad after 5 wrong codes, while cards keep working on that door', async () => {
