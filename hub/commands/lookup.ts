@@ -4,9 +4,9 @@
 import Type from 'typebox';
 import type { Person } from '../domain.js';
 import { notFound } from '../store/errors.js';
-import { MAX_SEARCH_CHARS } from '../store/people.js';
 import type { Store } from '../store/store.js';
 import { CommandError, defineCommand } from './command.js';
+import { PersonQuery } from './people.js';
 import { Id, Input } from './schemas.js';
 
 /** A flow looks up one person or a handful: a search never returns the whole building. */
@@ -50,13 +50,7 @@ export const lookupCommands = [
       'look a person up by id or by part of a name or unit: name, unit, status, groups, access window (never credentials)',
     input: Input({
       id: Type.Optional(Id),
-      query: Type.Optional(
-        Type.String({
-          minLength: 1,
-          maxLength: MAX_SEARCH_CHARS,
-          description: 'part of the name, id, unit id or unit name',
-        }),
-      ),
+      query: Type.Optional(PersonQuery),
       limit: Type.Optional(
         Type.Integer({
           minimum: 1,

@@ -50,6 +50,13 @@ function decisionNow(ctx: CommandContext): number {
 /** Epoch ms, or null for "open" on that side. */
 const WindowBound = Type.Union([EpochMs, Type.Null()]);
 
+/** A search for people (person.list for staff, person.lookup for flows): the store folds case and accents. */
+export const PersonQuery = Type.String({
+  minLength: 1,
+  maxLength: MAX_SEARCH_CHARS,
+  description: 'part of the name, id, unit id or unit name',
+});
+
 export const personCommands = [
   defineCommand({
     name: 'person.add',
@@ -85,13 +92,7 @@ export const personCommands = [
     name: 'person.list',
     summary: 'list people by name; query: part of a name, id or unit (case and accents ignored)',
     input: Input({
-      query: Type.Optional(
-        Type.String({
-          minLength: 1,
-          maxLength: MAX_SEARCH_CHARS,
-          description: 'part of the name, id, unit id or unit name',
-        }),
-      ),
+      query: Type.Optional(PersonQuery),
       limit: Type.Optional(
         Type.Integer({
           minimum: 1,
