@@ -28,6 +28,10 @@ afterEach(async () => {
 });
 
 const frontState = () => ha.json(doorTopic('front', 'state'));
+const statesSeen = () =>
+  ha.all
+    .filter((m) => m.topic === doorTopic('front', 'state'))
+    .map((m) => (JSON.parse(m.payload) as { lock?: string }).lock);
 const send = (tail: string, payload: string | Buffer) =>
   ha.client.publishAsync(doorTopic('front', tail), payload, { qos: 1 });
 const events = (type: string) =>
@@ -36,9 +40,12 @@ const events = (type: string) =>
 describe('commands from Home Assistant', () => {
   it('UNLOCK opens the door for its unlock time, audited as device:home-assistant; it relocks itself', async () => {
     const sim = rig.hub.simDoors.get('front')!;
+    const relayBefore = sim.relay.history.length;
     await send('set', 'UNLOCK');
-    await until('unlocked', () => frontState()?.lock === 'UNLOCKED');
-    expect(sim.isUnlocked()).toBe(true);
+    // Seen at any time, not only as the last state: on a loaded machine the 1.5 s unlock can be over
+    // before the next look.
+    await until('unlocked', () => statesSeen().includes('UNLOCKED'));
+    expect(sim.relay.history.length).toBeGreaterThan(relayBefore);
     const [unlocked] = events('admin.door.unlocked');
     expect(unlocked?.data).toMatchObject({ actor: 'device:home-assistant', reason: 'Home Assistant' });
     await until('relocked', () => frontState()?.lock === 'LOCKED');
