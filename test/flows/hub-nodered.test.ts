@@ -9,6 +9,7 @@ import { createLogger } from '../../hub/logger.js';
 import type { NodeRedTarget } from '../../hub/nodered/target.js';
 import { removeDir, startHub, tempDataDir } from '../helpers/hub.js';
 import { call } from '../http/client.js';
+import { nodeRedAdmin } from '../nodered/admin-api.js';
 import { CONFIG, type FlowNode, fn, gatehouse, tab } from './flow-builder.js';
 import { waitFor } from './nodered.js';
 
@@ -40,18 +41,7 @@ describe("the Gatehouse nodes in the hub's own Node-RED", () => {
   let target: NodeRedTarget;
   const logs: string[] = [];
 
-  const admin = (method: string, route: string, body?: unknown) =>
-    fetch(`${target.origin}${route}`, {
-      method,
-      headers: {
-        [target.header]: target.token,
-        accept: 'application/json',
-        ...(body === undefined
-          ? {}
-          : { 'content-type': 'application/json', 'node-red-deployment-type': 'full' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+  const admin = (method: string, route: string, body?: unknown) => nodeRedAdmin(target, method, route, body);
   const answer = (name: string) =>
     waitFor(
       () => {

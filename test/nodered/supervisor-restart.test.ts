@@ -10,6 +10,7 @@ import { NODE_RED_ACCOUNT } from '../../hub/nodered/account.js';
 import type { NodeRedStatus } from '../../hub/nodered/supervisor.js';
 import type { NodeRedTarget } from '../../hub/nodered/target.js';
 import { removeDir, startHub, tempDataDir } from '../helpers/hub.js';
+import { nodeRedAdmin as admin } from './admin-api.js';
 
 const dir = tempDataDir();
 const hubs: Hub[] = [];
@@ -33,20 +34,6 @@ async function startWithNodeRed(): Promise<{ hub: Hub; target: NodeRedTarget }> 
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return { hub, target: hub.nodeRed!.target()! };
-}
-
-function admin(target: NodeRedTarget, method: string, route: string, body?: unknown): Promise<Response> {
-  return fetch(`${target.origin}${route}`, {
-    method,
-    headers: {
-      [target.header]: target.token,
-      accept: 'application/json',
-      ...(body === undefined
-        ? {}
-        : { 'content-type': 'application/json', 'node-red-deployment-type': 'full' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
 }
 
 describe('Node-RED across hub restarts', () => {

@@ -15,6 +15,7 @@ import type { NodeRedStatus } from '../../hub/nodered/supervisor.js';
 import type { NodeRedTarget } from '../../hub/nodered/target.js';
 import { succeedIn } from '../cli/helpers.js';
 import { connectDoorDevice, present, removeDir, startHub, tempDataDir } from '../helpers/hub.js';
+import { nodeRedAdmin as admin } from './admin-api.js';
 
 const CARD = '04A1B2C3';
 let dir: string;
@@ -82,20 +83,6 @@ async function runningAfter(restarts: number): Promise<NodeRedTarget> {
     return s.state === 'running' && s.restarts === restarts;
   });
   return hub.nodeRed!.target()!;
-}
-
-function admin(target: NodeRedTarget, method: string, route: string, body?: unknown): Promise<Response> {
-  return fetch(`${target.origin}${route}`, {
-    method,
-    headers: {
-      [target.header]: target.token,
-      accept: 'application/json',
-      ...(body === undefined
-        ? {}
-        : { 'content-type': 'application/json', 'node-red-deployment-type': 'full' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
 }
 
 /** A flow whose function node runs `func` when its inject node's button is pressed (never on its own). */

@@ -23,13 +23,17 @@ export function formatFull(ms: number): string {
   return fullFormat.format(ms);
 }
 
-/** "just now", "5 min ago", "3 h ago", "2 days ago". */
+/** "just now", "5 min ago", "3 h ago", "1 day ago", "2 days ago". */
 export function formatAgo(ms: number, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - ms) / 1000));
   if (s < 45) return 'just now';
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86_400) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86_400)} days ago`;
+  // Each unit rounds on its own, so 59.6 min reads "1 h ago", never "60 min ago".
+  const minutes = Math.round(s / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(s / 3600);
+  if (hours < 24) return `${hours} h ago`;
+  const days = Math.round(s / 86_400);
+  return days === 1 ? '1 day ago' : `${days} days ago`;
 }
 
 export function formatBytes(bytes: number): string {
