@@ -61,11 +61,18 @@ export interface TrustedClockOptions {
   /** Resolves true when NTP has synchronised the system clock; polled every `ntpPollMs`. */
   ntpSynchronized?: () => Promise<boolean>;
   ntpPollMs?: number;
+  /** How often the high-water mark is saved while running (default 10 min; also at stop). */
   persistEveryMs?: number;
   logger?: Logger;
 }
 
 const HWM_KEY = 'offline.clock.hwm';
+/**
+ * Every save is a durable commit on the SD card (docs/storage.md): once a minute cost 35 MB a day on an
+ * idle hub. Every 10 minutes (and at every stop) costs a tenth; the price is that after a power cut or a
+ * kill the hub may trust a time up to 10 minutes older than the last it saw (docs/trusted-time.md).
+ */
+export const DEFAULT_PERSIST_EVERY_MS = 600_000;
 const CONFIRMED_KEY = 'offline.clock.confirmed';
 
 export class TrustedClock {
@@ -93,7 +100,7 @@ export class TrustedClock {
 
   async start(): Promise<void> {
     this.load();
-    const persistEvery = this.#o.persistEveryMs ?? 60_000;
+    const persistEvery = this.#o.persistEveryMs ?? DEFAULT_PERSIST_EVERY_MS;
     // Reading the clock here too notices a jump (and raises the alarm) even when no one is at a door.
     const persist = setInterval(() => {
       this.now();
