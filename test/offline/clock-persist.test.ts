@@ -4,7 +4,11 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_PERSIST_EVERY_MS, TrustedClock } from '../../hub/offline/clock.js';
+import {
+  CONFIRMATION_SAVE_EVERY_MS,
+  DEFAULT_PERSIST_EVERY_MS,
+  TrustedClock,
+} from '../../hub/offline/clock.js';
 import type { OpenedStore } from '../../hub/open-store.js';
 import { type TempData, tempData } from './helpers.js';
 
@@ -62,6 +66,42 @@ describe('the clock high-water mark on disk', () => {
     await again.start();
     expect(again.now()).toMatchObject({ ms: seen, trusted: false, reason: 'clock_jump' });
     await again.stop();
+  });
+
+  it('saves NTP confirmations once an hour and at stop, not every 5 minutes', async () => {
+    const opened = data.open();
+    const time = fakeTime();
+    const writes: string[] = [];
+    const kv = {
+      get: (key: string) => opened.store.kv.get(key),
+      set: (key: string, value: string) => {
+        writes.push(key);
+        opened.store.kv.set(key, value);
+      },
+    };
+    const clock = new TrustedClock({
+      kv,
+      emitEvent: (e) => opened.store.events.append(e),
+      systemNow: time.systemNow,
+      monotonicNow: time.monotonicNow,
+    });
+    await clock.start();
+    for (let i = 0; i < 24; i++) {
+      clock.confirm('ntp'); // the 5-minute NTP probe, for two hours
+      time.advance(5 * 60_000);
+    }
+    const saved = writes.filter((k) => k === 'offline.clock.confirmed').length;
+    expect(saved).toBe(2); // the first, and one an hour later
+    const saved2 = JSON.parse(opened.store.kv.get('offline.clock.confirmed')!) as { at: number };
+    expect(clock.status().lastConfirmedAt! - saved2.at).toBeLessThanOrEqual(CONFIRMATION_SAVE_EVERY_MS);
+    // A different source is saved at once; a stop saves the newest.
+    clock.confirm('cloud');
+    expect(writes.filter((k) => k === 'offline.clock.confirmed').length).toBe(3);
+    time.advance(60_000);
+    clock.confirm('cloud');
+    await clock.stop();
+    const last = JSON.parse(opened.store.kv.get('offline.clock.confirmed')!) as { at: number; by: string };
+    expect(last).toEqual({ at: clock.status().lastConfirmedAt, by: 'cloud' });
   });
 
   it('a kill -9 loses at most one save period', async () => {

@@ -57,7 +57,13 @@ describe('event-log retention', () => {
     const check = store.events.verify();
     expect(check).toMatchObject({ ok: true, checked: 520, anchor: { seq: 480 } });
     // The next event still follows the chain, and a second pass with nothing due does nothing.
-    store.events.appendDurable({ type: 'decision', doorId: null, personId: null, credentialId: null });
+    store.events.appendDurable({
+      type: 'decision',
+      doorId: null,
+      personId: null,
+      credentialId: null,
+      data: {},
+    });
     expect(store.events.verify()).toMatchObject({ ok: true, checked: 521 });
     expect((await pruneEvents(db, { ...POLICY, now: NOW, ackedSeq: null })).deleted).toBe(0);
   });
@@ -80,6 +86,7 @@ describe('event-log retention', () => {
       doorId: null,
       personId: null,
       credentialId: null,
+      data: {},
     });
     expect(next.seq).toBe(301);
     expect(store.events.verify()).toMatchObject({ ok: true, checked: 2, anchor: { seq: 299 } });
@@ -90,8 +97,13 @@ describe('event-log retention', () => {
     const writes: number[] = [];
     const writer = setInterval(() => {
       writes.push(
-        store.events.appendDurable({ type: 'decision', doorId: null, personId: null, credentialId: null })
-          .seq,
+        store.events.appendDurable({
+          type: 'decision',
+          doorId: null,
+          personId: null,
+          credentialId: null,
+          data: {},
+        }).seq,
       );
     }, 5);
     const result = await pruneEvents(
