@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openHubStore } from '../../hub/open-store.js';
 import { pruneEvents } from '../../hub/store/retention.js';
 import { runIn } from '../cli/helpers.js';
-import { removeDir, tempDataDir } from '../helpers/hub.js';
+import { removeDir, startHub, tempDataDir } from '../helpers/hub.js';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-12-02T12:00:00Z');
@@ -45,5 +45,26 @@ describe('events verify after pruning', () => {
     const res = await runIn(dir, ['events', 'verify']);
     expect(res.code).toBe(3);
     expect(res.stdout).toContain('EVENT LOG BROKEN at seq 40');
+  });
+});
+
+describe('the retention part in a running hub', () => {
+  it('shows the oldest kept event and the anchor in the status and in `gatehouse status`', async () => {
+    const hub = await startHub(dir, { events: { retention: { keepDays: 30 } } });
+    try {
+      const status = hub.status() as { eventLog: Record<string, unknown>; parts: Record<string, string> };
+      expect(status.parts.retention).toBe('running');
+      expect(status.eventLog).toMatchObject({
+        enabled: true,
+        keepDays: 30,
+        oldestSeq: 31,
+        prunedThroughSeq: 30,
+      });
+      const res = await runIn(dir, ['status']);
+      expect(res.code).toBe(0);
+      expect(res.stdout).toMatch(/events: oldest kept #31 of .*, pruned through #30 on .* \(keep 30 days\)/);
+    } finally {
+      await hub.stop();
+    }
   });
 });
