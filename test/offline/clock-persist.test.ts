@@ -10,23 +10,10 @@ import {
   TrustedClock,
 } from '../../hub/offline/clock.js';
 import type { OpenedStore } from '../../hub/open-store.js';
+import { fakeTime, T0 } from './clock-time.js';
 import { type TempData, tempData } from './helpers.js';
 
-const T0 = Date.parse('2026-11-27T12:00:00Z');
 const HWM_KEY = 'offline.clock.hwm';
-
-function fakeTime() {
-  const t = { system: T0, mono: 1_000 };
-  return {
-    t,
-    advance(ms: number) {
-      t.system += ms;
-      t.mono += ms;
-    },
-    systemNow: () => t.system,
-    monotonicNow: () => t.mono,
-  };
-}
 
 describe('the clock high-water mark on disk', () => {
   let data: TempData;
