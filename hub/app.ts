@@ -56,6 +56,7 @@ import { Held, Lifecycle, type Part, service } from './parts.js';
 import { ensureCertificates, type HubCertificates } from './pki/certificates.js';
 import { CARD_HASH_PURPOSE } from './store/migrations.js';
 import { diskStatus } from './store/reserve.js';
+import { EventRetention } from './store/retention.js';
 import type { Store } from './store/store.js';
 
 export const VERSION = '0.1.0';
@@ -340,6 +341,20 @@ export class Hub {
     { status: (backups) => ({ backups: backups?.status() ?? null }), stopDeadlineMs: 5_000 },
   );
 
+  /** Event-log retention: a daily pruning pass in small batches (docs/storage.md). */
+  readonly #retention = service(
+    'retention',
+    ({ logger }) =>
+      new EventRetention({
+        config: this.config.events.retention,
+        db: this.#store.get().db,
+        ackedSeq: () => (this.config.cloud.enabled ? this.store.cloudState.read('acked_seq') : null),
+        now: this.#now,
+        logger,
+      }),
+    { status: (retention) => ({ eventLog: retention?.status() ?? null }) },
+  );
+
   /** Changes made by other processes (the CLI) reach the running parts within ~200 ms. */
   readonly #watch = new Held<() => void>('watch', {
     build: () =>
@@ -379,6 +394,7 @@ export class Hub {
         ...(this.config.nodeRed.enabled ? [this.#nodeRed] : []),
         this.#cloud,
         this.#backups,
+        this.#retention,
         this.#watch,
       ],
       this.logger,

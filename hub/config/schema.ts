@@ -9,6 +9,7 @@ import { LoginLimitsSchema, StreamLimitsSchema } from '../http/limits.js';
 import { LogFormatSchema, MetricsConfigSchema } from '../metrics/config.js';
 import { NodeRedConfigSchema } from '../nodered/config.js';
 import { OfflineConfigSchema } from '../offline/config.js';
+import { EventsConfigSchema } from '../store/retention-config.js';
 
 const Port = (def: number, description: string) =>
   Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
@@ -282,6 +283,7 @@ export const ConfigSchema = Type.Object(
         description: 'The event log on a full disk (docs/outages.md).',
       },
     ),
+    events: EventsConfigSchema,
     backups: Type.Object(BackupsConfigSchema.properties, {
       additionalProperties: false,
       default: {},

@@ -61,12 +61,25 @@ export interface TrustedClockOptions {
   /** Resolves true when NTP has synchronised the system clock; polled every `ntpPollMs`. */
   ntpSynchronized?: () => Promise<boolean>;
   ntpPollMs?: number;
+  /** How often the high-water mark is saved while running (default 10 min; also at stop). */
   persistEveryMs?: number;
   logger?: Logger;
 }
 
 const HWM_KEY = 'offline.clock.hwm';
+/**
+ * Every save is a durable commit on the SD card (docs/storage.md): once a minute cost 35 MB a day on an
+ * idle hub. Every 10 minutes (and at every stop) costs a tenth; the price is that after a power cut or a
+ * kill the hub may trust a time up to 10 minutes older than the last it saw (docs/trusted-time.md).
+ */
+export const DEFAULT_PERSIST_EVERY_MS = 600_000;
 const CONFIRMED_KEY = 'offline.clock.confirmed';
+/**
+ * NTP confirms every 5 minutes; saving each one would be 288 commits a day on the card. A confirmation
+ * is saved when its source changes, once an hour, and at stop: after a power cut the hub may remember it up
+ * to an hour older than it was, so trust (7 days by default) can only end that much sooner, never later.
+ */
+export const CONFIRMATION_SAVE_EVERY_MS = 3_600_000;
 
 export class TrustedClock {
   readonly policy: Readonly<ClockPolicy>;
@@ -80,6 +93,8 @@ export class TrustedClock {
   #refusedSystemMs: number | null = null;
   #confirmedAt: number | null = null;
   #confirmedBy: 'ntp' | 'cloud' | null = null;
+  /** The confirmation as last saved: what a restart would read. */
+  #savedConfirmation: { at: number; by: 'ntp' | 'cloud' } | null = null;
   #cloudDisagrees = false;
   #timers: NodeJS.Timeout[] = [];
   #loaded = false;
@@ -93,7 +108,7 @@ export class TrustedClock {
 
   async start(): Promise<void> {
     this.load();
-    const persistEvery = this.#o.persistEveryMs ?? 60_000;
+    const persistEvery = this.#o.persistEveryMs ?? DEFAULT_PERSIST_EVERY_MS;
     // Reading the clock here too notices a jump (and raises the alarm) even when no one is at a door.
     const persist = setInterval(() => {
       this.now();
@@ -120,7 +135,10 @@ export class TrustedClock {
   async stop(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
-    if (this.#loaded) this.#persist();
+    if (this.#loaded) {
+      this.#persist();
+      this.#saveConfirmation();
+    }
   }
 
   /** Reads the persisted state; start() calls it, and now() does on first use. */
@@ -134,6 +152,7 @@ export class TrustedClock {
     if (confirmed) {
       this.#confirmedAt = confirmed.at;
       this.#confirmedBy = confirmed.by;
+      this.#savedConfirmation = confirmed;
     }
     const system = this.#systemNow();
     this.#anchorMono = this.#monoNow();
@@ -204,11 +223,9 @@ export class TrustedClock {
     if (this.#refusedSystemMs !== null) return false;
     this.#confirmedAt = reading.ms;
     this.#confirmedBy = source;
-    try {
-      this.#o.kv.set(CONFIRMED_KEY, JSON.stringify({ at: reading.ms, by: source }));
-    } catch (err) {
-      this.#o.logger?.error({ err }, 'could not persist clock confirmation');
-    }
+    const saved = this.#savedConfirmation;
+    if (saved === null || saved.by !== source || reading.ms - saved.at >= CONFIRMATION_SAVE_EVERY_MS)
+      this.#saveConfirmation();
     return true;
   }
 
@@ -268,6 +285,19 @@ export class TrustedClock {
       this.#o.emitEvent({ type: 'alarm.clock_jump', doorId: null, personId: null, credentialId: null, data });
     } catch (err) {
       this.#o.logger?.error({ err }, 'could not record alarm.clock_jump');
+    }
+  }
+
+  #saveConfirmation(): void {
+    const at = this.#confirmedAt;
+    const by = this.#confirmedBy;
+    if (at === null || by === null) return;
+    if (this.#savedConfirmation?.at === at && this.#savedConfirmation.by === by) return;
+    try {
+      this.#o.kv.set(CONFIRMED_KEY, JSON.stringify({ at, by }));
+      this.#savedConfirmation = { at, by };
+    } catch (err) {
+      this.#o.logger?.error({ err }, 'could not persist clock confirmation');
     }
   }
 

@@ -9,6 +9,7 @@ import { Summarizer } from '../budget.js';
 import type { HubEvent, NewEvent } from '../domain.js';
 import type { StoreContext } from './context.js';
 import { canonicalJson, invalid, isPlainRecord, StoreError } from './errors.js';
+import { type PruneAnchor, readPruneAnchor } from './prune-anchor.js';
 import { DiskReserve, isNoSpace, nodeStorageFs, type StorageFs, storageErrorCode } from './reserve.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -167,6 +168,8 @@ export interface ChainCheck {
   checked: number;
   /** seq of the first event that does not match the chain. */
   brokenAt?: number;
+  /** Older events were pruned (hub/store/retention.ts): the chain was checked from this anchor on. */
+  anchor?: PruneAnchor;
 }
 
 /** The hash of one event: sha256(prevHash + canonical JSON of its fields). */
@@ -936,6 +939,21 @@ export function verifyEventChain(db: Database, fromSeq = 0): ChainCheck {
   let expectedPrev: string | null = fromSeq <= 1 ? GENESIS_HASH : null;
   let previousSeq: number | null = null;
   let checked = 0;
+  // After pruning, "from the start" means from the anchor: the first kept event must follow it and link to it.
+  let anchor: PruneAnchor | null = null;
+  if (fromSeq <= 1) {
+    try {
+      anchor = readPruneAnchor(db);
+    } catch {
+      return { ok: false, checked: 0, brokenAt: 0 };
+    }
+    if (anchor) {
+      expectedPrev = anchor.hash;
+      previousSeq = anchor.seq;
+      fromSeq = anchor.seq + 1;
+    }
+  }
+  const withAnchor = (check: ChainCheck): ChainCheck => (anchor ? { ...check, anchor } : check);
   const rows = db
     .prepare<unknown[], EventRow>('SELECT * FROM events WHERE seq >= ? ORDER BY seq')
     .iterate(fromSeq);
@@ -944,7 +962,7 @@ export function verifyEventChain(db: Database, fromSeq = 0): ChainCheck {
     try {
       data = JSON.parse(row.data) as Record<string, unknown>;
     } catch {
-      return broken(rows, checked, row.seq);
+      return withAnchor(broken(rows, checked, row.seq));
     }
     const linked = expectedPrev === null || row.prev_hash === expectedPrev;
     const contiguous = previousSeq === null || row.seq === previousSeq + 1;
@@ -957,12 +975,14 @@ export function verifyEventChain(db: Database, fromSeq = 0): ChainCheck {
       credentialId: row.credential_id,
       data,
     });
-    if (!linked || !contiguous || hash !== row.hash) return broken(rows, checked, row.seq);
+    if (!linked || !contiguous || hash !== row.hash) return withAnchor(broken(rows, checked, row.seq));
     expectedPrev = row.hash;
     previousSeq = row.seq;
     checked++;
   }
-  return { ok: true, checked };
+  // Pruning always keeps the newest event: an anchor with nothing after it means events were removed.
+  if (anchor && checked === 0) return withAnchor({ ok: false, checked, brokenAt: anchor.seq + 1 });
+  return withAnchor({ ok: true, checked });
 }
 
 /** A parsed journal id: `boot.n` (boot numbers grow across restarts), or null for the old random form. */

@@ -1,23 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TrustedClock } from '../../hub/offline/clock.js';
 import type { OpenedStore } from '../../hub/open-store.js';
+import { fakeTime, T0 } from './clock-time.js';
 import { type TempData, tempData } from './helpers.js';
-
-const T0 = Date.parse('2026-11-27T12:00:00Z');
-
-/** A system clock and a monotonic clock the test moves, as an operator or a dead RTC battery would. */
-function fakeTime() {
-  const t = { system: T0, mono: 1_000 };
-  return {
-    t,
-    advance(ms: number) {
-      t.system += ms;
-      t.mono += ms;
-    },
-    systemNow: () => t.system,
-    monotonicNow: () => t.mono,
-  };
-}
 
 describe('TrustedClock', () => {
   let data: TempData;

@@ -67,9 +67,13 @@ export function registerEventsCommands(program: Command, cli: CliContext): void 
         const result = store.events.verify();
         cli.print(json, result, () =>
           io.out(
-            result.ok
+            (result.ok
               ? `event log OK: ${result.checked} events, hash chain intact`
-              : `EVENT LOG BROKEN at seq ${result.brokenAt} (checked ${result.checked}): the log was altered or damaged`,
+              : `EVENT LOG BROKEN at seq ${result.brokenAt} (checked ${result.checked}): the log was altered or damaged`) +
+              // After pruning (docs/storage.md §4) the chain is checked from the anchor the pruning left.
+              (result.anchor
+                ? `; verified from seq ${result.anchor.seq + 1} (older events pruned on ${new Date(result.anchor.prunedAt).toISOString().slice(0, 10)})`
+                : ''),
           ),
         );
         if (!result.ok) process.exitCode = 3;

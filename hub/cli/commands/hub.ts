@@ -1,6 +1,7 @@
 // `gatehouse start`, `status` and `sim …`: the hub process and what it is doing now.
 import type { Command } from 'commander';
 import type { BackupsStatus } from '../../backups/index.js';
+import type { RetentionStatus } from '../../store/retention.js';
 import { type CliContext, HubRefusedError, UsageError } from '../context.js';
 import { callHub } from '../hub-client.js';
 import { printTable } from '../table.js';
@@ -57,6 +58,8 @@ export function registerHubCommands(program: Command, cli: CliContext): void {
         }
         const backups = (res.body as { backups?: BackupsStatus | null }).backups;
         if (backups?.enabled) io.out(backupsLine(backups, config.timeZone));
+        const eventLog = (res.body as { eventLog?: RetentionStatus | null }).eventLog;
+        if (eventLog) io.out(eventLogLine(eventLog, config.timeZone));
         const doors = b.doors ?? [];
         printTable(doors.some((d) => Array.isArray(d.readers)) ? doors.map(withReaderColumn) : doors, io);
       });
@@ -105,6 +108,18 @@ function withReaderColumn(door: Record<string, unknown>): Record<string, unknown
     })
     .join(', ');
   return { ...door, readers };
+}
+
+/** `events: oldest kept #112001 of 2025-11-01 08:12, pruned through #112000 on 2026-12-02 (keep 400 days)` */
+function eventLogLine(e: RetentionStatus, timeZone: string): string {
+  const when = (iso: string | null) => (iso === null ? '?' : formatTime(Date.parse(iso), timeZone));
+  const oldest = e.oldestSeq === null ? 'none yet' : `#${e.oldestSeq} of ${when(e.oldestAt)}`;
+  const pruned =
+    e.prunedThroughSeq === null
+      ? 'nothing pruned yet'
+      : `pruned through #${e.prunedThroughSeq} on ${when(e.prunedAt)}`;
+  const policy = e.enabled ? `keep ${e.keepDays} days` : 'pruning off';
+  return `events: oldest kept ${oldest}, ${pruned} (${policy})`;
 }
 
 /** `backups: last ok 2026-12-02 03:15 (4.2 MB), next 2026-12-03 03:15; last failure …: …; OVERDUE` */
