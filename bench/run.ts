@@ -4,7 +4,7 @@
 //
 //   --only core,broker   just those suites (also BENCH_ONLY)
 //   --quick              the whole report in about a minute: small sizes, short rounds, slow suites
-//                        skipped unless named in --only (also BENCH_QUICK=1); marked quick in the report
+//                        (and core) skipped unless named in --only (also BENCH_QUICK=1); marked quick in the report
 //   --out DIR            also write DIR/report.json and DIR/report.md (also BENCH_OUT)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -13,27 +13,33 @@ import { type BenchReport, figuresOf, renderMarkdown, type SuiteOutcome, tally }
 
 interface Suite {
   name: string;
-  /** Minutes, not seconds: left out of `--quick` unless named in `--only`. */
-  slow?: boolean;
+  /** Why it is left out of `--quick` unless named in `--only` (it takes minutes, or repeats another). */
+  notQuick?: string;
   load: () => Promise<Record<string, unknown>>;
 }
 
+const SLOW = 'takes minutes';
+
 const SUITES: Suite[] = [
-  { name: 'core', load: async () => (await import('./core.js')).benchCore() },
+  {
+    name: 'core',
+    notQuick: 'at quick sizes the broker and scale suites measure the same hub figures',
+    load: async () => (await import('./core.js')).benchCore(),
+  },
   { name: 'broker', load: async () => (await import('./broker.js')).benchBroker() },
   { name: 'scale', load: async () => (await import('./scale.js')).benchScale() },
   { name: 'hardware', load: async () => (await import('./hardware.js')).benchHardware() },
   { name: 'offline', load: async () => (await import('./offline.js')).benchOffline() },
   { name: 'mobile', load: async () => (await import('./mobile.js')).benchMobile() },
-  { name: 'cloud', slow: true, load: async () => (await import('./cloud.js')).benchCloud() },
-  { name: 'isolation', slow: true, load: async () => (await import('./isolation.js')).benchIsolation() },
-  { name: 'ui', slow: true, load: async () => (await import('./ui.js')).benchUi() },
+  { name: 'cloud', notQuick: SLOW, load: async () => (await import('./cloud.js')).benchCloud() },
+  { name: 'isolation', notQuick: SLOW, load: async () => (await import('./isolation.js')).benchIsolation() },
+  { name: 'ui', notQuick: SLOW, load: async () => (await import('./ui.js')).benchUi() },
   {
     name: 'sdcard',
-    slow: true,
+    notQuick: SLOW,
     load: async () => withSdcardFigures(await (await import('./sdcard.js')).benchSdcard()),
   },
-  { name: 'nodered', slow: true, load: async () => (await import('./nodered.js')).benchNodeRed() },
+  { name: 'nodered', notQuick: SLOW, load: async () => (await import('./nodered.js')).benchNodeRed() },
 ];
 
 /**
@@ -132,8 +138,8 @@ async function main(): Promise<void> {
   };
   for (const suite of SUITES) {
     if (only && !only.includes(suite.name)) continue;
-    if (quick && suite.slow && !only) {
-      report.suites[suite.name] = { status: 'skipped', reason: 'slow; not part of --quick' };
+    if (quick && suite.notQuick && !only) {
+      report.suites[suite.name] = { status: 'skipped', reason: `not in --quick: ${suite.notQuick}` };
       continue;
     }
     log(`suite: ${suite.name}${quick ? ' (quick)' : ''}`);
