@@ -115,11 +115,12 @@ export function figuresOf(result: Record<string, unknown>): Figure[] | null | { 
   };
 }
 
-/** Rounded for a reader: 3 significant digits below 100, whole numbers with separators above. */
+/** Rounded for a reader: 3 significant digits below 100, one decimal below 1,000, whole numbers above. */
 export function formatNumber(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return '—';
   const abs = Math.abs(value);
-  if (abs >= 100 || Number.isInteger(value)) return Math.round(value).toLocaleString('en-US');
+  if (abs >= 1000 || Number.isInteger(value)) return Math.round(value).toLocaleString('en-US');
+  if (abs >= 100) return String(Math.round(value * 10) / 10);
   return String(Number(value.toPrecision(3)));
 }
 
