@@ -10,6 +10,7 @@ import { openHubStore } from '../hub/open-store.js';
 import { BUSY_CONTROLLER_BUDGET, seedResidents, startHubProcess } from './hub-process.js';
 import type { Figure, SuiteResult } from './report.js';
 import { connect, doorDevice, echoPair, median, paced, waitForLine } from './round-trip.js';
+import { BENCH_DEVICE, BENCH_DOOR, seedDoor } from './seed.js';
 import { summarize } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -34,14 +35,12 @@ function statusMiB(pid: number, field: string): number {
 /** Fills a fresh data dir with people and cards through the store (admin events included). */
 function seed(dataDir: string): { secret: string; cards: string[] } {
   const opened = openHubStore(dataDir);
-  const { store } = opened;
-  store.doors.add({ id: 'front', name: 'Front', transport: 'mqtt' });
-  const { secret } = store.devices.add('bench-reader', { role: 'door', doors: ['front'] });
-  store.groups.add({ id: 'residents', name: 'Residents' });
-  store.groups.addDoor('residents', 'front');
-  const { cards } = seedResidents(store, CREDENTIALS);
-  opened.close();
-  return { secret, cards };
+  try {
+    const secret = seedDoor(opened);
+    return { secret, cards: seedResidents(opened.store, CREDENTIALS).cards };
+  } finally {
+    opened.close();
+  }
 }
 
 /** Spawn → first CONNACK ("accepting connections"), with the deployed node flags. */
@@ -104,7 +103,7 @@ export async function benchCore(): Promise<SuiteResult> {
       let granted = 0;
       const device = await doorDevice(
         hub.mqttPort,
-        { username: 'bench-reader', secret, door: 'front' },
+        { username: BENCH_DEVICE, secret, door: BENCH_DOOR },
         () => (Math.random() < 0.9 ? cards[Math.floor(Math.random() * cards.length)]! : 'DEADBEEF00'),
       );
       await paced(device.requester, RATE, WARM_UP);
