@@ -186,6 +186,21 @@ export function tally(report: BenchReport): {
   return counts;
 }
 
+/** The table rows of one suite (the header is renderMarkdown's). */
+export function suiteRows(name: string, outcome: SuiteOutcome): string[] {
+  const only = (text: string, result = '') => [`| ${cell(name)} | *${cell(text)}* | | | | ${result} |`];
+  if (outcome.status === 'skipped') return only(`skipped: ${outcome.reason}`);
+  if (outcome.status === 'error') return only(`error: ${outcome.error}`, '**not run**');
+  const figures = figuresOf(outcome.result);
+  if (figures === null) return only('no figures yet (raw results in the JSON)');
+  if (!Array.isArray(figures)) return only(figures.invalid, '**not run**');
+  if (figures.length === 0) return only('no figures');
+  return figures.map((f) => {
+    const label = f.note ? `${f.name} — ${f.note}` : f.name;
+    return `| ${cell(name)} | ${cell(label)} | ${cell(formatValue(f.value, f.unit))} | ${cell(baselineText(f))} | ${cell(goalText(f))} | ${resultText(f)} |`;
+  });
+}
+
 /** The Markdown report: what ran where, then one row per figure of every suite. */
 export function renderMarkdown(report: BenchReport): string {
   const m = report.machine;
@@ -210,32 +225,7 @@ export function renderMarkdown(report: BenchReport): string {
     '| suite | figure | value | baseline (same run) | goal | result |',
     '|---|---|---|---|---|---|',
   );
-  for (const [name, outcome] of Object.entries(report.suites)) {
-    if (outcome.status === 'skipped') {
-      lines.push(`| ${cell(name)} | *skipped: ${cell(outcome.reason)}* | | | | |`);
-      continue;
-    }
-    if (outcome.status === 'error') {
-      lines.push(`| ${cell(name)} | *error: ${cell(outcome.error)}* | | | | **not run** |`);
-      continue;
-    }
-    const figures = figuresOf(outcome.result);
-    if (figures === null) {
-      lines.push(`| ${cell(name)} | *no figures yet (raw results in the JSON)* | | | | |`);
-      continue;
-    }
-    if (!Array.isArray(figures)) {
-      lines.push(`| ${cell(name)} | *${cell(figures.invalid)}* | | | | **not run** |`);
-      continue;
-    }
-    if (figures.length === 0) lines.push(`| ${cell(name)} | *no figures* | | | | |`);
-    for (const f of figures) {
-      const label = f.note ? `${f.name} — ${f.note}` : f.name;
-      lines.push(
-        `| ${cell(name)} | ${cell(label)} | ${cell(formatValue(f.value, f.unit))} | ${cell(baselineText(f))} | ${cell(goalText(f))} | ${resultText(f)} |`,
-      );
-    }
-  }
+  for (const [name, outcome] of Object.entries(report.suites)) lines.push(...suiteRows(name, outcome));
   lines.push('');
   return lines.join('\n');
 }

@@ -9,7 +9,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
-import { type BenchReport, figuresOf, renderMarkdown, type SuiteOutcome, tally } from './report.js';
+import { type BenchReport, renderMarkdown, type SuiteOutcome, suiteRows, tally } from './report.js';
 
 interface Suite {
   name: string;
@@ -153,12 +153,10 @@ async function main(): Promise<void> {
       outcome = { status: 'error', seconds: seconds(), error: (err as Error).message ?? String(err) };
     }
     report.suites[suite.name] = outcome;
-    if (outcome.status === 'ran') {
-      const figures = figuresOf(outcome.result);
-      log(
-        `suite ${suite.name}: ${outcome.seconds} s, ${Array.isArray(figures) ? `${figures.length} figures` : 'no figures'}`,
-      );
-    } else log(`suite ${suite.name} failed: ${outcome.error}`);
+    if (outcome.status === 'ran') log(`suite ${suite.name}: ${outcome.seconds} s`);
+    else log(`suite ${suite.name} failed: ${outcome.error}`);
+    // Its rows now: a long run shows what it has so far.
+    process.stderr.write(`${suiteRows(suite.name, outcome).join('\n')}\n`);
   }
   report.seconds = Math.round((performance.now() - started) / 1000);
 
