@@ -1,8 +1,8 @@
 // Bench data dirs: one MQTT door with its reader device, a residents group, and many card holders.
 // `seedCardholders` writes the rows directly (one prepared statement per table, 100,000 rows per
 // transaction, the lookup indexes built once at the end), the way the hub stores them: the card UID as
-// HMAC-SHA256 under the hub key's card subkey (hub/store/credentials.ts). 2,000,000 take about a minute
-// instead of hours through the store's one-row-at-a-time API; no admin events are written for them.
+// HMAC-SHA256 under the hub key's card subkey (hub/store/credentials.ts). 2,000,000 take one to two
+// minutes instead of hours through the store's one-row-at-a-time API; no admin events are written for them.
 
 import type { OpenedStore } from '../hub/open-store.js';
 import { openHubStore } from '../hub/open-store.js';
