@@ -15,6 +15,7 @@ import { resolveOfflineConfig } from '../hub/offline/config.js';
 import { OfflineCodes } from '../hub/offline/offline-codes.js';
 import { CodeSecret } from '../hub/offline/secret.js';
 import { openHubStore } from '../hub/open-store.js';
+import type { Figure, SuiteResult } from './report.js';
 import { summarize } from './stats.js';
 
 const PERSONAL_CODES = 1000;
@@ -32,7 +33,7 @@ function time(samples: number, fn: (i: number) => void): ReturnType<typeof summa
   return summarize(out);
 }
 
-export async function benchOffline(): Promise<Record<string, unknown>> {
+export async function benchOffline(): Promise<SuiteResult> {
   const dir = mkdtempSync(
     path.join(process.platform === 'linux' ? '/dev/shm' : tmpdir(), 'gatehouse-bench-offline-'),
   );
@@ -105,7 +106,23 @@ export async function benchOffline(): Promise<Record<string, unknown>> {
       decisions.decide({ doorId: 'front', kind: 'keypad', value: daily[i % daily.length]!, readerId: 'kp' }),
     );
     const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+    const baseline = { name: 'plain PIN lookup p99', value: pinLookup.p99 };
+    const goal = { op: '<=' as const, value: 5, source: 'docs/benchmarks.md' };
+    const figures: Figure[] = [
+      {
+        name: 'keypad: wrong 9-digit entry p99',
+        value: guess9.p99,
+        unit: 'ms',
+        baseline,
+        goal,
+        note: `PIN lookup + derived-code search, ${PERSONAL_CODES.toLocaleString('en-US')} personal codes`,
+      },
+      { name: 'keypad: wrong 12-digit entry p99', value: guess12.p99, unit: 'ms', baseline, goal },
+      { name: 'keypad: valid daily code p99', value: dailyHit.p99, unit: 'ms', baseline, goal },
+      { name: 'full keypad decision (wrong code) p99', value: decisionGuess.p99, unit: 'ms', baseline, goal },
+    ];
     return {
+      figures,
       personalCodes: PERSONAL_CODES,
       scopesAtDoor: codes.scopesFor('front').length,
       baselinePinLookupMs: pinLookup,

@@ -1,318 +1,178 @@
-// `npm run bench`: measures the hub against a baseline taken in the same run, prints one JSON report.
-// The hub and the baseline broker each run in their own process; all MQTT clients live here.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// `npm run bench`: every suite, each measuring its figures next to a baseline taken in the same run, in
+// one JSON report on stdout (progress on stderr) and one Markdown table (stderr; with `--out DIR` both
+// are written as DIR/report.json and DIR/report.md). docs/benchmarks.md lists the suites and BENCH_*.
+//
+//   --only core,broker   just those suites (also BENCH_ONLY)
+//   --quick              the whole report in about a minute: small sizes, short rounds, slow suites
+//                        (and core) skipped unless named in --only (also BENCH_QUICK=1); marked quick in the report
+//   --out DIR            also write DIR/report.json and DIR/report.md (also BENCH_OUT)
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import mqtt, { type MqttClient } from 'mqtt';
-import { openHubStore } from '../hub/open-store.js';
-import { BUSY_CONTROLLER_BUDGET, benchHubEnv, seedResidents } from './hub-process.js';
-import { summarize } from './stats.js';
+import { type BenchReport, renderMarkdown, type SuiteOutcome, suiteRows, tally } from './report.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const MAIN = path.join(here, '../hub/main.js');
-const ECHO = path.join(here, 'echo-broker.js');
+interface Suite {
+  name: string;
+  /** Why it is left out of `--quick` unless named in `--only` (it takes minutes, or repeats another). */
+  notQuick?: string;
+  load: () => Promise<Record<string, unknown>>;
+}
 
-const SUITES: Array<[string, () => Promise<Record<string, unknown>>]> = [
-  ['hardware', async () => (await import('./hardware.js')).benchHardware()],
-  ['cloud', async () => (await import('./cloud.js')).benchCloud()],
-  ['offline', async () => (await import('./offline.js')).benchOffline()],
-  ['mobile', async () => (await import('./mobile.js')).benchMobile()],
-  ['isolation', async () => (await import('./isolation.js')).benchIsolation()],
-  ['ui', async () => (await import('./ui.js')).benchUi()],
-  ['sdcard', async () => (await import('./sdcard.js')).benchSdcard()],
-  ['nodered', async () => (await import('./nodered.js')).benchNodeRed()],
+const SLOW = 'takes minutes';
+
+const SUITES: Suite[] = [
+  {
+    name: 'core',
+    notQuick: 'at quick sizes the broker and scale suites measure the same hub figures',
+    load: async () => (await import('./core.js')).benchCore(),
+  },
+  { name: 'broker', load: async () => (await import('./broker.js')).benchBroker() },
+  { name: 'scale', load: async () => (await import('./scale.js')).benchScale() },
+  { name: 'hardware', load: async () => (await import('./hardware.js')).benchHardware() },
+  { name: 'offline', load: async () => (await import('./offline.js')).benchOffline() },
+  { name: 'mobile', load: async () => (await import('./mobile.js')).benchMobile() },
+  { name: 'cloud', notQuick: SLOW, load: async () => (await import('./cloud.js')).benchCloud() },
+  { name: 'isolation', notQuick: SLOW, load: async () => (await import('./isolation.js')).benchIsolation() },
+  { name: 'ui', notQuick: SLOW, load: async () => (await import('./ui.js')).benchUi() },
+  {
+    name: 'sdcard',
+    notQuick: SLOW,
+    load: async () => withSdcardFigures(await (await import('./sdcard.js')).benchSdcard()),
+  },
+  { name: 'nodered', notQuick: SLOW, load: async () => (await import('./nodered.js')).benchNodeRed() },
 ];
 
 /**
- * `npm run bench -- --only isolation,cloud` (or BENCH_ONLY=...) runs just those suites, without the core
- * figures; name `core` among them to include the core figures (decision round trip, cold start, RSS).
+ * `--quick`: these defaults, unless the variable is set already. The suites read them when they are
+ * loaded, so they are set before any suite module is imported.
  */
-const ONLY = (() => {
-  const at = process.argv.indexOf('--only');
-  const names = at >= 0 ? process.argv[at + 1] : process.env.BENCH_ONLY;
-  return names ? names.split(',').filter(Boolean) : null;
-})();
-
-const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
-const RATE = 200; // presentations per second
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-/** Keep in step with package.json `start`, deploy/systemd/gatehouse.service and the Dockerfile (a test checks the last two). */
-const DEPLOYED_NODE_FLAGS = ['--max-semi-space-size=4'];
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+export const QUICK_ENV: Record<string, string> = {
+  BENCH_CREDENTIALS: '10000',
+  BENCH_SECONDS: '2',
+  BENCH_ROUNDS: '1',
+  BENCH_BROKER_SECONDS: '2',
+  BENCH_BROKER_ROUNDS: '1',
+  BENCH_BROKER_IDLE_CLIENTS: '100',
+  BENCH_BROKER_CREDENTIALS: '10000',
+  BENCH_SCALE_SIZES: '10000',
+  BENCH_SCALE_DECISIONS: '2000',
+  BENCH_SCALE_SECONDS: '2',
+  BENCH_HW_ITERATIONS: '20',
+  BENCH_MOBILE_EXCHANGES: '50',
+  BENCH_MOBILE_REVOCATIONS: '5',
+  // Slow suites, when named in --only:
+  BENCH_CLOUD_BACKLOG: '10000',
+  BENCH_CLOUD_REVOCATIONS: '5',
+  BENCH_CLOUD_FLOOD: '2000',
+  BENCH_ISOLATION_SECONDS: '6',
+  BENCH_UI_ROUNDS: '10',
+  BENCH_UI_EVENTS: '50',
+  BENCH_UI_MEMORY_CYCLES: '1',
+  BENCH_SDCARD_IDLE_SECONDS: '20',
+  BENCH_SDCARD_DECISIONS: '100',
+  BENCH_NODERED_SECONDS: '5',
+};
 
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
 }
 
-function rssMiB(pid: number, field = 'VmRSS'): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
-  return Math.round((kb / 1024) * 10) / 10;
+function argument(flag: string): string | undefined {
+  const at = process.argv.indexOf(flag);
+  return at >= 0 ? process.argv[at + 1] : undefined;
 }
 
-function waitForLine(
-  child: ChildProcess,
-  match: (entry: Record<string, unknown>) => boolean,
-): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('child did not become ready in 60 s')), 60_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        if (match(entry)) {
-          clearTimeout(timer);
-          resolve(entry);
-        }
-      } catch {
-        // not a JSON line
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`child exited with ${code}`)));
-  });
-}
-
-/** Fills a fresh data dir with people and cards, in batches (one durable transaction per batch). */
-function seed(dataDir: string): { secret: string; cards: string[] } {
-  const opened = openHubStore(dataDir);
-  const { store } = opened;
-  store.doors.add({ id: 'front', name: 'Front', transport: 'mqtt' });
-  const { secret } = store.devices.add('bench-reader', { role: 'door', doors: ['front'] });
-  store.groups.add({ id: 'residents', name: 'Residents' });
-  store.groups.addDoor('residents', 'front');
-  const { cards } = seedResidents(store, CREDENTIALS);
-  opened.close();
-  return { secret, cards };
-}
-
-async function startHub(
-  dataDir: string,
-): Promise<{ child: ChildProcess; port: number; coldStartMs: number }> {
-  const started = performance.now();
-  // The hub runs with the flags it is deployed with (package.json start, systemd unit, Dockerfile);
-  // BENCH_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds flags, e.g. to profile under load.
-  const nodeArgs = [
-    ...DEPLOYED_NODE_FLAGS,
-    ...(process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean),
-  ];
-  const child = spawn(process.execPath, [...nodeArgs, MAIN, 'start'], {
-    // One bench device carries 200/s, far over a reader's budget: this measures the decision path,
-    // not admission (bench/isolation.ts measures that with the default budgets).
-    env: { ...benchHubEnv(dataDir), ...BUSY_CONTROLLER_BUDGET },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const ready = await waitForLine(child, (e) => e.msg === 'deciding');
-  const port = (ready.mqtt as { tcp: number }).tcp;
-  // "Accepting connections": the first CONNACK.
-  const probe = await mqtt
-    .connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, username: 'x', password: 'y' })
-    .catch(() => null);
-  const coldStartMs = performance.now() - started;
-  await probe?.endAsync();
-  return { child, port, coldStartMs: Math.round(coldStartMs) };
-}
-
-async function connect(port: number, username?: string, password?: string): Promise<MqttClient> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
-    reconnectPeriod: 0,
-    ...(username ? { username, password } : {}),
-    clientId: `bench-${Math.random().toString(16).slice(2, 10)}`,
-  });
-  // TCP_NODELAY on the client side too (see docs/benchmarks.md).
-  (client.stream as unknown as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
-  return client;
-}
-
-/** Open-loop: send at RATE/s for SECONDS, measure publish → matching reply. */
-async function paced(
-  send: (id: string) => void,
-  subscribe: (onReply: (id: string) => void) => void,
-  count: number,
-): Promise<{ samples: number[]; lost: number }> {
-  const sentAt = new Map<string, number>();
-  const samples: number[] = [];
-  subscribe((id) => {
-    const t0 = sentAt.get(id);
-    if (t0 === undefined) return;
-    samples.push(performance.now() - t0);
-    sentAt.delete(id);
-  });
-  const interval = 1000 / RATE;
-  const start = performance.now();
-  for (let i = 0; i < count; i++) {
-    const due = start + i * interval;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const id = `r${i}`;
-    sentAt.set(id, performance.now());
-    send(id);
-  }
-  await new Promise((r) => setTimeout(r, 2000));
-  return { samples, lost: sentAt.size };
-}
-
-async function echoBaseline(count: number) {
-  const child = spawn(process.execPath, [ECHO], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const { port } = (await waitForLine(child, (e) => typeof e.port === 'number')) as { port: number };
-  const echo = await connect(port);
-  const requester = await connect(port);
-  await echo.subscribeAsync('bench/req', { qos: 1 });
-  echo.on('message', (_t, payload) => echo.publish('bench/resp', payload, { qos: 1 }));
-  await requester.subscribeAsync('bench/resp', { qos: 1 });
-  // Warm up, then measure.
-  const warm = await paced(
-    (id) => requester.publish('bench/req', JSON.stringify({ id, pad: 'x'.repeat(60) }), { qos: 1 }),
-    (onReply) => requester.on('message', (_t, p) => onReply((JSON.parse(p.toString()) as { id: string }).id)),
-    200,
-  );
-  requester.removeAllListeners('message');
-  void warm;
-  const result = await paced(
-    (id) => requester.publish('bench/req', JSON.stringify({ id, pad: 'x'.repeat(60) }), { qos: 1 }),
-    (onReply) => requester.on('message', (_t, p) => onReply((JSON.parse(p.toString()) as { id: string }).id)),
-    count,
-  );
-  await echo.endAsync();
-  await requester.endAsync();
-  child.kill('SIGTERM');
-  return result;
-}
-
-async function decisionRoundTrip(port: number, secret: string, cards: string[], count: number) {
-  const reader = await connect(port, 'bench-reader', secret);
-  await reader.subscribeAsync('gatehouse/door/front/decision', { qos: 1 });
-  let granted = 0;
-  const run = (n: number, prefix: string) =>
-    paced(
-      (id) => {
-        const value = Math.random() < 0.9 ? cards[Math.floor(Math.random() * cards.length)]! : 'DEADBEEF00';
-        reader.publish(
-          'gatehouse/door/front/credential',
-          JSON.stringify({ id: `${prefix}${id}`, kind: 'card', value }),
-          { qos: 1 },
-        );
+/** The sdcard suite's own figures once it returns them; until then, read from its raw result. */
+function withSdcardFigures(raw: Record<string, unknown>): Record<string, unknown> {
+  if ('figures' in raw) return raw;
+  const perDay = raw.bytesPerDay as { at2000?: number; at20000?: number } | undefined;
+  const idle = raw.baselineIdle as { bytesPerHour?: number } | undefined;
+  if (typeof perDay?.at2000 !== 'number' || typeof idle?.bytesPerHour !== 'number') return raw;
+  const mb = (bytes: number) => Math.round((bytes / 1_000_000) * 10) / 10;
+  return {
+    ...raw,
+    figures: [
+      {
+        name: 'written per day at 2,000 events',
+        value: mb(perDay.at2000),
+        unit: 'MB/day',
+        baseline: { name: 'the same hub idle', value: mb(idle.bytesPerHour * 24) },
+        goal: { op: '<=', value: 50, source: '#12' },
       },
-      (onReply) =>
-        reader.on('message', (_t, p) => {
-          const d = JSON.parse(p.toString()) as { id: string; granted: boolean };
-          if (!d.id.startsWith(prefix)) return;
-          if (d.granted) granted++;
-          onReply(d.id.slice(prefix.length));
-        }),
-      n,
-    );
-  await run(200, 'w');
-  reader.removeAllListeners('message');
-  granted = 0;
-  const result = await run(count, 'm');
-  await reader.endAsync();
-  return { ...result, granted };
-}
-
-/** Each area's own benchmark, each with its baseline measured in the same run. */
-async function runSuites(report: Record<string, unknown>, only: string[] | null): Promise<void> {
-  const unknown = (only ?? []).filter((name) => name !== 'core' && !SUITES.some(([known]) => known === name));
-  if (unknown.length > 0)
-    throw new Error(`unknown suite ${unknown.join(', ')}; known: ${SUITES.map(([n]) => n).join(', ')}`);
-  for (const [name, load] of SUITES) {
-    if (only && !only.includes(name)) continue;
-    log(`suite: ${name}`);
-    try {
-      report[name] = await load();
-    } catch (err) {
-      report[name] = { error: (err as Error).message };
-    }
-  }
+      ...(typeof perDay.at20000 === 'number'
+        ? [{ name: 'written per day at 20,000 events', value: mb(perDay.at20000), unit: 'MB/day' }]
+        : []),
+    ],
+  };
 }
 
 async function main(): Promise<void> {
-  if (ONLY && !ONLY.includes('core')) {
-    const report: Record<string, unknown> = {
-      when: new Date().toISOString(),
-      node: process.version,
-      only: ONLY,
-    };
-    await runSuites(report, ONLY);
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  const started = performance.now();
+  const onlyArg = argument('--only') ?? process.env.BENCH_ONLY;
+  const only = onlyArg ? onlyArg.split(',').filter(Boolean) : null;
+  const quick = process.argv.includes('--quick') || ['1', 'true'].includes(process.env.BENCH_QUICK ?? '');
+  const out = argument('--out') ?? process.env.BENCH_OUT;
+  const unknown = (only ?? []).filter((name) => !SUITES.some((s) => s.name === name));
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `unknown suite ${unknown.join(', ')}; known: ${SUITES.map((s) => s.name).join(', ')}\n`,
+    );
+    process.exitCode = 2;
     return;
   }
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'gh-bench-'));
-  const report: Record<string, unknown> = {
+  if (quick) for (const [key, value] of Object.entries(QUICK_ENV)) process.env[key] ??= value;
+
+  const report: BenchReport = {
     when: new Date().toISOString(),
     node: process.version,
-    credentials: CREDENTIALS,
-    ratePerSecond: RATE,
+    machine: {
+      cpus: cpus().length,
+      memoryMiB: Math.round(totalmem() / 1024 / 1024),
+      loadAverage1m: Math.round(loadavg()[0]! * 100) / 100,
+      platform: `${process.platform} ${process.arch}`,
+    },
+    quick,
+    only,
+    seconds: 0,
+    suites: {},
   };
-  try {
-    log(`seeding ${CREDENTIALS} credentials`);
-    const t0 = performance.now();
-    const { secret, cards } = seed(dataDir);
-    report.seedSeconds = Math.round((performance.now() - t0) / 100) / 10;
-
-    // First boot generates the hub CA and certificates; measure an ordinary boot after it.
-    log('first boot (certificates)');
-    const first = await startHub(dataDir);
-    first.child.kill('SIGTERM');
-    await new Promise((r) => first.child.on('exit', r));
-    log('cold start');
-    const hub = await startHub(dataDir);
-    report.coldStartToAcceptingMs = hub.coldStartMs;
-    await new Promise((r) => setTimeout(r, 3000));
-    report.idleRssMiB = rssMiB(hub.child.pid!);
-    // Anonymous memory is the hub's own; file-backed pages (node binary, native modules) are shared and reclaimable.
-    report.idleRssBreakdownMiB = {
-      anon: rssMiB(hub.child.pid!, 'RssAnon'),
-      file: rssMiB(hub.child.pid!, 'RssFile'),
-    };
-
-    const count = RATE * SECONDS;
-    // Alternate baseline and hub rounds and report the medians: on a shared machine one round can be
-    // off by a factor of two in either direction.
-    const rounds: Array<{ baseline: ReturnType<typeof summarize>; decision: ReturnType<typeof summarize> }> =
-      [];
-    let lost = 0;
-    let granted = 0;
-    for (let round = 1; round <= ROUNDS; round++) {
-      log(`round ${round}/${ROUNDS}: baseline (bare aedes publish→echo), ${count} at ${RATE}/s`);
-      const baseline = await echoBaseline(count);
-      log(`round ${round}/${ROUNDS}: decision round trip over MQTT, ${count} at ${RATE}/s`);
-      const decisions = await decisionRoundTrip(hub.port, secret, cards, count);
-      lost += baseline.lost + decisions.lost;
-      granted += decisions.granted;
-      rounds.push({ baseline: summarize(baseline.samples), decision: summarize(decisions.samples) });
+  for (const suite of SUITES) {
+    if (only && !only.includes(suite.name)) continue;
+    if (quick && suite.notQuick && !only) {
+      report.suites[suite.name] = { status: 'skipped', reason: `not in --quick: ${suite.notQuick}` };
+      continue;
     }
-    const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
-    const b = {
-      p50: median(rounds.map((r) => r.baseline.p50)),
-      p99: median(rounds.map((r) => r.baseline.p99)),
-    };
-    const d = {
-      p50: median(rounds.map((r) => r.decision.p50)),
-      p99: median(rounds.map((r) => r.decision.p99)),
-    };
-    report.rounds = rounds;
-    report.baselineEchoMs = { ...b, roundsMedian: true };
-    report.decisionRoundTripMs = { ...d, roundsMedian: true, lost, granted };
-    report.ratioP50 = Math.round((d.p50 / b.p50) * 100) / 100;
-    report.ratioP99 = Math.round((d.p99 / b.p99) * 100) / 100;
-    report.rssAfterLoadMiB = rssMiB(hub.child.pid!);
-    report.goals = {
-      'decision p50 / echo p50 <= 1.5': (report.ratioP50 as number) <= 1.5,
-      'decision p99 <= 5 ms': d.p99 <= 5,
-      'cold start <= 2000 ms': hub.coldStartMs <= 2000,
-      'idle RSS <= 120 MiB': (report.idleRssMiB as number) <= 120,
-    };
-    hub.child.kill('SIGTERM');
-    await new Promise((r) => hub.child.on('exit', r));
-
-    // `--only core,isolation`: the core figures, then just those suites.
-    await runSuites(report, ONLY ? ONLY.filter((name) => name !== 'core') : null);
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
+    log(`suite: ${suite.name}${quick ? ' (quick)' : ''}`);
+    const t0 = performance.now();
+    const seconds = () => Math.round((performance.now() - t0) / 100) / 10;
+    let outcome: SuiteOutcome;
+    try {
+      outcome = { status: 'ran', seconds: 0, result: await suite.load() };
+      outcome.seconds = seconds();
+    } catch (err) {
+      outcome = { status: 'error', seconds: seconds(), error: (err as Error).message ?? String(err) };
+    }
+    report.suites[suite.name] = outcome;
+    if (outcome.status === 'ran') log(`suite ${suite.name}: ${outcome.seconds} s`);
+    else log(`suite ${suite.name} failed: ${outcome.error}`);
+    // Its rows now: a long run shows what it has so far.
+    process.stderr.write(`${suiteRows(suite.name, outcome).join('\n')}\n`);
   }
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  report.seconds = Math.round((performance.now() - started) / 1000);
+
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  const markdown = renderMarkdown(report);
+  if (out) {
+    mkdirSync(out, { recursive: true });
+    writeFileSync(path.join(out, 'report.json'), json);
+    writeFileSync(path.join(out, 'report.md'), markdown);
+    log(`wrote ${path.join(out, 'report.json')} and report.md`);
+  }
+  process.stderr.write(`\n${markdown}\n`);
+  const t = tally(report);
+  log(`${t.figures} figures, ${t.met} goals met, ${t.notMet} not met, in ${report.seconds} s`);
+  // A suite may leave a keep-alive socket or a timer behind: the report is written, so end here.
+  process.stdout.write(json, () => process.exit(0));
 }
 
 await main();

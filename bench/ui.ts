@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { openHubStore } from '../hub/open-store.js';
 import { type HubProcess, RssSampler, rssMiB, startHubProcess } from './hub-process.js';
+import { type Figure, formatNumber, type SuiteResult } from './report.js';
 import { summarize } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -361,7 +362,49 @@ async function seed(
   }
 }
 
-export async function benchUi(): Promise<Record<string, unknown>> {
+function uiFigures(report: Record<string, unknown>): Figure[] {
+  const first = report.firstLoad as { built: boolean; bytes?: number; uncompressedBytes?: number };
+  const memory = report.streamsMemory as { deltaMedianMiB: number; rssNoStreamsMiB: number[] };
+  const revoke = report.revokeToDenied as {
+    rounds: number;
+    baselinePresentationMs: { p99: number };
+    revokeReturnedToDeniedMs: { p50: number; p99: number };
+    revokeClickedToDeniedMs: { p99: number };
+    grantedAfterRevoke: number;
+  };
+  return [
+    {
+      name: 'staff UI first load (brotli)',
+      value: first.built ? (first.bytes ?? Number.NaN) : Number.NaN,
+      unit: 'bytes',
+      goal: { op: '<=', value: FIRST_LOAD_GOAL_BYTES, source: '#10' },
+      note: first.built ? `${first.uncompressedBytes} bytes uncompressed` : 'ui/dist not built',
+    },
+    {
+      name: 'hub RSS with 10 staff live streams, more than with none',
+      value: memory.deltaMedianMiB,
+      unit: 'MiB',
+      goal: { op: '<=', value: STREAMS_RSS_GOAL_MIB, source: '#10' },
+      note: `median of the cycles; RSS without streams ${memory.rssNoStreamsMiB.join(', ')} MiB`,
+    },
+    {
+      name: 'revoke returned → card denied at the door p99',
+      value: revoke.revokeReturnedToDeniedMs.p99,
+      unit: 'ms',
+      baseline: { name: 'a presentation nobody revokes p99', value: revoke.baselinePresentationMs.p99 },
+      goal: { op: '<=', value: REVOKE_GOAL_MS, source: '#10' },
+      note: `${revoke.rounds} rounds; from the click p99 ${formatNumber(revoke.revokeClickedToDeniedMs.p99)} ms`,
+    },
+    {
+      name: 'granted after the revoke returned',
+      value: revoke.grantedAfterRevoke,
+      unit: 'count',
+      goal: { op: '<=', value: 0, source: '#10' },
+    },
+  ];
+}
+
+export async function benchUi(): Promise<SuiteResult> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'gh-bench-ui-'));
   let hub: HubProcess | null = null;
   try {
@@ -387,7 +430,7 @@ export async function benchUi(): Promise<Record<string, unknown>> {
     report.revokeToDenied = await revocation(port, tokens[0]!, baselineCard, cards);
     const exit = hub.exit();
     if (exit) throw new Error(`the hub exited during the bench: ${hub.lastErrors().join(' | ')}`);
-    return report;
+    return { figures: uiFigures(report), ...report };
   } finally {
     keepAlive.destroy();
     await hub?.stop();
