@@ -421,6 +421,8 @@ export class WanProxy {
   readonly #open = new Map<ProxyConnection, { hub: net.Socket; cloud: net.Socket | null }>();
   #down: 'reset' | 'blackhole' | null = null;
   port = 0;
+  /** When the link went down or up, and how (ms since the proxy started). */
+  readonly changes: Array<{ at: number; state: 'up' | 'reset' | 'blackhole' }> = [];
 
   constructor(targetPort: number) {
     this.#target = targetPort;
@@ -443,11 +445,13 @@ export class WanProxy {
 
   up(): void {
     this.#down = null;
+    this.changes.push({ at: this.now(), state: 'up' });
   }
 
   /** Cuts the link: open connections and new ones fail the given way until up(). */
   down(how: 'reset' | 'blackhole'): void {
     this.#down = how;
+    this.changes.push({ at: this.now(), state: how });
     for (const [conn, sockets] of this.#open) {
       if (how === 'reset') {
         sockets.hub.resetAndDestroy();
@@ -456,6 +460,7 @@ export class WanProxy {
       } else {
         // The line goes silent: nothing more is passed either way; the hub notices by its own timers.
         sockets.hub.unpipe();
+        sockets.hub.on('data', () => {}); // read and drop, so the hub's own close is still seen
         sockets.cloud?.unpipe();
         sockets.cloud?.destroy();
         sockets.cloud = null;

@@ -116,7 +116,10 @@ export const cloudDown: Scenario = {
       await cloud.cloud.startListening();
       const drainStarted = performance.now();
       await waitFor(
-        () => compareWithCloud(cloud.cloud, seeded.dbFile).cloudStored >= seqAfterOutage,
+        () => {
+          const now = compareWithCloud(cloud.cloud, seeded.dbFile);
+          return now.cloudStored >= seqAfterOutage && now.cloudStored === now.hubLastSeq;
+        },
         'the backlog to reach the cloud',
         quick ? 30_000 : 120_000,
       );
