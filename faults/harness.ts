@@ -135,6 +135,16 @@ export function readEvents(dbFile: string, afterSeq = 0): LoggedEvent[] {
   }
 }
 
+/** The last seq of the hub's event log. */
+export function lastSeq(dbFile: string): number {
+  const db = openReadOnly(dbFile);
+  try {
+    return (db.prepare('SELECT MAX(seq) FROM events').pluck().get() as number | null) ?? 0;
+  } finally {
+    db.close();
+  }
+}
+
 /** Request ids of the decisions in the log (docs/data.md: `data.request`). */
 export function loggedRequestIds(dbFile: string): Set<string> {
   const ids = new Set<string>();
@@ -218,6 +228,24 @@ export async function verifyChain(
 }
 
 /**
+ * The check `gatehouse events verify` runs (store.events.verify), in this process: the CLI costs a Node
+ * start per call, which a loop of restarts pays once, at its end, through verifyChain.
+ */
+export function verifyChainHere(dataDir: string): { ok: boolean; checked: number; detail: string } {
+  const opened = openHubStore(dataDir);
+  try {
+    const result = opened.store.events.verify();
+    return {
+      ok: result.ok,
+      checked: result.checked,
+      detail: result.ok ? `${result.checked} events` : `broken at seq ${result.brokenAt}`,
+    };
+  } finally {
+    opened.close();
+  }
+}
+
+/**
  * A staff change through the running hub's command path (its control socket, as `gatehouse` uses for
  * commands that run in the hub): resolves with the HTTP status once the hub has answered.
  */
@@ -244,6 +272,7 @@ export class Door {
   readonly answers = new Map<string, Answer>();
   readonly #client: MqttClient;
   readonly #waiting = new Map<string, (answer: Answer) => void>();
+  readonly #abandon = new Map<string, () => void>();
   readonly prefix: string;
   #counter = 0;
 
@@ -285,12 +314,17 @@ export class Door {
     id = `${this.prefix}-${++this.#counter}`,
   ): Promise<Answer | null> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const giveUp = () => {
+        clearTimeout(timer);
         this.#waiting.delete(id);
+        this.#abandon.delete(id);
         resolve(null);
-      }, timeoutMs);
+      };
+      const timer = setTimeout(giveUp, timeoutMs);
+      this.#abandon.set(id, giveUp);
       this.#waiting.set(id, (answer) => {
         clearTimeout(timer);
+        this.#abandon.delete(id);
         resolve(answer);
       });
       this.#client.publish(
@@ -302,7 +336,14 @@ export class Door {
     });
   }
 
+  /** Gives up on every presentation still waiting (the hub was killed): they resolve null at once. */
+  abandonAll(): void {
+    for (const resolve of this.#abandon.values()) resolve();
+    this.#abandon.clear();
+  }
+
   async close(): Promise<void> {
+    this.abandonAll();
     await this.#client.endAsync(true).catch(() => {});
   }
 }
