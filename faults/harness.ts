@@ -5,19 +5,15 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
-import { BUSY_CONTROLLER_BUDGET, type HubProcess, startHubProcess } from '../bench/hub-process.js';
+import { BUSY_CONTROLLER_BUDGET, HUB_MAIN, type HubProcess, startHubProcess } from '../bench/hub-process.js';
 import { DevCloud } from '../deploy/dev-cloud/server.js';
 import { callHub } from '../hub/cli/hub-client.js';
 import { openHubStore } from '../hub/open-store.js';
 import { ensureCertificates } from '../hub/pki/certificates.js';
 import { DB_FILE_NAME } from '../hub/store/db.js';
 import type { ScenarioResult } from './scenario.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const MAIN = path.join(here, '../hub/main.js');
 
 export type Check = ScenarioResult['checks'][number];
 export const HUB_ID = 'faults-hub';
@@ -200,7 +196,7 @@ export function gatehouseCli(
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [MAIN, ...args],
+      [HUB_MAIN, ...args],
       { env: { ...process.env, GATEHOUSE_DATA: dataDir }, timeout: timeoutMs },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;

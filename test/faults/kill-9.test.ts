@@ -12,4 +12,4 @@ it('kill -9: nothing answered or acknowledged lost, file and chain sound', async
   const result = await kill9.run({ quick: true, log: () => {}, workDir });
   expect(result.checks.filter((c) => !c.ok)).toEqual([]);
   expect(result.checks.length).toBeGreaterThan(0);
-}, 120_000);
+}, 300_000);

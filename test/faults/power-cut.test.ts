@@ -12,4 +12,4 @@ it('power cut: the hub starts from the copy, file sound, chain intact', async ()
   const result = await powerCut.run({ quick: true, log: () => {}, workDir });
   expect(result.checks.filter((c) => !c.ok)).toEqual([]);
   expect(result.checks.length).toBeGreaterThan(0);
-}, 120_000);
+}, 240_000);

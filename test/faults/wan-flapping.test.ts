@@ -12,4 +12,4 @@ it('WAN flapping: back-off respected, nothing lost or duplicated, memory flat', 
   const result = await wanFlapping.run({ quick: true, log: () => {}, workDir });
   expect(result.checks.filter((c) => !c.ok)).toEqual([]);
   expect(result.checks.length).toBeGreaterThan(0);
-}, 150_000);
+}, 180_000);
