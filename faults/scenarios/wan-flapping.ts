@@ -48,7 +48,8 @@ const QUICK: Plan = {
   periodMs: [1000, 4000],
   decisionsPerSecond: 20,
   cloudChangeEveryMs: 2000,
-  timings: { minMs: 250, maxMs: 4000, keepaliveMs: 500, ackTimeoutMs: 2000, connectTimeoutMs: 1500 },
+  // Keepalive 2 s: on a machine loaded many times over, a shorter one makes the hub drop healthy links itself.
+  timings: { minMs: 250, maxMs: 4000, keepaliveMs: 2000, ackTimeoutMs: 5000, connectTimeoutMs: 3000 },
 };
 
 const FULL: Plan = {
