@@ -59,6 +59,11 @@ function readBytes(file: string, offset: number, length: number): Buffer {
 const walGeneration = (wal: string) => readBytes(wal, 12, 12).toString('hex');
 /** Frames of the WAL already copied into the db file (nBackfill in the wal-index, native endian). */
 const backfilled = (shm: string) => readBytes(shm, 96, 4).readUInt32LE(0);
+/**
+ * Valid frames of the current WAL (mxFrame in the wal-index): after a checkpoint SQLite writes the WAL
+ * over from the start without shrinking the file, so frames past this are an older generation it ignores.
+ */
+const validFrames = (shm: string) => readBytes(shm, 16, 4).readUInt32LE(0);
 
 interface Ack {
   kind: 'revoked' | 'added';
@@ -133,7 +138,7 @@ export const powerCut: Scenario = {
           }
         };
         // Where this burst begins in the WAL: the torn cut falls inside the burst, not in older frames.
-        const walAtStart = { generation: walGeneration(wal), size: existsSync(wal) ? statSync(wal).size : 0 };
+        const walAtStart = { generation: walGeneration(wal), frames: validFrames(shm) };
         const workers = [...Array.from({ length: IN_FLIGHT }, deciding), administering()];
         await sleep(between(300, 1500));
 
@@ -153,6 +158,7 @@ export const powerCut: Scenario = {
           // db before WAL: a checkpoint running meanwhile only writes pages the copied WAL still holds.
           copyFileSync(seeded.dbFile, path.join(copyDir, DB_FILE_NAME));
           copyFileSync(wal, path.join(copyDir, `${DB_FILE_NAME}-wal`));
+          const framesAtCopy = validFrames(shm);
           if (variant === 'page-cache') copyFileSync(shm, path.join(copyDir, `${DB_FILE_NAME}-shm`));
           const backfilledNow = backfilled(shm);
           // A checkpoint that finished and started the WAL over during the copy gives a mix no disk holds.
@@ -168,17 +174,15 @@ export const powerCut: Scenario = {
             if (size >= WAL_HEADER_BYTES) {
               const pageSize = readFileSync(copiedWal).readUInt32BE(8);
               const frameBytes = WAL_FRAME_HEADER_BYTES + pageSize;
-              const frames = Math.floor((size - WAL_HEADER_BYTES) / frameBytes);
+              const fileFrames = Math.floor((size - WAL_HEADER_BYTES) / frameBytes);
+              const frames = Math.min(fileFrames, framesAtCopy);
               const safe = Math.min(frames, Math.max(backfilledNow, backfilled(shm)));
-              const burstStart =
-                walAtStart.generation === generation
-                  ? Math.floor(Math.max(0, walAtStart.size - WAL_HEADER_BYTES) / frameBytes)
-                  : 0;
+              const burstStart = walAtStart.generation === generation ? walAtStart.frames : 0;
               const keepFrames =
                 variant === 'checkpointed-only'
                   ? safe
                   : between(Math.min(frames, Math.max(safe, burstStart)), frames);
-              const torn = variant === 'torn-wal' && keepFrames < frames ? between(1, frameBytes - 1) : 0;
+              const torn = variant === 'torn-wal' && keepFrames < fileFrames ? between(1, frameBytes - 1) : 0;
               truncateSync(copiedWal, WAL_HEADER_BYTES + keepFrames * frameBytes + torn);
               log(`round ${round}: WAL cut after frame ${keepFrames} of ${frames} (${safe} checkpointed)`);
             }
