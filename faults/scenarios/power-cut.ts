@@ -188,7 +188,9 @@ export const powerCut: Scenario = {
                   : between(Math.min(frames, Math.max(safe, burstStart)), frames);
               const torn = variant === 'torn-wal' && keepFrames < fileFrames ? between(1, frameBytes - 1) : 0;
               truncateSync(copiedWal, WAL_HEADER_BYTES + keepFrames * frameBytes + torn);
-              log(`round ${round}: WAL cut after frame ${keepFrames} of ${frames} (${safe} checkpointed)`);
+              log(
+                `round ${round}: WAL cut after frame ${keepFrames} of ${frames} (${settled ? `${safe} checkpointed` : 'it started over just after the copy: kept whole'})`,
+              );
             }
           }
           break;
