@@ -129,17 +129,6 @@ export function checkBackoff(
     }
     const prev: ProxyConnection = previous;
     const sinceOpen = conn.openedAt - prev.openedAt;
-    const ranges = [...attempts].map((k) => delayRange(k, timings));
-    const low = Math.min(...ranges.map((r) => r[0]));
-    const high = Math.max(...ranges.map((r) => r[1]));
-    if (refused(prev) && sinceOpen < low - EARLY_TOLERANCE_MS && report.libraryRetries < report.dials) {
-      report.libraryRetries++;
-      if (sinceOpen < 0.8 * timings.minMs - EARLY_TOLERANCE_MS) {
-        report.tooSoon++;
-        report.examples.push(`library retry after ${Math.round(sinceOpen)} ms < 0.8 × ${timings.minMs} ms`);
-      }
-      continue; // the dial it belongs to is still `previous`
-    }
     // When did the hub end the previous dial? Known when the proxy ended it while the hub still used it.
     const prevEnd = prev.closedAt ?? Number.POSITIVE_INFINITY;
     const silenced = cutsDuring(prev.openedAt, Math.min(prevEnd, conn.openedAt)).some(
@@ -156,6 +145,24 @@ export function checkBackoff(
     else if (silenced) {
       const cut = cutsDuring(prev.openedAt, conn.openedAt).find((c) => c.state === 'blackhole')!;
       latestEnd = cut.at + detectMs;
+    }
+    // The step the hub used for this delay: k, or 0 when the link that just ended had stayed up long enough.
+    const lived = (latestEnd ?? conn.openedAt) - prev.openedAt;
+    const steps = new Set<number>();
+    for (const k of attempts) {
+      if (!prev.forwarded || lived < STABLE_LINK_MS + 1000) steps.add(k);
+      if (prev.forwarded && lived >= STABLE_LINK_MS - 1000) steps.add(0);
+    }
+    const ranges = [...steps].map((k) => delayRange(k, timings));
+    const low = Math.min(...ranges.map((r) => r[0]));
+    const high = Math.max(...ranges.map((r) => r[1]));
+    if (refused(prev) && sinceOpen < low - EARLY_TOLERANCE_MS && report.libraryRetries < report.dials) {
+      report.libraryRetries++;
+      if (sinceOpen < 0.8 * timings.minMs - EARLY_TOLERANCE_MS) {
+        report.tooSoon++;
+        report.examples.push(`library retry after ${Math.round(sinceOpen)} ms < 0.8 × ${timings.minMs} ms`);
+      }
+      continue; // the dial it belongs to is still `previous`
     }
     const earliestEnd = endKnown ? prev.closedAt! : prev.openedAt;
     const gap = conn.openedAt - earliestEnd;
@@ -174,14 +181,7 @@ export function checkBackoff(
         report.examples.push(`dial ${report.dials}: ${Math.round(lateGap)} ms > ${high} ms`);
       }
     }
-    // The next step: k + 1, or 1 after a link that stayed up long enough to reset the back-off.
-    const lived = (latestEnd ?? conn.openedAt) - prev.openedAt;
-    const next = new Set<number>();
-    for (const k of attempts) {
-      if (!prev.forwarded || lived < STABLE_LINK_MS + 1000) next.add(k + 1);
-      if (prev.forwarded && lived >= STABLE_LINK_MS - 1000) next.add(1);
-    }
-    attempts = next;
+    attempts = new Set([...steps].map((k) => k + 1));
     previous = conn;
   }
   if (report.gapsChecked === 0) report.shortestGapMs = 0;
