@@ -8,7 +8,15 @@ import { fileURLToPath } from 'node:url';
 import type { Store } from '../hub/store/store.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MAIN = path.join(here, '../hub/main.js');
+/**
+ * The compiled hub: next to this file in dist/, or dist/hub/main.js when this file runs from source
+ * (vitest runs the fault scenarios from source; they still start the compiled hub).
+ */
+export const HUB_MAIN =
+  path.basename(path.dirname(here)) === 'dist'
+    ? path.join(here, '../hub/main.js')
+    : path.join(here, '../dist/hub/main.js');
+const MAIN = HUB_MAIN;
 /** Keep in step with package.json `start` and bench/run.ts. */
 const DEPLOYED_NODE_FLAGS = ['--max-semi-space-size=4'];
 const READY_TIMEOUT_MS = 60_000;
