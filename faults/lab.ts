@@ -331,12 +331,14 @@ export async function api(
   method: string,
   url: string,
   body?: unknown,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; json: Record<string, unknown> }> {
   const response = await fetch(`http://127.0.0.1:${httpPort}${url}`, {
     method,
     headers: {
       authorization: `Bearer ${session}`,
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
@@ -424,7 +426,7 @@ export class BridgeClient {
   fire(command: string, input: Record<string, unknown>): void {
     this.client.publish(
       `gatehouse/bridge/request/${command}`,
-      JSON.stringify({ transaction: `f${this.#next++}`, ...input }),
+      JSON.stringify({ transaction: `fire-${this.#next++}`, ...input }),
       { qos: 0 },
     );
   }
