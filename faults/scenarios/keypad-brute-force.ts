@@ -263,6 +263,7 @@ export const keypadBruteForce: Scenario = {
         keypadAlarms: JSON.stringify(alarms),
         cardsAtKpGranted: `${totals[0]!.correct}/${totals[0]!.presented}`,
         pinsAtOtherGranted: `${totals[1]!.correct}/${totals[1]!.presented}`,
+        bystanderSlotsSkipped: totals[0]!.skipped + totals[1]!.skipped,
         cardsP99IdleMs: idleCards.p99WithLostMs,
         cardsP99DuringGuessingMs: cards.p99WithLostMs,
         cardsP99Ratio: ratio(cards.p99WithLostMs, idleCards.p99WithLostMs),

@@ -213,18 +213,21 @@ async function probeSockets(port: number, probeSecret: string) {
   return { levelMismatch, garbage, zeroPacketId, hugeHeader };
 }
 
-/** Can `username` still log in with its real secret (the guessed account is not locked out)? */
-async function logsIn(port: number, username: string, password: string): Promise<boolean> {
-  const client = await mqtt
-    .connectAsync(`mqtt://127.0.0.1:${port}`, {
+/** What a login of `username` gets now: 'accepted', 'CONNACK <n>' or the socket error. */
+async function login(port: number, username: string, password: string): Promise<string> {
+  try {
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
       username,
       password,
       reconnectPeriod: 0,
       connectTimeout: 10_000,
-    })
-    .catch(() => null);
-  await client?.endAsync(true).catch(() => undefined);
-  return client !== null;
+    });
+    await client.endAsync(true).catch(() => undefined);
+    return 'accepted';
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'number' ? `CONNACK ${code}` : `error ${String(code ?? (err as Error).message)}`;
+  }
 }
 
 export const mqttAbuse: Scenario = {
@@ -312,7 +315,10 @@ export const mqttAbuse: Scenario = {
 
       phase('after');
       await sleep(2000);
-      const spareStillLogsIn = await logsIn(hub.mqttPort, 'spare-reader', seed.secrets.spare!);
+      const spareStillLogsIn =
+        (await login(hub.mqttPort, 'spare-reader', seed.secrets.spare!)) === 'accepted';
+      // Still inside the 60 s back-off of the device that flooded a foreign door, with the held sockets gone.
+      const abuserLogin = await login(hub.mqttPort, 'abuse-reader', seed.secrets.abuse!);
       for (const p of presenters) await p.stop();
       const idle = presenters.map((p) => p.figures('idle'));
       const during = presenters.map((p) => ({ flood: p.figures('flood'), mix: p.figures('mix') }));
@@ -330,10 +336,12 @@ export const mqttAbuse: Scenario = {
       const pw = mixReport?.wrongPasswords;
       const presented = totals.reduce((n, t) => n + t.presented, 0);
       const correct = totals.reduce((n, t) => n + t.correct, 0);
+      const skipped = totals.reduce((n, t) => n + t.skipped, 0);
 
       const measured: ScenarioResult['measured'] = {
         otherDoorsPresented: presented,
         otherDoorsAnsweredGranted: correct,
+        otherDoorsSlotsSkipped: skipped,
         otherDoorsP99IdleMs: round(idleP99, 2),
         otherDoorsP99DuringCredentialFloodMs: round(floodP99, 2),
         otherDoorsP99DuringAbuseMixMs: round(mixP99, 2),
@@ -369,8 +377,8 @@ export const mqttAbuse: Scenario = {
         ),
         check(
           'a device flooding topics it may not use is disconnected and refused (CONNACK 3) for the back-off',
-          (mx?.disconnects ?? 0) >= 1 && (mx?.clientErrors['code 3'] ?? 0) >= 1,
-          `disconnects ${mx?.disconnects ?? 0}, client errors ${JSON.stringify(mx?.clientErrors ?? {})}`,
+          (mx?.disconnects ?? 0) >= 1 && abuserLogin === 'CONNACK 3',
+          `disconnects ${mx?.disconnects ?? 0}, its reconnects ${JSON.stringify(mx?.clientErrors ?? {})}, its login after the mix: ${abuserLogin}`,
         ),
         check(
           `a socket that never sends CONNECT is closed after ${CONNECT_TIMEOUT_MS} ms`,
@@ -383,10 +391,12 @@ export const mqttAbuse: Scenario = {
           `opened ${held?.opened ?? 0}, dropped by hub ${held?.droppedByHub ?? 0}, at most ${held?.maxOpen ?? 0} open`,
         ),
         check(
-          'no wrong password is accepted: each is refused with CONNACK 4 or closed before its CONNECT is read (pushed out by the held sockets: 16 unauthenticated per address)',
+          'no wrong password is accepted: each is refused with CONNACK 4, or its socket is closed before the CONNECT is read (pushed out by the held sockets: 16 unauthenticated per address)',
           (pw?.attempts ?? 0) > 0 &&
             (pw?.outcomes['CONNACK 4'] ?? 0) > 0 &&
-            (pw?.outcomes['CONNACK 4'] ?? 0) + (pw?.outcomes['closed before CONNACK'] ?? 0) === pw?.attempts,
+            Object.keys(pw?.outcomes ?? {}).every(
+              (o) => o === 'CONNACK 4' || o === 'closed before CONNACK' || o.startsWith('error E'),
+            ),
           JSON.stringify(pw?.outcomes ?? {}),
         ),
         check('the guessed account still logs in with its real secret', spareStillLogsIn),

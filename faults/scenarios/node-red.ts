@@ -253,6 +253,7 @@ export const nodeRed: Scenario = {
       const totals = presenters.map((p) => p.total());
       const presented = totals.reduce((n, t) => n + t.presented, 0);
       const correct = totals.reduce((n, t) => n + t.correct, 0);
+      const skipped = totals.reduce((n, t) => n + t.skipped, 0);
       const idle = Math.max(...presenters.map((p) => p.figures('idle').p99WithLostMs));
       const byPhase = (name: string) => Math.max(...presenters.map((p) => p.figures(name).p99WithLostMs));
       const hungGone = stoppedPids.every((pid) => {
@@ -268,6 +269,7 @@ export const nodeRed: Scenario = {
         nodeRedStartMs: started.ms,
         cardsPresented: presented,
         cardsGranted: correct,
+        cardsSlotsSkipped: skipped,
         remoteUnlocksAsked: remote.asked,
         remoteUnlocksOk: remote.ok,
         floodDeployStatus: deployed.status,
