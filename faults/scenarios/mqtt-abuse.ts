@@ -315,6 +315,7 @@ export const mqttAbuse: Scenario = {
 
       phase('after');
       await sleep(2000);
+      const afterRss = rssMiB(hub.pid) ?? 0;
       const spareStillLogsIn =
         (await login(hub.mqttPort, 'spare-reader', seed.secrets.spare!)) === 'accepted';
       // Still inside the 60 s back-off of the device that flooded a foreign door, with the held sockets gone.
@@ -361,6 +362,7 @@ export const mqttAbuse: Scenario = {
         neverConnectClosedAfterMs: neverConnect.closedAfterMs ?? 'still open',
         hubRssIdleMiB: idleRss,
         hubRssPeakDuringAbuseMiB: abuseRssPeak,
+        hubRss2sAfterAbuseMiB: afterRss,
       };
       const closed = (p: { closedAfterMs: number | null }) => p.closedAfterMs !== null;
       const checks = [
