@@ -4,7 +4,10 @@
 import { parseArgs, ScenarioError } from './options.js';
 import { runSimulation } from './run.js';
 
-const log = (line: string) => process.stderr.write(`[simulate] ${line}\n`);
+const started = performance.now();
+/** Progress and incidents on stderr, with the real time since start; the summary goes to stdout. */
+const log = (line: string) =>
+  process.stderr.write(`[simulate +${((performance.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
 
 async function main(): Promise<number> {
   let scenario: ReturnType<typeof parseArgs>;

@@ -124,15 +124,19 @@ export function svgPlot(options: {
   options.series.forEach((series, n) => {
     let d = '';
     let pen = false;
+    const dots: string[] = [];
     for (const [t, v] of series.points) {
       if (v === null) {
         pen = false;
         continue;
       }
       d += `${pen ? 'L' : 'M'}${x(t).toFixed(1)} ${y(v).toFixed(1)} `;
+      // A dot too, so a bucket alone between empty ones (a quiet night) still shows.
+      dots.push(`<circle cx="${x(t).toFixed(1)}" cy="${y(v).toFixed(1)}" r="1.6"/>`);
       pen = true;
     }
     parts.push(`<path d="${d.trim()}" fill="none" stroke="${series.color}" stroke-width="1.5"/>`);
+    parts.push(`<g fill="${series.color}">${dots.join('')}</g>`);
     parts.push(
       `<rect x="${PAD.left + 10 + n * 120}" y="6" width="10" height="10" fill="${series.color}"/>`,
       `<text x="${PAD.left + 24 + n * 120}" y="15" font-size="11">${escapeHtml(series.name)}</text>`,
@@ -227,7 +231,7 @@ Largest backlog ${c.maxBacklog} events; drained ${c.drainSecondsAfterDay} s (rea
 ${table(Object.entries(report.alarms), ['alarm', 'raised'])}
 <h2>Incidents</h2>
 ${table(
-  report.incidents.map((i) => [i.clock, i.name, i.did]),
+  [...report.incidents].sort((a, b) => a.simSeconds - b.simSeconds).map((i) => [i.clock, i.name, i.did]),
   ['sim. time', 'incident', 'what happened'],
 )}
 <h2>Hub process</h2>
