@@ -37,6 +37,8 @@ export interface SimulationReport {
   flood: FloodResult | null;
   incidents: Array<{ name: string; simSeconds: number; clock: string; did: string }>;
   hub: { peakRssMiB: number; shutdownMs: number | null; errorLogLines: number };
+  /** How late the simulator's own timers ran: when high, part of the measured latency is the simulator's. */
+  simulator: { eventLoopDelayMs: { p99: number; max: number } };
   timeline: { bucketSeconds: number; startHour: number; rows: BucketRow[] };
   incidentMarks: Incident[];
   checks: Check[];
@@ -235,7 +237,8 @@ ${table(
   ['sim. time', 'incident', 'what happened'],
 )}
 <h2>Hub process</h2>
-<p>Peak RSS ${report.hub.peakRssMiB} MiB, shutdown ${report.hub.shutdownMs ?? 'killed'} ms, error log lines ${report.hub.errorLogLines}.</p>
+<p>Peak RSS ${report.hub.peakRssMiB} MiB, shutdown ${report.hub.shutdownMs ?? 'killed'} ms, error log lines ${report.hub.errorLogLines}.
+The simulator's own event loop ran late by up to ${report.simulator.eventLoopDelayMs.max} ms (p99 ${report.simulator.eventLoopDelayMs.p99} ms): a latency spike of that size may be the simulator's, not the hub's.</p>
 </body></html>
 `;
 }

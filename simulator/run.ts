@@ -4,6 +4,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type HubProcess, RssSampler, startHubProcess } from '../bench/hub-process.js';
 import { callHub } from '../hub/cli/hub-client.js';
 import { issueCode, logoutEverywhere, revokeCredential } from './admin.js';
@@ -130,8 +131,12 @@ export async function runSimulation(scenario: Scenario, log: Log): Promise<Simul
     day.cloud = cloud;
     day.plantRoom = plantRoom;
     const rss = new RssSampler(hub.pid, 1000);
+    // The simulator's own stalls: a late timer here looks like a slow hub in the latencies.
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     await day.run(span, dayStart);
     rss.stop();
+    loopDelay.disable();
 
     // End of the day: controllers go home, the cloud catches up, the hub stops, then the logs are compared.
     for (const client of clients.splice(0)) await client.close();
@@ -161,6 +166,10 @@ export async function runSimulation(scenario: Scenario, log: Log): Promise<Simul
       delivery,
       drainSeconds,
       hubPeakRssMiB: rss.peakMiB,
+      simulatorLoopDelayMs: {
+        p99: Math.round(loopDelay.percentile(99) / 1e5) / 10,
+        max: Math.round(loopDelay.max / 1e5) / 10,
+      },
       hubShutdownMs: stopped.shutdownMs,
       hubErrorLines: hubLog.errorLines,
     });
@@ -556,6 +565,7 @@ class Day {
     hubPeakRssMiB: number;
     hubShutdownMs: number | null;
     hubErrorLines: number;
+    simulatorLoopDelayMs: { p99: number; max: number };
   }): SimulationReport {
     const { delivery } = end;
     // A door left without an answer (MQTT) or a phone whose exchange failed (HTTP).
@@ -626,6 +636,7 @@ class Day {
       flood: this.flood,
       incidents: this.incidents,
       hub: { peakRssMiB: end.hubPeakRssMiB, shutdownMs: end.hubShutdownMs, errorLogLines: end.hubErrorLines },
+      simulator: { eventLoopDelayMs: end.simulatorLoopDelayMs },
       timeline: {
         bucketSeconds: this.timeline.width,
         startHour: this.scenario.startHour,
