@@ -14,7 +14,9 @@ import { listAlarms } from './alarms.js';
 import { type BackupScheduler, createBackupScheduler, registerBackupRoutes } from './backups/index.js';
 import { BridgeEvents } from './broker/bridge-events.js';
 import { commandBridge } from './broker/bridge-requests.js';
-import { MqttBroker } from './broker/index.js';
+import { ExternalBroker } from './broker/external/client.js';
+import { SecretHandoff } from './broker/external/handoff.js';
+import { type DeviceNetwork, MqttBroker } from './broker/index.js';
 import { Summarizer } from './budget.js';
 import { type BusEvents, type DoorStatus, EventBus } from './bus.js';
 import { SOCKET_NAME } from './cli/hub-client.js';
@@ -264,6 +266,7 @@ export class Hub {
       devicesOnline: broker?.onlineDevices().length ?? 0,
       mqttClients: broker?.connectedClients() ?? 0,
       mqttConnecting: broker?.connectingClients() ?? 0,
+      ...(broker instanceof ExternalBroker ? { mqttExternal: broker.status() } : {}),
     }),
     stopDeadlineMs: 5_000, // bridge offline, then clients and listeners each within 2 s
   });
@@ -398,7 +401,8 @@ export class Hub {
     return this.#commands.get();
   }
 
-  get broker(): MqttBroker {
+  /** The device network: the embedded broker, or the hub's connection to an external one (mqtt.broker). */
+  get broker(): DeviceNetwork {
     return this.#broker.get();
   }
 
@@ -497,9 +501,30 @@ export class Hub {
     return { access, issuer };
   }
 
-  #buildBroker(logger: Logger): MqttBroker {
+  #buildBroker(logger: Logger): DeviceNetwork {
     const { config, store } = this;
     const certs = this.#certificates.get();
+    const handoff = new SecretHandoff(store.kv, this.#store.get().keys);
+    if (config.mqtt.broker === 'external') {
+      return new ExternalBroker({
+        config: config.mqtt.external,
+        dataDir: config.dataDir,
+        hubCaPem: certs.caCertPem,
+        baseTopic: config.mqtt.baseTopic,
+        maxPayloadBytes: config.mqtt.maxPayloadBytes,
+        limits: config.mqtt.limits,
+        directory: {
+          devices: () => store.devices.list(),
+          doors: () => store.doors.list().map((d) => d.id),
+          identity: (id) => store.devices.get(id),
+        },
+        handoff,
+        bus: this.bus,
+        logger,
+        bridgeRequests: commandBridge(this.commands, logger),
+      });
+    }
+    handoff.disable(() => store.devices.list().map((d) => d.id));
     if (config.mqtt.tcp.enabled && !['127.0.0.1', '::1', 'localhost'].includes(config.mqtt.tcp.host)) {
       logger.warn(
         { host: config.mqtt.tcp.host },
