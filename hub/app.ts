@@ -15,6 +15,7 @@ import { type BackupScheduler, createBackupScheduler, registerBackupRoutes } fro
 import { BridgeEvents } from './broker/bridge-events.js';
 import { commandBridge } from './broker/bridge-requests.js';
 import { ExternalBroker } from './broker/external/client.js';
+import { readSecretLine } from './broker/external/config.js';
 import { SecretHandoff } from './broker/external/handoff.js';
 import { type DeviceNetwork, MqttBroker } from './broker/index.js';
 import { Summarizer } from './budget.js';
@@ -35,6 +36,7 @@ import { attachToBus } from './doors/presentations.js';
 import { ReaderMonitor } from './doors/readers.js';
 import { DoorSync, registerDoorSyncRoutes } from './doorsync/index.js';
 import { defaultNodeId, HomeAssistant } from './homeassistant/index.js';
+import { registerBrokerAuthRoutes } from './http/routes/broker-auth.js';
 import { HttpServer } from './http/server.js';
 import { packageRootOf } from './http/static.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -601,6 +603,7 @@ export class Hub {
           (api) => registerMobileRoutes(api, { mobile, store, issuer }),
           ...(doorSync ? [(api: FastifyInstance) => registerDoorSyncRoutes(api, { doorSync })] : []),
           registerBackupRoutes(() => this.#backups.current),
+          ...this.#brokerAuthRoutes(logger),
         ],
         logger,
       },
@@ -613,6 +616,39 @@ export class Hub {
         login: config.http.login,
       },
     );
+  }
+
+  /** EMQX / VerneMQ call these to check logins and topics (docs/external-broker.md); only with a shared secret. */
+  #brokerAuthRoutes(logger: Logger): Array<(api: FastifyInstance) => Promise<void>> {
+    const { config, store } = this;
+    const external = config.mqtt.external;
+    if (config.mqtt.broker !== 'external' || external.authSecretFile === '') return [];
+    let secret: string;
+    try {
+      secret = readSecretLine(config.dataDir, external.authSecretFile);
+    } catch (err) {
+      logger.error({ err }, 'mqtt.external.authSecretFile cannot be read: the broker auth endpoints are off');
+      return [];
+    }
+    if (secret.length < 16) {
+      logger.error(
+        'mqtt.external.authSecretFile holds fewer than 16 characters: the broker auth endpoints are off',
+      );
+      return [];
+    }
+    return [
+      (api) =>
+        registerBrokerAuthRoutes(api, {
+          baseTopic: config.mqtt.baseTopic,
+          secret,
+          hub: {
+            username: external.username,
+            password: () => readSecretLine(config.dataDir, external.passwordFile),
+          },
+          verify: (username, password) => store.devices.verify(username, password),
+          device: (username) => store.devices.get(username),
+        }),
+    ];
   }
 
   #buildNodeRed(logger: Logger): NodeRedSupervisor {

@@ -19,7 +19,7 @@ import {
   type IntegrationTopics,
 } from '../device-contract.js';
 import { DEFAULT_MQTT_LIMITS, type MqttLimits } from '../limits.js';
-import type { MqttExternalConfig } from './config.js';
+import { type MqttExternalConfig, readSecretLine } from './config.js';
 import {
   CONTROL_RESPONSE_TOPIC,
   CONTROL_TOPIC,
@@ -309,7 +309,7 @@ export class ExternalBroker {
 
   #clientOptions(): IClientOptions {
     const resolve = (file: string) => (path.isAbsolute(file) ? file : path.join(this.#options.dataDir, file));
-    const password = readFileSync(resolve(this.#config.passwordFile), 'utf8').split(/\r?\n/)[0] ?? '';
+    const password = readSecretLine(this.#options.dataDir, this.#config.passwordFile);
     const ca =
       this.#config.caFile === ''
         ? this.#options.hubCaPem

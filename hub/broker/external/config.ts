@@ -1,5 +1,7 @@
 // `mqtt.broker` and `mqtt.external`: run the device network on an external broker (mosquitto 2 with its
 // dynamic-security plugin, or EMQX/VerneMQ calling the hub's HTTP auth endpoints). docs/external-broker.md.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import Type, { type Static } from 'typebox';
 
 export const MqttBrokerModeSchema = Type.Union([Type.Literal('embedded'), Type.Literal('external')], {
@@ -73,3 +75,9 @@ export const MqttExternalSchema = Type.Object(
 
 export type MqttExternalConfig = Static<typeof MqttExternalSchema>;
 export type MqttBrokerMode = Static<typeof MqttBrokerModeSchema>;
+
+/** First line of a secret file named in mqtt.external (relative to dataDir unless absolute). */
+export function readSecretLine(dataDir: string, file: string): string {
+  const full = path.isAbsolute(file) ? file : path.join(dataDir, file);
+  return readFileSync(full, 'utf8').split(/\r?\n/)[0] ?? '';
+}
