@@ -7,8 +7,8 @@ import type { MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/app.js';
-import { present, removeDir, startHub, tempDataDir } from '../helpers/hub.js';
-import { connectAs, doorNetworkCases, type Network, until } from './cases.js';
+import { cli, present, removeDir, startHub, tempDataDir } from '../helpers/hub.js';
+import { connectAs, doorNetworkCases, loginRefused, type Network, until } from './cases.js';
 import { Mosquitto, mosquittoAvailable } from './mosquitto.js';
 
 const HUB_USER = 'gatehouse-hub';
@@ -116,6 +116,48 @@ describe.runIf(mosquittoAvailable())('external mosquitto', () => {
       expect(await present(reader, 'front', { id: 'after', kind: 'card', value: '04A22B1C' })).toMatchObject({
         granted: true,
       });
+    });
+  });
+
+  describe('accounts made by the CLI, in another process', () => {
+    let net: Awaited<ReturnType<typeof external>>;
+
+    beforeAll(async () => {
+      net = await external();
+      net.hub.store.doors.add({ id: 'gate', name: 'Gate', transport: 'mqtt' });
+    }, 60_000);
+
+    afterAll(async () => {
+      await net?.stop();
+    }, 30_000);
+
+    it('gives the broker the secret printed by `device add`, and keeps no copy afterwards', async () => {
+      const res = await cli(net.dir, ['device', 'add', 'gate-reader', '--door', 'gate']);
+      expect(res.code).toBe(0);
+      const secret = /MQTT password: (\S+)/.exec(res.stdout)?.[1];
+      expect(secret).toBeTruthy();
+      const device = await connectAs(net.port, 'gate-reader', secret!);
+      expect(device.connected).toBe(true);
+      device.end(true);
+      await until(() => net.hub.store.kv.get('mqtt.handoff.secret.gate-reader') === null);
+    });
+
+    it('lists a device made before the switch, until its secret is rotated', async () => {
+      // Made while the hub hands nothing off (as in embedded mode): no secret for the broker.
+      net.hub.store.kv.delete('mqtt.handoff');
+      const old = net.hub.store.devices.add('old-reader', { role: 'door', doors: ['gate'] }).secret;
+      net.hub.store.kv.set('mqtt.handoff', 'on');
+      const status = () =>
+        (net.hub.status()['mqttExternal'] as { reconcile?: { withoutSecret?: string[] } }).reconcile;
+      await until(() => status()?.withoutSecret?.includes('old-reader') === true);
+      expect(await loginRefused(net.port, 'old-reader', old)).toBe(true);
+      const res = await cli(net.dir, ['device', 'rotate-secret', 'old-reader']);
+      expect(res.code).toBe(0);
+      const secret = /([A-Za-z0-9_-]{43})/.exec(res.stdout)?.[1];
+      const device = await connectAs(net.port, 'old-reader', secret!);
+      expect(device.connected).toBe(true);
+      device.end(true);
+      expect(status()?.withoutSecret ?? []).not.toContain('old-reader');
     });
   });
 });
