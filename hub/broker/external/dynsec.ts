@@ -9,8 +9,13 @@ export const CONTROL_TOPIC = '$CONTROL/dynamic-security/v1';
 export const CONTROL_RESPONSE_TOPIC = '$CONTROL/dynamic-security/v1/response';
 /** A command that gets no answer within this is failed (the broker is gone or not mosquitto). */
 const COMMAND_TIMEOUT_MS = 10_000;
-/** Commands per control message; mosquitto answers them in one response. */
-const BATCH = 100;
+/**
+ * Bytes per control message: the broker's max_packet_size (5120 recommended, docs/external-broker.md)
+ * applies to the hub's packets too, and a larger one disconnects it.
+ */
+const MAX_MESSAGE_BYTES = 3500;
+/** Roles and clients listed per answer, so each answer stays under max_packet_size as well. */
+const LIST_PAGE = 3;
 
 export type AclType =
   | 'publishClientSend'
@@ -149,10 +154,8 @@ export class DynsecControl {
   /** Runs commands in order; each answer (with its `error`, if any) in the same order. */
   async run(commands: DynsecCommand[]): Promise<DynsecResponse[]> {
     const answers: DynsecResponse[] = [];
-    for (let i = 0; i < commands.length; i += BATCH) {
-      const batch = commands
-        .slice(i, i + BATCH)
-        .map((c) => ({ ...c, correlationData: `gh-${++this.#next}` }));
+    for (const group of bySize(commands)) {
+      const batch = group.map((c) => ({ ...c, correlationData: `gh-${++this.#next}` }));
       const waits = batch.map(
         (c) =>
           new Promise<DynsecResponse>((resolve, reject) => {
@@ -231,18 +234,11 @@ export async function reconcile(control: DynsecControl, opts: ReconcileOptions):
   const doors = opts.doors.filter(isTopicSafeId);
   const devices = opts.devices.filter((d) => isTopicSafeId(d.id) && d.id !== opts.hubUsername);
 
-  const [rolesAnswer, clientsAnswer] = await control.run([
-    { command: 'listRoles', verbose: true },
-    { command: 'listClients', verbose: true },
-  ]);
-  if (rolesAnswer?.error || clientsAnswer?.error) {
-    throw new Error(`dynamic-security refused to list: ${rolesAnswer?.error ?? clientsAnswer?.error}`);
-  }
   const roles = new Map(
-    ((rolesAnswer?.data?.['roles'] as BrokerRole[] | undefined) ?? []).map((r) => [r.rolename, r]),
+    (await listAll<BrokerRole>(control, 'listRoles', 'roles')).map((r) => [r.rolename, r]),
   );
   const clients = new Map(
-    ((clientsAnswer?.data?.['clients'] as BrokerClient[] | undefined) ?? []).map((c) => [c.username, c]),
+    (await listAll<BrokerClient>(control, 'listClients', 'clients')).map((c) => [c.username, c]),
   );
 
   // Roles: the ones wanted, with exactly their ACLs.
@@ -381,4 +377,36 @@ export function disableCommands(username: string): DynsecCommand[] {
 
 export function enableCommands(username: string): DynsecCommand[] {
   return [{ command: 'enableClient', username }];
+}
+
+/** Every role or client, a few per answer (see LIST_PAGE). */
+async function listAll<T>(control: DynsecControl, command: string, field: string): Promise<T[]> {
+  const all: T[] = [];
+  for (let offset = 0; ; offset += LIST_PAGE) {
+    const [answer] = await control.run([{ command, verbose: true, count: LIST_PAGE, offset }]);
+    if (!answer || answer.error) throw new Error(`dynamic-security refused ${command}: ${answer?.error}`);
+    const page = (answer.data?.[field] as T[] | undefined) ?? [];
+    all.push(...page);
+    const total = Number(answer.data?.['totalCount'] ?? 0);
+    if (page.length < LIST_PAGE || all.length >= total) return all;
+  }
+}
+
+/** Commands in groups whose control message stays under MAX_MESSAGE_BYTES. */
+function bySize(commands: DynsecCommand[]): DynsecCommand[][] {
+  const groups: DynsecCommand[][] = [];
+  let group: DynsecCommand[] = [];
+  let bytes = 0;
+  for (const command of commands) {
+    const size = JSON.stringify(command).length + 40; // + its correlation id and separators
+    if (group.length > 0 && bytes + size > MAX_MESSAGE_BYTES) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(command);
+    bytes += size;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }
