@@ -20,7 +20,9 @@ import { isTopicSafeId, parseAvailability, parseTopic, TOPIC_SHOWN, topics } fro
 import {
   type BridgeRequestHandler,
   type ContractPeer,
+  checkOutsideTopic,
   DeviceContract,
+  hubDoorTopic,
   type IntegrationTopics,
   type Verdict,
 } from './device-contract.js';
@@ -370,12 +372,13 @@ export class MqttBroker {
     payload: object,
     retain: boolean,
   ): Promise<void> {
-    if (!isTopicSafeId(doorId))
-      return Promise.reject(new Error(`door id '${doorId.slice(0, 64)}' cannot be a topic level`));
-    if (channel !== 'challenge' && channel !== 'sync/snapshot' && channel !== 'sync/delta') {
-      return Promise.reject(new Error(`'${String(channel)}' is not a hub door channel`));
+    let topic: string;
+    try {
+      topic = hubDoorTopic(this.#baseTopic, doorId, channel);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return this.#publish(`${this.#baseTopic}/door/${doorId}/${channel}`, payload, retain);
+    return this.#publish(topic, payload, retain);
   }
 
   /** Offers integration accounts the topics of a part (or withdraws them with null). */
@@ -388,13 +391,10 @@ export class MqttBroker {
    * Contract topics, wildcards and `$` topics are refused: a part cannot speak for a door this way.
    */
   publishOutside(topic: string, payload: string, retain: boolean): Promise<void> {
-    if (
-      topic.length === 0 ||
-      topic.startsWith('$') ||
-      ['+', '#', '\u0000'].some((c) => topic.includes(c)) ||
-      parseTopic(this.#baseTopic, topic) !== null
-    ) {
-      return Promise.reject(new Error(`'${shorten(topic, TOPIC_SHOWN)}' is not a topic a part may publish`));
+    try {
+      checkOutsideTopic(this.#baseTopic, topic);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.#publish(topic, payload, retain);
   }

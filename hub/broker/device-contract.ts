@@ -679,6 +679,27 @@ export class DeviceContract {
   }
 }
 
+/** The topic of a hub message to a door (challenges, door sync); throws for a door id or channel that cannot be one. */
+export function hubDoorTopic(baseTopic: string, doorId: string, channel: string): string {
+  if (!isTopicSafeId(doorId)) throw new Error(`door id '${doorId.slice(0, 64)}' cannot be a topic level`);
+  if (channel !== 'challenge' && channel !== 'sync/snapshot' && channel !== 'sync/delta') {
+    throw new Error(`'${String(channel)}' is not a hub door channel`);
+  }
+  return `${baseTopic}/door/${doorId}/${channel}`;
+}
+
+/** A topic outside the v1 contract a part may publish on (Home Assistant); throws for contract, wildcard and `$` topics. */
+export function checkOutsideTopic(baseTopic: string, topic: string): void {
+  if (
+    topic.length === 0 ||
+    topic.startsWith('$') ||
+    ['+', '#', '\u0000'].some((c) => topic.includes(c)) ||
+    parseTopic(baseTopic, topic) !== null
+  ) {
+    throw new Error(`'${shorten(topic, TOPIC_SHOWN)}' is not a topic a part may publish`);
+  }
+}
+
 /** Which budget a device message (other than a credential) spends. */
 function budgetKindOf(parsed: ReturnType<typeof parseTopic>): BudgetKind | null {
   if (parsed?.area === 'door') {

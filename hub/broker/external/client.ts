@@ -11,11 +11,13 @@ import type { EventBus } from '../../bus.js';
 import type { HubEvent } from '../../domain.js';
 import { shorten } from '../../text.js';
 import type { DeviceIdentity } from '../acl.js';
-import { isTopicSafeId, parseTopic, TOPIC_SHOWN, topics } from '../contract.js';
+import { parseTopic, TOPIC_SHOWN, topics } from '../contract.js';
 import {
   type BridgeRequestHandler,
   type ContractPeer,
+  checkOutsideTopic,
   DeviceContract,
+  hubDoorTopic,
   type IntegrationTopics,
 } from '../device-contract.js';
 import { DEFAULT_MQTT_LIMITS, type MqttLimits } from '../limits.js';
@@ -229,12 +231,13 @@ export class ExternalBroker {
     payload: object,
     retain: boolean,
   ): Promise<void> {
-    if (!isTopicSafeId(doorId))
-      return Promise.reject(new Error(`door id '${doorId.slice(0, 64)}' cannot be a topic level`));
-    if (channel !== 'challenge' && channel !== 'sync/snapshot' && channel !== 'sync/delta') {
-      return Promise.reject(new Error(`'${String(channel)}' is not a hub door channel`));
+    let topic: string;
+    try {
+      topic = hubDoorTopic(this.#baseTopic, doorId, channel);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return this.#publish(`${this.#baseTopic}/door/${doorId}/${channel}`, JSON.stringify(payload), retain);
+    return this.#publish(topic, JSON.stringify(payload), retain);
   }
 
   useIntegrationTopics(extra: IntegrationTopics | null): void {
@@ -242,13 +245,10 @@ export class ExternalBroker {
   }
 
   publishOutside(topic: string, payload: string, retain: boolean): Promise<void> {
-    if (
-      topic.length === 0 ||
-      topic.startsWith('$') ||
-      ['+', '#', '\u0000'].some((c) => topic.includes(c)) ||
-      parseTopic(this.#baseTopic, topic) !== null
-    ) {
-      return Promise.reject(new Error(`'${shorten(topic, TOPIC_SHOWN)}' is not a topic a part may publish`));
+    try {
+      checkOutsideTopic(this.#baseTopic, topic);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.#publish(topic, payload, retain);
   }
