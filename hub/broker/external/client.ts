@@ -355,6 +355,8 @@ export class ExternalBroker {
 
   async #onConnect(client: MqttClient): Promise<void> {
     if (this.#client !== client || this.#state === 'stopped') return;
+    // Without TCP_NODELAY every QoS 1 round trip waits for a delayed ACK (tens of ms).
+    (client.stream as unknown as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     this.#attempt = 0;
     const t = this.#topics;
     const b = this.#baseTopic;
