@@ -14,7 +14,10 @@ import { listAlarms } from './alarms.js';
 import { type BackupScheduler, createBackupScheduler, registerBackupRoutes } from './backups/index.js';
 import { BridgeEvents } from './broker/bridge-events.js';
 import { commandBridge } from './broker/bridge-requests.js';
-import { MqttBroker } from './broker/index.js';
+import { ExternalBroker } from './broker/external/client.js';
+import { readSecretLine } from './broker/external/config.js';
+import { SecretHandoff } from './broker/external/handoff.js';
+import { type DeviceNetwork, MqttBroker } from './broker/index.js';
 import { Summarizer } from './budget.js';
 import { type BusEvents, type DoorStatus, EventBus } from './bus.js';
 import { SOCKET_NAME } from './cli/hub-client.js';
@@ -33,6 +36,7 @@ import { attachToBus } from './doors/presentations.js';
 import { ReaderMonitor } from './doors/readers.js';
 import { DoorSync, registerDoorSyncRoutes } from './doorsync/index.js';
 import { defaultNodeId, HomeAssistant } from './homeassistant/index.js';
+import { registerBrokerAuthRoutes } from './http/routes/broker-auth.js';
 import { HttpServer } from './http/server.js';
 import { packageRootOf } from './http/static.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -265,6 +269,7 @@ export class Hub {
       devicesOnline: broker?.onlineDevices().length ?? 0,
       mqttClients: broker?.connectedClients() ?? 0,
       mqttConnecting: broker?.connectingClients() ?? 0,
+      ...(broker instanceof ExternalBroker ? { mqttExternal: broker.status() } : {}),
     }),
     stopDeadlineMs: 5_000, // bridge offline, then clients and listeners each within 2 s
   });
@@ -414,7 +419,8 @@ export class Hub {
     return this.#commands.get();
   }
 
-  get broker(): MqttBroker {
+  /** The device network: the embedded broker, or the hub's connection to an external one (mqtt.broker). */
+  get broker(): DeviceNetwork {
     return this.#broker.get();
   }
 
@@ -513,9 +519,30 @@ export class Hub {
     return { access, issuer };
   }
 
-  #buildBroker(logger: Logger): MqttBroker {
+  #buildBroker(logger: Logger): DeviceNetwork {
     const { config, store } = this;
     const certs = this.#certificates.get();
+    const handoff = new SecretHandoff(store.kv, this.#store.get().keys);
+    if (config.mqtt.broker === 'external') {
+      return new ExternalBroker({
+        config: config.mqtt.external,
+        dataDir: config.dataDir,
+        hubCaPem: certs.caCertPem,
+        baseTopic: config.mqtt.baseTopic,
+        maxPayloadBytes: config.mqtt.maxPayloadBytes,
+        limits: config.mqtt.limits,
+        directory: {
+          devices: () => store.devices.list(),
+          doors: () => store.doors.list().map((d) => d.id),
+          identity: (id) => store.devices.get(id),
+        },
+        handoff,
+        bus: this.bus,
+        logger,
+        bridgeRequests: commandBridge(this.commands, logger),
+      });
+    }
+    handoff.disable(() => store.devices.list().map((d) => d.id));
     if (config.mqtt.tcp.enabled && !['127.0.0.1', '::1', 'localhost'].includes(config.mqtt.tcp.host)) {
       logger.warn(
         { host: config.mqtt.tcp.host },
@@ -592,6 +619,7 @@ export class Hub {
           (api) => registerMobileRoutes(api, { mobile, store, issuer }),
           ...(doorSync ? [(api: FastifyInstance) => registerDoorSyncRoutes(api, { doorSync })] : []),
           registerBackupRoutes(() => this.#backups.current),
+          ...this.#brokerAuthRoutes(logger),
         ],
         logger,
       },
@@ -604,6 +632,39 @@ export class Hub {
         login: config.http.login,
       },
     );
+  }
+
+  /** EMQX / VerneMQ call these to check logins and topics (docs/external-broker.md); only with a shared secret. */
+  #brokerAuthRoutes(logger: Logger): Array<(api: FastifyInstance) => Promise<void>> {
+    const { config, store } = this;
+    const external = config.mqtt.external;
+    if (config.mqtt.broker !== 'external' || external.authSecretFile === '') return [];
+    let secret: string;
+    try {
+      secret = readSecretLine(config.dataDir, external.authSecretFile);
+    } catch (err) {
+      logger.error({ err }, 'mqtt.external.authSecretFile cannot be read: the broker auth endpoints are off');
+      return [];
+    }
+    if (secret.length < 16) {
+      logger.error(
+        'mqtt.external.authSecretFile holds fewer than 16 characters: the broker auth endpoints are off',
+      );
+      return [];
+    }
+    return [
+      (api) =>
+        registerBrokerAuthRoutes(api, {
+          baseTopic: config.mqtt.baseTopic,
+          secret,
+          hub: {
+            username: external.username,
+            password: () => readSecretLine(config.dataDir, external.passwordFile),
+          },
+          verify: (username, password) => store.devices.verify(username, password),
+          device: (username) => store.devices.get(username),
+        }),
+    ];
   }
 
   #buildNodeRed(logger: Logger): NodeRedSupervisor {

@@ -12,34 +12,20 @@ import {
   type Subscription,
 } from 'aedes';
 import { type Logger, pino } from 'pino';
-import { BoundedMap, KeyedBuckets, Summarizer, TokenBucket } from '../budget.js';
-import type { BusEvents, Decision, EventBus, Presentation } from '../bus.js';
+import { KeyedBuckets } from '../budget.js';
+import type { EventBus } from '../bus.js';
 import { shorten } from '../text.js';
+import { canPublish, type DeviceDirectory, type DeviceIdentity, filterCovers } from './acl.js';
+import { isTopicSafeId, parseAvailability, parseTopic, TOPIC_SHOWN, topics } from './contract.js';
 import {
-  canPublish,
-  canSubscribe,
-  type DeviceDirectory,
-  type DeviceIdentity,
-  type ExtraTopics,
-  filterCovers,
-} from './acl.js';
-import {
-  type BridgeRequestPayload,
-  type DecisionMessage,
-  type ErrorMessage,
-  isTopicSafeId,
-  parseAvailability,
-  parseBridgeRequest,
-  parseCredential,
-  parseEvent,
-  parseState,
-  parseSyncAck,
-  parseTopic,
-  type SetMessage,
-  salvageRequestId,
-  TOPIC_SHOWN,
-  topics,
-} from './contract.js';
+  type BridgeRequestHandler,
+  type ContractPeer,
+  checkOutsideTopic,
+  DeviceContract,
+  hubDoorTopic,
+  type IntegrationTopics,
+  type Verdict,
+} from './device-contract.js';
 import { PacketGate } from './gate.js';
 import { DEFAULT_MQTT_LIMITS, type MqttLimits } from './limits.js';
 
@@ -53,30 +39,8 @@ export interface TlsListenerOptions extends ListenerOptions {
   certPem: string;
 }
 
-/** Answers an integration's `bridge/request/{name}`; the result is published on `bridge/response/{name}`. */
-export type BridgeRequestHandler = (
-  name: string,
-  request: BridgeRequestPayload,
-  from: DeviceIdentity,
-) => Promise<Record<string, unknown>> | Record<string, unknown>;
-
-/**
- * Topics outside the v1 contract that a part offers integration accounts (Home Assistant discovery,
- * docs/home-assistant.md). Their messages spend the bridge-request budget and are never routed.
- */
-export interface IntegrationTopics extends ExtraTopics {
-  /** A last will an integration may leave besides none (Home Assistant's `<prefix>/status` = offline). */
-  allowsWill(topic: string, payload: Buffer): boolean;
-  /**
-   * Checks one message: `error` refuses it (audited, answered on the device's error topic, counted
-   * against the refused budget); `run` does it, and the text it resolves with goes to the error topic.
-   */
-  accept(
-    topic: string,
-    payload: Buffer,
-    from: DeviceIdentity,
-  ): { error: string } | { run: () => Promise<string | null> };
-}
+export type { BridgeRequestHandler, IntegrationTopics } from './device-contract.js';
+export { DEFAULT_UNLOCK_MS } from './device-contract.js';
 
 export interface MqttBrokerOptions {
   /** First level of every topic. Default `gatehouse`. */
@@ -106,8 +70,6 @@ export interface MqttBrokerOptions {
   bridgeRequests?: BridgeRequestHandler;
 }
 
-/** Used when a lock command asks for an unlock without a duration. */
-export const DEFAULT_UNLOCK_MS = 5000;
 /** Room for the topic and headers on top of the payload limit in one MQTT packet. */
 export const PACKET_OVERHEAD_BYTES = 1024;
 /**
@@ -117,29 +79,12 @@ export const PACKET_OVERHEAD_BYTES = 1024;
 const DELIVERY_CONCURRENCY = 1000;
 /** Synchronous nesting allowed in aedes' message emitter before it continues on the next turn. */
 const MAX_EMITTER_DEPTH = 64;
-/** A presentation that got no decision within this is no longer counted as unanswered (lost or mobile). */
-const UNANSWERED_EXPIRY_MS = 10_000;
-/** The value of a `kind: "mobile"` credential that asks for a challenge (docs/mqtt.md §8). */
-const MOBILE_CHALLENGE_REQUEST = 'challenge';
-/** How long a device over its unanswered bound is not read from. */
-const BUSY_PAUSE_MS = 50;
 /** stop() gives aedes this long to close its clients before the sockets are destroyed anyway. */
 const STOP_DEADLINE_MS = 2000;
-const LOG_LINES_PER_MINUTE = 5;
 const MAX_USERNAME_LENGTH = 128;
 const MAX_SECRET_LENGTH = 1024;
 
 type Done = (error?: Error) => void;
-
-/** Message kinds with a per-device budget. */
-type BudgetKind = 'state' | 'event' | 'syncAck' | 'availability' | 'bridgeRequest' | 'refused' | 'subscribe';
-
-interface DeviceBudget {
-  credentials: TokenBucket;
-  /** Presentations accepted and not answered yet. */
-  unanswered: number;
-  kinds: Partial<Record<BudgetKind, TokenBucket>>;
-}
 
 /** A connection from accept until it closes; `authenticated` once its CONNECT was accepted. */
 interface Conn {
@@ -153,19 +98,6 @@ type RawPublish = (packet: PublishPacket, client: Client | null, done?: Done) =>
 type LoginResult =
   | { ok: true; identity: DeviceIdentity }
   | { ok: false; returnCode: 2 | 3 | 4 | 5; why: string; device?: string };
-
-/** What to do with a publish once it passed authorizePublish. */
-interface Verdict {
-  /** Runs after the PUBACK was written, before routing. */
-  act?: () => void;
-  /**
-   * Run `act` as soon as the message is authorised, right after the PUBACK is queued, instead of
-   * waiting for the PUBACK write to complete: a door's answer should not wait an I/O round.
-   */
-  early?: boolean;
-  /** Route to subscribers (and store if retained). */
-  route: boolean;
-}
 
 /**
  * aedes can only refuse a publish by closing the connection. This subclass lets authorizePublish
@@ -215,22 +147,12 @@ export class MqttBroker {
   readonly #unauthenticatedPerAddress = new Map<string, number>();
   #authenticatedCount = 0;
   readonly #connectionRate: KeyedBuckets;
-  readonly #budgets = new BoundedMap<string, DeviceBudget>(10_000);
-  /** Devices that went over a budget, and until when their logins are refused. */
-  readonly #backoff = new BoundedMap<string, number>(10_000);
   readonly #gates = new WeakMap<Client, PacketGate>();
-  /** Presentations accepted and not answered yet, oldest first. */
-  readonly #unanswered = new Map<Presentation, { deviceId: string; at: number }>();
-  /** Repeated log lines, per source: the first few per minute, then one "…and N more" line. */
-  readonly #logs: Summarizer;
-  /** rate_limited answers are audited once per device and minute, with a count. */
-  readonly #limitedAudit: Summarizer;
-  #flushTimer: NodeJS.Timeout | null = null;
+  /** The v1 contract: ACL, schemas, budgets, answers (shared with the external-broker transport). */
+  readonly #contract: DeviceContract;
   readonly #directory: DeviceDirectory;
   readonly #bus: EventBus;
   readonly #log: Logger;
-  readonly #bridgeRequests: BridgeRequestHandler | null;
-  #extra: IntegrationTopics | null = null;
 
   #aedes: GatehouseAedes | null = null;
   #tcpServer: net.Server | null = null;
@@ -239,8 +161,9 @@ export class MqttBroker {
   readonly #sockets = new Set<net.Socket>();
   /** Authenticated connections and who they are. */
   readonly #sessions = new Map<Client, DeviceIdentity>();
+  /** How the contract sees each authenticated connection. */
+  readonly #peers = new WeakMap<Client, ContractPeer>();
   readonly #willTopics = new WeakMap<Client, NonNullable<ConnectPacket['will']>>();
-  readonly #online = new Map<string, DeviceIdentity>();
   #stopping = false;
 
   constructor(opts: MqttBrokerOptions) {
@@ -274,22 +197,17 @@ export class MqttBroker {
     this.#directory = opts.directory;
     this.#bus = opts.bus;
     this.#log = opts.logger ?? pino({ enabled: false });
-    this.#bridgeRequests = opts.bridgeRequests ?? null;
-    this.#logs = new Summarizer({
-      perWindow: LOG_LINES_PER_MINUTE,
-      maxKeys: 10_000,
-      onSuppressed: ({ key, suppressed }) =>
-        this.#log.warn({ source: key, suppressed }, `…and ${suppressed} more in the last minute`),
-    });
-    this.#limitedAudit = new Summarizer({
-      perWindow: 1,
-      onSuppressed: ({ key, suppressed }) =>
-        this.#emit('deviceRejected', {
-          deviceId: key,
-          topic: 'credential',
-          error: `…and ${suppressed} more credentials answered rate_limited in the last minute`,
-          budgeted: true,
-        }),
+    this.#contract = new DeviceContract({
+      baseTopic,
+      maxPayloadBytes: this.#maxPayloadBytes,
+      limits: this.#limits,
+      bus: this.#bus,
+      logger: this.#log,
+      bridgeRequests: opts.bridgeRequests ?? null,
+      transport: {
+        publish: (topic, payload, retain) => this.#publish(topic, payload, retain),
+        shutOut: (deviceId) => this.#shutOut(deviceId),
+      },
     });
   }
 
@@ -340,18 +258,8 @@ export class MqttBroker {
       this.#log.error({ err: error }, 'broker error'),
     );
 
-    // The device that asked hears the answer before anything else reacts to the decision.
-    this.#bus.on(this, 'decided', (presentation, decision) => this.#publishDecision(presentation, decision), {
-      first: true,
-    });
-    this.#bus.on(this, 'lockCommand', (command) => this.#publishLockCommand(command));
-
+    this.#contract.start();
     await this.#publish(this.#topics.bridgeState(), { state: 'online' }, true);
-    this.#flushTimer = setInterval(() => {
-      this.#logs.flush();
-      this.#limitedAudit.flush();
-    }, 60_000);
-    this.#flushTimer.unref();
 
     try {
       if (this.#tcpOptions) {
@@ -390,7 +298,7 @@ export class MqttBroker {
     const aedes = this.#aedes;
     if (!aedes) return;
     this.#stopping = true;
-    this.#bus.removeAll(this);
+    this.#contract.stopping();
     try {
       await this.#publish(this.#topics.bridgeState(), { state: 'offline' }, true);
     } catch (error) {
@@ -410,17 +318,11 @@ export class MqttBroker {
       Promise.all([closeServer(this.#tcpServer), closeServer(this.#tlsServer)]).then(() => {}),
       STOP_DEADLINE_MS,
     );
-    if (this.#flushTimer) clearInterval(this.#flushTimer);
-    this.#flushTimer = null;
-    this.#logs.flush(true);
-    this.#limitedAudit.flush(true);
+    this.#contract.stop();
     this.#tcpServer = null;
     this.#tlsServer = null;
     this.#aedes = null;
     this.#sessions.clear();
-    this.#online.clear();
-    this.#unanswered.clear();
-    this.#budgets.clear();
   }
 
   /** Actual listening ports (useful with port 0). */
@@ -435,7 +337,7 @@ export class MqttBroker {
 
   /** Device ids (doors and integrations) with a live connection that did not announce `offline`. */
   onlineDevices(): string[] {
-    return [...this.#online.keys()].sort();
+    return this.#contract.onlineDevices();
   }
 
   /** Authenticated MQTT connections (doors, integrations; a device may hold more than one). */
@@ -470,17 +372,18 @@ export class MqttBroker {
     payload: object,
     retain: boolean,
   ): Promise<void> {
-    if (!isTopicSafeId(doorId))
-      return Promise.reject(new Error(`door id '${doorId.slice(0, 64)}' cannot be a topic level`));
-    if (channel !== 'challenge' && channel !== 'sync/snapshot' && channel !== 'sync/delta') {
-      return Promise.reject(new Error(`'${String(channel)}' is not a hub door channel`));
+    let topic: string;
+    try {
+      topic = hubDoorTopic(this.#baseTopic, doorId, channel);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return this.#publish(`${this.#baseTopic}/door/${doorId}/${channel}`, payload, retain);
+    return this.#publish(topic, payload, retain);
   }
 
   /** Offers integration accounts the topics of a part (or withdraws them with null). */
   useIntegrationTopics(extra: IntegrationTopics | null): void {
-    this.#extra = extra;
+    this.#contract.extra = extra;
   }
 
   /**
@@ -488,13 +391,10 @@ export class MqttBroker {
    * Contract topics, wildcards and `$` topics are refused: a part cannot speak for a door this way.
    */
   publishOutside(topic: string, payload: string, retain: boolean): Promise<void> {
-    if (
-      topic.length === 0 ||
-      topic.startsWith('$') ||
-      ['+', '#', '\u0000'].some((c) => topic.includes(c)) ||
-      parseTopic(this.#baseTopic, topic) !== null
-    ) {
-      return Promise.reject(new Error(`'${shorten(topic, TOPIC_SHOWN)}' is not a topic a part may publish`));
+    try {
+      checkOutsideTopic(this.#baseTopic, topic);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.#publish(topic, payload, retain);
   }
@@ -652,7 +552,8 @@ export class MqttBroker {
       { device: identity.id, role: identity.role, remote: remoteOf(client) },
       'device connected',
     );
-    this.#setAvailability(identity, true);
+    this.#peers.set(client, this.#peerOf(client, identity));
+    this.#contract.setAvailability(identity, true);
     callback(null, true);
   }
 
@@ -665,13 +566,9 @@ export class MqttBroker {
     if (user.length > MAX_USERNAME_LENGTH || secret.length > MAX_SECRET_LENGTH) {
       return { ok: false, returnCode: 4, why: 'username or secret too long' };
     }
-    const bannedUntil = this.#backoff.get(user);
-    if (bannedUntil !== undefined) {
-      const seconds = Math.ceil((bannedUntil - Date.now()) / 1000);
-      if (seconds > 0) {
-        return { ok: false, returnCode: 3, why: `over a budget: try again in ${seconds} s`, device: user };
-      }
-      this.#backoff.delete(user);
+    const seconds = this.#contract.shutOutSeconds(user);
+    if (seconds > 0) {
+      return { ok: false, returnCode: 3, why: `over a budget: try again in ${seconds} s`, device: user };
     }
     const conn = this.#connOf(client);
     if (conn && !conn.authenticated && this.#authenticatedCount >= this.#maxClients) {
@@ -702,7 +599,7 @@ export class MqttBroker {
     const extraWill =
       will !== undefined &&
       identity.role === 'integration' &&
-      this.#extra?.allowsWill(will.topic, Buffer.from(will.payload)) === true;
+      this.#contract.extra?.allowsWill(will.topic, Buffer.from(will.payload)) === true;
     if (will && !extraWill) {
       const allowed = canPublish(this.#baseTopic, identity, will.topic);
       if (!allowed.allowed)
@@ -728,8 +625,8 @@ export class MqttBroker {
     this.#info(`session:${identity.id}`, { device: identity.id }, 'device disconnected');
     if (this.#hasOtherSession(identity.id, client)) return;
     if (this.#stopping) return;
-    const wasOnline = this.#online.has(identity.id);
-    this.#setAvailability(identity, false);
+    const wasOnline = this.#contract.isOnline(identity.id);
+    this.#contract.setAvailability(identity, false);
     // A device without a last will would otherwise stay "online" in its retained availability.
     if (wasOnline && identity.role === 'door' && isTopicSafeId(identity.id)) {
       this.#publish(this.#topics.deviceAvailability(identity.id), 'offline', true).catch(() => {});
@@ -743,14 +640,32 @@ export class MqttBroker {
     return false;
   }
 
-  #setAvailability(identity: DeviceIdentity, online: boolean): void {
-    if (this.#online.has(identity.id) === online) return;
-    if (online) this.#online.set(identity.id, identity);
-    else this.#online.delete(identity.id);
-    // An integration account limited to some doors does not make them online or offline.
-    if (this.#stopping || identity.role !== 'door') return;
-    for (const doorId of identity.doors) {
-      this.#emit('doorInput', { doorId, type: 'availability', data: { online, deviceId: identity.id } });
+  /** How the contract reaches one aedes connection. */
+  #peerOf(client: Client, identity: DeviceIdentity): ContractPeer {
+    return {
+      identity,
+      pause: (ms) => this.#gates.get(client)?.pause(ms),
+      answerRateLimited: (topic, answer) => {
+        // Written straight to the device that asked (if it subscribed to the decision topic): far
+        // cheaper than routing, so shedding load costs little. A device not reading its socket gets nothing.
+        const conn = client.conn as Partial<net.Socket>;
+        if (!conn.writable || conn.writableNeedDrain) return;
+        const subscriptions = Object.keys(
+          (client as unknown as { subscriptions: object }).subscriptions ?? {},
+        );
+        if (!subscriptions.some((filter) => filterCovers(filter, topic))) return;
+        conn.write?.(encodePublish(topic, JSON.stringify(answer)));
+      },
+      hasOtherSession: () => this.#hasOtherSession(identity.id, client),
+    };
+  }
+
+  /** A device went over a budget: every connection it has is closed (logins refused by the contract). */
+  #shutOut(deviceId: string): void {
+    for (const [client, identity] of this.#sessions) {
+      if (identity.id !== deviceId) continue;
+      this.#gates.get(client)?.close();
+      client.close();
     }
   }
 
@@ -763,13 +678,17 @@ export class MqttBroker {
   ): void {
     const aedes = this.#aedes;
     try {
-      const identity = client ? this.#sessions.get(client) : undefined;
+      const peer = client ? this.#peers.get(client) : undefined;
       if (!aedes) {
         callback(new Error('broker stopped'));
         return;
       }
       // No identity: e.g. a stored last will of a client that is gone; nobody vouches for it.
-      const verdict: Verdict = client && identity ? this.#judge(client, identity, packet) : { route: false };
+      const verdict: Verdict =
+        client && peer && this.#sessions.has(client)
+          ? this.#contract.judge(peer, packet.topic, packet.payload)
+          : { route: false };
+      if (verdict.unretain) packet.retain = false;
       aedes.verdicts.set(packet, verdict.early ? { route: verdict.route } : verdict);
       callback(null); // aedes queues the PUBACK synchronously here
       if (verdict.early) {
@@ -786,318 +705,6 @@ export class MqttBroker {
     }
   }
 
-  /** ACL, then the contract: decides whether a device message is routed and what the hub does with it. */
-  #judge(client: Client, identity: DeviceIdentity, packet: PublishPacket): Verdict {
-    const topic = packet.topic;
-    const extra = this.#extra;
-    const acl = canPublish(this.#baseTopic, identity, topic, extra);
-    if (!acl.allowed) return this.#refuse(identity, topic, acl.reason, undefined, client);
-    const parsed = parseTopic(this.#baseTopic, topic);
-    const payload = packet.payload;
-    if (parsed === null && extra && identity.role === 'integration' && extra.publishable(topic)) {
-      return this.#judgeExtra(client, identity, extra, topic, payload);
-    }
-
-    if (parsed?.area === 'door' && parsed.channel === 'credential') {
-      const doorId = parsed.doorId;
-      const over = this.#admitCredential(client, identity);
-      if (over !== null) {
-        const requestId = salvageRequestId(payload, this.#maxPayloadBytes);
-        this.#answerRateLimited(client, identity, doorId, requestId, over);
-        return { route: false };
-      }
-      const credential = parseCredential(payload, this.#maxPayloadBytes);
-      if (!credential.ok) {
-        const requestId = salvageRequestId(payload, this.#maxPayloadBytes);
-        const verdict = this.#refuse(identity, topic, credential.error, { doorId, requestId }, client);
-        if (requestId !== null) {
-          const answer: DecisionMessage = { id: requestId, granted: false, reason: 'invalid_request' };
-          this.#publish(this.#topics.doorDecision(doorId), answer, false).catch(() => {});
-        }
-        return verdict;
-      }
-      const { id, kind, value, reader } = credential.value;
-      // Credentials carry PINs and card UIDs: handled by the hub, never routed to subscribers.
-      return {
-        route: false,
-        early: true,
-        act: () => {
-          this.#log.debug({ device: identity.id, door: doorId, kind, requestId: id }, 'credential presented');
-          const presentation: Presentation = {
-            doorId,
-            kind,
-            value,
-            readerId: reader ?? identity.id,
-            requestId: id,
-            deviceId: identity.id,
-          };
-          // A mobile challenge request is answered on the challenge topic, never by a decision: it would
-          // hold an unanswered slot for UNANSWERED_EXPIRY_MS. Its rate is bounded above and per door.
-          if (!(kind === 'mobile' && value === MOBILE_CHALLENGE_REQUEST)) {
-            this.#unanswered.set(presentation, { deviceId: identity.id, at: Date.now() });
-            this.#budgetOf(identity).unanswered++;
-          }
-          this.#emit('presented', presentation);
-        },
-      };
-    }
-    const kind = budgetKindOf(parsed);
-    if (kind !== null && !this.#spend(identity, kind)) return this.#overBudget(client, identity, kind);
-    if (parsed?.area === 'door' && parsed.channel === 'state') {
-      const state = parseState(payload, this.#maxPayloadBytes);
-      if (!state.ok) return this.#refuse(identity, topic, state.error);
-      return { route: true, act: () => this.#emit('doorReport', { doorId: parsed.doorId, ...state.value }) };
-    }
-    if (parsed?.area === 'door' && parsed.channel === 'event') {
-      const event = parseEvent(payload, this.#maxPayloadBytes);
-      if (!event.ok) return this.#refuse(identity, topic, event.error);
-      packet.retain = false; // events are moments, not state
-      const { type, ...data } = event.value;
-      return { route: true, act: () => this.#emit('doorInput', { doorId: parsed.doorId, type, data }) };
-    }
-    // Door sync ack → bus doorInput 'sync_ack' (DoorSync tracks the applied version).
-    if (parsed?.area === 'door' && parsed.channel === 'sync' && parsed.rest.join('/') === 'ack') {
-      const ack = parseSyncAck(payload, this.#maxPayloadBytes);
-      if (!ack.ok) return this.#refuse(identity, topic, ack.error);
-      const doorId = parsed.doorId;
-      return {
-        route: false,
-        act: () =>
-          this.#emit('doorInput', {
-            doorId,
-            type: 'sync_ack',
-            data: { version: ack.value.version, deviceId: identity.id },
-          }),
-      };
-    }
-    if (parsed?.area === 'device' && parsed.channel === 'availability') {
-      const availability = parseAvailability(payload);
-      if (!availability.ok) return this.#refuse(identity, topic, availability.error);
-      const online = availability.value === 'online';
-      return {
-        route: true,
-        act: () => {
-          // A last will from one connection does not make a device with another live connection offline.
-          if (!online && this.#hasOtherSession(identity.id, client)) return;
-          this.#setAvailability(identity, online);
-        },
-      };
-    }
-    if (parsed?.area === 'bridge' && parsed.channel === 'request') {
-      const request = parseBridgeRequest(payload, this.#maxPayloadBytes);
-      if (!request.ok) return this.#refuse(identity, topic, request.error);
-      return { route: false, act: () => this.#answerBridgeRequest(parsed.name, request.value, identity) };
-    }
-    // canPublish allows nothing else; refuse in case the two ever disagree.
-    return this.#refuse(identity, topic, 'not allowed: topic has no handler');
-  }
-
-  /** A message on a part's integration topic: bounded like a bridge request, never routed. */
-  #judgeExtra(
-    client: Client,
-    identity: DeviceIdentity,
-    extra: IntegrationTopics,
-    topic: string,
-    payload: Buffer | string,
-  ): Verdict {
-    if (!this.#spend(identity, 'bridgeRequest')) return this.#overBudget(client, identity, 'bridgeRequest');
-    const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
-    if (body.length > this.#maxPayloadBytes) {
-      return this.#refuse(
-        identity,
-        topic,
-        `payload too large: ${body.length} bytes, limit ${this.#maxPayloadBytes}`,
-        undefined,
-        client,
-      );
-    }
-    const accepted = extra.accept(topic, body, identity);
-    if ('error' in accepted) return this.#refuse(identity, topic, accepted.error, undefined, client);
-    return {
-      route: false,
-      act: () => {
-        accepted.run().then(
-          (error) => {
-            if (error !== null) this.#sendError(identity, topic, error);
-          },
-          (error: unknown) =>
-            this.#log.error({ err: error, device: identity.id }, 'integration topic failed'),
-        );
-      },
-    };
-  }
-
-  #refuse(
-    identity: DeviceIdentity,
-    topic: string,
-    reason: string,
-    credential?: { doorId: string; requestId: string | null },
-    client?: Client,
-  ): Verdict {
-    if (client && !this.#spend(identity, 'refused')) return this.#overBudget(client, identity, 'refused');
-    // Audited by the hub (a refused credential is a decision: invalid_request).
-    this.#emit('deviceRejected', {
-      deviceId: identity.id,
-      topic: shorten(topic, TOPIC_SHOWN),
-      error: reason,
-      ...(credential ? { doorId: credential.doorId, requestId: credential.requestId } : {}),
-    });
-    this.#warn(
-      `refused:${identity.id}`,
-      { device: identity.id, topic: shorten(topic, TOPIC_SHOWN), reason },
-      'device message refused',
-    );
-    this.#sendError(identity, topic, reason);
-    return { route: false };
-  }
-
-  // ---- budgets ----
-
-  #budgetOf(identity: DeviceIdentity): DeviceBudget {
-    return this.#budgets.getOrCreate(identity.id, () => {
-      const doors = Math.max(1, identity.doors.length);
-      return {
-        credentials: new TokenBucket(
-          this.#limits.credentialsPerSecond * doors,
-          this.#limits.credentialBurst * doors,
-        ),
-        unanswered: 0,
-        kinds: {},
-      };
-    });
-  }
-
-  /** Spends one message of `kind` from the device's budget; false when it is over. */
-  #spend(identity: DeviceIdentity, kind: BudgetKind): boolean {
-    const budget = this.#budgetOf(identity);
-    let bucket = budget.kinds[kind];
-    if (!bucket) {
-      const l = this.#limits;
-      const [rate, burst] =
-        kind === 'refused'
-          ? [l.refusedPerSecond, l.refusedBurst]
-          : kind === 'subscribe'
-            ? [l.subscriptionsPerSecond, l.subscriptionBurst]
-            : kind === 'bridgeRequest'
-              ? [l.bridgeRequestsPerSecond, l.bridgeRequestBurst]
-              : [l.messagesPerSecond, l.messageBurst];
-      bucket = new TokenBucket(rate, burst);
-      budget.kinds[kind] = bucket;
-    }
-    return bucket.take();
-  }
-
-  /**
-   * Admission of one credential: null when it may be decided, else why not. Over the rate the hub
-   * stops reading from the device until a token is back, so a flood waits in TCP, not in memory.
-   */
-  #admitCredential(client: Client, identity: DeviceIdentity): string | null {
-    this.#expireUnanswered();
-    const budget = this.#budgetOf(identity);
-    if (this.#unanswered.size >= this.#limits.maxUnanswered) return 'hub at capacity';
-    const doors = Math.max(1, identity.doors.length);
-    if (budget.unanswered >= this.#limits.maxUnansweredPerDevice * doors) {
-      this.#gates.get(client)?.pause(BUSY_PAUSE_MS);
-      return 'too many unanswered credentials';
-    }
-    if (!budget.credentials.take()) {
-      this.#gates.get(client)?.pause(budget.credentials.waitMs());
-      return 'over the credential rate';
-    }
-    return null;
-  }
-
-  /** Answers `rate_limited` at once; past capacity even that is shed (the device hears nothing). */
-  /**
-   * Answers `rate_limited` at once, written straight to the device that asked (if it subscribed to
-   * the decision topic): far cheaper than routing, so shedding load costs little. A device that is
-   * not reading its socket gets nothing (shed).
-   */
-  #answerRateLimited(
-    client: Client,
-    identity: DeviceIdentity,
-    doorId: string,
-    requestId: string | null,
-    why: string,
-  ): void {
-    if (this.#limitedAudit.allow(identity.id)) {
-      this.#emit('deviceRejected', {
-        deviceId: identity.id,
-        topic: 'credential',
-        error: `credential answered rate_limited: ${why}`,
-        budgeted: true,
-      });
-    }
-    this.#warn(
-      `limited:${identity.id}`,
-      { device: identity.id, door: doorId, why },
-      'credential rate_limited',
-    );
-    const conn = client.conn as Partial<net.Socket>;
-    if (requestId === null || !conn.writable || conn.writableNeedDrain) return;
-    const topic = this.#topics.doorDecision(doorId);
-    const subscriptions = Object.keys((client as unknown as { subscriptions: object }).subscriptions ?? {});
-    if (!subscriptions.some((filter) => filterCovers(filter, topic))) return;
-    const answer: DecisionMessage = { id: requestId, granted: false, reason: 'rate_limited' };
-    conn.write?.(encodePublish(topic, JSON.stringify(answer)));
-  }
-
-  /** Counts a presentation as answered (its decision was written, or it never will be). */
-  #release(answered: Presentation): void {
-    // A part may answer with a copy of the presentation (mobile keys do): then match it by its fields.
-    const presentation = this.#unanswered.has(answered) ? answered : this.#findUnanswered(answered);
-    const entry = presentation && this.#unanswered.get(presentation);
-    if (!presentation || !entry) return;
-    this.#unanswered.delete(presentation);
-    const budget = this.#budgets.get(entry.deviceId);
-    if (budget && budget.unanswered > 0) budget.unanswered--;
-  }
-
-  #findUnanswered(copy: Presentation): Presentation | undefined {
-    if (copy.requestId === undefined) return undefined;
-    for (const presentation of this.#unanswered.keys()) {
-      if (
-        presentation.requestId === copy.requestId &&
-        presentation.deviceId === copy.deviceId &&
-        presentation.doorId === copy.doorId
-      ) {
-        return presentation;
-      }
-    }
-    return undefined;
-  }
-
-  #expireUnanswered(): void {
-    const cutoff = Date.now() - UNANSWERED_EXPIRY_MS;
-    for (const [presentation, entry] of this.#unanswered) {
-      if (entry.at > cutoff) break;
-      this.#release(presentation);
-    }
-  }
-
-  /**
-   * Over a budget other than credentials: the device is disconnected and its logins are refused for
-   * backoffSeconds; one audit event and one log line per back-off, not one per message.
-   */
-  #overBudget(client: Client, identity: DeviceIdentity, kind: BudgetKind): Verdict {
-    const seconds = this.#limits.backoffSeconds;
-    const already = (this.#backoff.get(identity.id) ?? 0) > Date.now();
-    this.#backoff.set(identity.id, Date.now() + seconds * 1000);
-    this.#gates.get(client)?.close();
-    for (const [other, otherIdentity] of this.#sessions) {
-      if (otherIdentity.id === identity.id) {
-        this.#gates.get(other)?.close();
-        other.close();
-      }
-    }
-    if (!already) {
-      const error = `over its budget of ${kind} messages: disconnected for ${seconds} s`;
-      this.#emit('deviceRejected', { deviceId: identity.id, topic: kind, error, budgeted: true });
-      this.#log.warn({ device: identity.id, kind, backoffSeconds: seconds }, `device ${error}`);
-    }
-    return { route: false };
-  }
-
   #connOf(client: Client): Conn | undefined {
     const conn = client.conn as Partial<net.Socket>;
     return this.#conns.get(`${conn.remoteAddress}|${conn.remotePort}`);
@@ -1105,17 +712,11 @@ export class MqttBroker {
 
   /** A warning that may repeat: the first few per source and minute, then one summary line. */
   #warn(source: string, fields: Record<string, unknown>, message: string): void {
-    if (this.#logs.allow(source)) this.#log.warn(fields, message);
+    this.#contract.warn(source, fields, message);
   }
 
   #info(source: string, fields: Record<string, unknown>, message: string): void {
-    if (this.#logs.allow(source)) this.#log.info(fields, message);
-  }
-
-  #sendError(identity: DeviceIdentity, topic: string, error: string): void {
-    if (!isTopicSafeId(identity.id)) return;
-    const message: ErrorMessage = { topic: shorten(topic, TOPIC_SHOWN), error };
-    this.#publish(this.#topics.deviceError(identity.id), message, false).catch(() => {});
+    this.#contract.info(source, fields, message);
   }
 
   #authorizeSubscribe(
@@ -1124,88 +725,22 @@ export class MqttBroker {
     callback: (error: Error | null, subscription?: Subscription | null) => void,
   ): void {
     try {
-      const identity = this.#sessions.get(client);
-      const decision = identity
-        ? canSubscribe(this.#baseTopic, identity, subscription.topic, this.#extra)
-        : { allowed: false as const, reason: 'not allowed: not logged in' };
-      if (identity && !this.#spend(identity, 'subscribe')) {
-        this.#overBudget(client, identity, 'subscribe');
+      const peer = this.#sessions.has(client) ? this.#peers.get(client) : undefined;
+      if (!peer) {
+        this.#warn(
+          'refused:',
+          { filter: shorten(subscription.topic, TOPIC_SHOWN) },
+          'not allowed: not logged in',
+        );
         callback(null, null);
         return;
       }
-      if (decision.allowed) {
-        callback(null, subscription);
-        return;
-      }
-      this.#warn(
-        `refused:${identity?.id ?? ''}`,
-        { device: identity?.id, filter: shorten(subscription.topic, TOPIC_SHOWN) },
-        decision.reason,
-      );
-      if (identity) this.#sendError(identity, subscription.topic, decision.reason);
       // null grants 128 (failure) in the SUBACK without closing the connection.
-      callback(null, null);
+      const decision = this.#contract.judgeSubscribe(peer, subscription.topic);
+      callback(null, decision.allowed ? subscription : null);
     } catch (error) {
       this.#log.error({ err: error }, 'authorizeSubscribe failed');
       callback(null, null);
-    }
-  }
-
-  // ---- hub → devices ----
-
-  #publishDecision(presentation: Presentation, decision: Decision): void {
-    if (presentation.requestId === undefined || presentation.deviceId === undefined) return;
-    if (!isTopicSafeId(presentation.doorId)) {
-      this.#release(presentation);
-      return;
-    }
-    const message: DecisionMessage = {
-      id: presentation.requestId,
-      granted: decision.granted,
-      reason: decision.reason,
-    };
-    if (decision.unlockMs !== undefined) message.unlockMs = decision.unlockMs;
-    this.#publish(this.#topics.doorDecision(presentation.doorId), message, false).then(
-      () => this.#release(presentation),
-      (error) => {
-        this.#release(presentation);
-        this.#log.error({ err: error, door: presentation.doorId }, 'could not publish decision');
-      },
-    );
-  }
-
-  #publishLockCommand(command: { doorId: string; lock: 'unlock' | 'lock'; ms?: number }): void {
-    if (!isTopicSafeId(command.doorId)) return;
-    const message: SetMessage =
-      command.lock === 'unlock' ? { lock: 'unlock', ms: command.ms ?? DEFAULT_UNLOCK_MS } : { lock: 'lock' };
-    this.#publish(this.#topics.doorSet(command.doorId), message, false).catch((error) =>
-      this.#log.error({ err: error, door: command.doorId }, 'could not publish lock command'),
-    );
-  }
-
-  #answerBridgeRequest(name: string, request: BridgeRequestPayload, from: DeviceIdentity): void {
-    const transaction = request.transaction;
-    const respond = (body: Record<string, unknown>) =>
-      this.#publish(this.#topics.bridgeResponse(name), { ...body, transaction }, false).catch(() => {});
-    const handler = this.#bridgeRequests;
-    if (!handler) {
-      respond({ error: `unknown request '${name}'` });
-      return;
-    }
-    Promise.resolve()
-      .then(() => handler(name, request, from))
-      .then(
-        (result) => respond(result),
-        (error: unknown) => respond({ error: error instanceof Error ? error.message : 'request failed' }),
-      );
-  }
-
-  #emit<K extends keyof BusEvents>(event: K, ...args: BusEvents[K]): void {
-    // A listener that throws must not take the broker (or the device's connection) down.
-    try {
-      this.#bus.emit(event, ...args);
-    } catch (error) {
-      this.#log.error({ err: error, event }, 'bus listener failed');
     }
   }
 
@@ -1262,19 +797,6 @@ function withDeadline(promise: Promise<void>, ms: number): Promise<void> {
     timer = setTimeout(resolve, ms);
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
-/** Which budget a device message (other than a credential) spends. */
-function budgetKindOf(parsed: ReturnType<typeof parseTopic>): BudgetKind | null {
-  if (parsed?.area === 'door') {
-    if (parsed.channel === 'state') return 'state';
-    if (parsed.channel === 'event') return 'event';
-    if (parsed.channel === 'sync') return 'syncAck';
-    return null;
-  }
-  if (parsed?.area === 'device' && parsed.channel === 'availability') return 'availability';
-  if (parsed?.area === 'bridge' && parsed.channel === 'request') return 'bridgeRequest';
-  return null;
 }
 
 interface EmitterInternals {

@@ -30,3 +30,4 @@ export {
   type SyncAckPayload,
   topics,
 } from './contract.js';
+export type { DeviceNetwork } from './network.js';

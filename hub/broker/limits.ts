@@ -93,6 +93,13 @@ export const MqttLimitsSchema = Type.Object(
       'Bridge requests per second of an integration (Node-RED, Home Assistant). Beyond the burst: disconnected for backoffSeconds.',
     ),
     bridgeRequestBurst: Int(100, 1, 1_000, 'Bridge requests an integration may send at once.'),
+    // Hub-wide: per-account budgets alone do not bound the total when many accounts send at once.
+    maxBridgeRequestsInFlight: Int(
+      64,
+      1,
+      10_000,
+      'Bridge requests being answered at once, all integrations together. Beyond it a request is answered at once with error code `busy` (never queued).',
+    ),
     bridgeEventsPerSecond: Int(
       20,
       1,
@@ -131,6 +138,7 @@ export const DEFAULT_MQTT_LIMITS: MqttLimits = {
   subscriptionBurst: 100,
   bridgeRequestsPerSecond: 20,
   bridgeRequestBurst: 100,
+  maxBridgeRequestsInFlight: 64,
   bridgeEventsPerSecond: 20,
   bridgeEventBurst: 100,
   backoffSeconds: 60,

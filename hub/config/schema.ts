@@ -2,6 +2,7 @@
 import Type, { type Static } from 'typebox';
 import { HardwareSectionSchema } from '../../adapters/config.js';
 import { BackupsConfigSchema } from '../backups/config.js';
+import { MqttBrokerModeSchema, MqttExternalSchema } from '../broker/external/config.js';
 import { MqttLimitsSchema } from '../broker/limits.js';
 import { CloudConfigSchema } from '../cloud/config.js';
 import { HomeAssistantConfigSchema } from '../homeassistant/config.js';
@@ -78,6 +79,8 @@ export const ConfigSchema = Type.Object(
             'Logged-in connections beyond this are refused (CONNACK 3). Connections not logged in yet are capped by limits.maxUnauthenticated.',
         }),
         limits: MqttLimitsSchema,
+        broker: MqttBrokerModeSchema,
+        external: MqttExternalSchema,
       },
       { additionalProperties: false, default: {} },
     ),

@@ -1,5 +1,6 @@
 // MQTT device accounts: a generated secret (stored as an HMAC) and the doors each device serves.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { dropHandedOff, handOffSecret } from '../broker/external/handoff.js';
 import type { Audit, StoreContext } from './context.js';
 import { checkId, checkOneOf, invalid, notFound, StoreError } from './errors.js';
 
@@ -67,6 +68,7 @@ export class DevicesRepo {
         .stmt('INSERT INTO devices (id, secret_hash, role, grants, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(checkedId, this.#ctx.keys.hmac('device', secret), role, JSON.stringify(grants), this.#ctx.now());
       this.#writeDoors(checkedId, doors);
+      handOffSecret(this.#ctx, checkedId, secret); // only while the hub runs with an external broker
       this.#audit(
         'admin.device.added',
         {},
@@ -97,6 +99,7 @@ export class DevicesRepo {
       this.#ctx
         .stmt('UPDATE devices SET secret_hash = ? WHERE id = ?')
         .run(this.#ctx.keys.hmac('device', secret), id);
+      handOffSecret(this.#ctx, id, secret); // only while the hub runs with an external broker
       this.#audit('admin.device.secret_rotated', {}, { deviceId: id });
     });
     return secret;
@@ -135,6 +138,7 @@ export class DevicesRepo {
     this.#ctx.write(() => {
       this.#mustGet(id);
       this.#ctx.stmt('DELETE FROM devices WHERE id = ?').run(id);
+      dropHandedOff(this.#ctx, id);
       this.#audit('admin.device.removed', {}, { deviceId: id });
     });
   }

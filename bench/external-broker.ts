@@ -1,0 +1,349 @@
+// Bench suite (#14): the device network through an external mosquitto 2 (dynamic security) against the
+// embedded aedes broker and a bare mosquitto echo, measured in the same run, in bench/report.ts figures.
+// Decision round trip (credential published → decision received) paced at 200/s; mosquitto's RSS with 500
+// idle device connections. Also the mosquitto harness the external-broker tests use (a real broker in a
+// temp dir on a port found free first, killed by its pid). Run: `npx tsx bench/external-broker.ts [--quick]`.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { Hub } from '../hub/app.js';
+import { resolveConfig } from '../hub/config/index.js';
+import { rssMiB } from './hub-process.js';
+import type { Figure, SuiteResult } from './report.js';
+import { summarize } from './stats.js';
+
+export const MOSQUITTO = '/usr/sbin/mosquitto';
+export const DYNSEC_PLUGIN = '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
+
+export function mosquittoAvailable(): boolean {
+  return existsSync(MOSQUITTO) && existsSync(DYNSEC_PLUGIN);
+}
+
+/** A TCP port free right now (bound and released), for a program that cannot take port 0. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface MosquittoOptions {
+  dir: string;
+  adminUser: string;
+  adminPassword: string;
+  /** TLS listener files instead of plain TCP. */
+  tls?: { certFile: string; keyFile: string };
+}
+
+export class Mosquitto {
+  readonly dir: string;
+  readonly dynsecFile: string;
+  readonly confFile: string;
+  port = 0;
+  #child: ChildProcess | null = null;
+  #log = '';
+  readonly #options: MosquittoOptions;
+
+  constructor(options: MosquittoOptions) {
+    this.#options = options;
+    this.dir = options.dir;
+    mkdirSync(this.dir, { recursive: true });
+    this.dynsecFile = path.join(this.dir, 'dynamic-security.json');
+    this.confFile = path.join(this.dir, 'mosquitto.conf');
+    execFileSync(
+      'mosquitto_ctrl',
+      ['dynsec', 'init', this.dynsecFile, options.adminUser, options.adminPassword],
+      {
+        stdio: 'ignore',
+      },
+    );
+  }
+
+  get log(): string {
+    return this.#log;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Starts (or restarts, on the same port) and resolves once it listens. */
+  async start(): Promise<void> {
+    if (this.port === 0) this.port = await freePort();
+    const tls = this.#options.tls;
+    writeFileSync(
+      this.confFile,
+      [
+        // Run as root, mosquitto would switch to its own user, who cannot read this private temp dir.
+        ...(process.getuid?.() === 0 ? ['user root'] : []),
+        'per_listener_settings false',
+        `listener ${this.port} 127.0.0.1`,
+        ...(tls ? [`certfile ${tls.certFile}`, `keyfile ${tls.keyFile}`] : []),
+        'allow_anonymous false',
+        `plugin ${DYNSEC_PLUGIN}`,
+        `plugin_opt_config_file ${this.dynsecFile}`,
+        'persistence false',
+        'max_packet_size 5120',
+        'set_tcp_nodelay true',
+        'log_dest stderr',
+        'log_type error',
+        'log_type warning',
+        'log_type notice',
+        'log_type information',
+        '',
+      ].join('\n'),
+    );
+    const child = spawn(MOSQUITTO, ['-c', this.confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`mosquitto did not start:\n${this.#log}`)), 10_000);
+      const onData = (chunk: Buffer) => {
+        this.#log += chunk.toString();
+        if (this.#log.length > 200_000) this.#log = this.#log.slice(-100_000);
+        if (/mosquitto version [\d.]+ running/.test(this.#log)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stderr?.on('data', onData);
+      child.stdout?.on('data', onData);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`mosquitto exited with ${code}:\n${this.#log}`));
+      });
+    });
+  }
+
+  /** Stops it by its pid and waits until it is gone. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    this.#child = null;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    });
+  }
+}
+
+// ---- the suite ----
+
+const RATE = 200;
+const HUB_USER = 'gatehouse-hub';
+const HUB_PASSWORD = 'bench-hub-password';
+
+async function connect(port: number, username?: string, password?: string): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    reconnectPeriod: 0,
+    connectTimeout: 10_000,
+    ...(username ? { username, password } : {}),
+    clientId: `${username ?? 'c'}-${Math.random().toString(16).slice(2, 10)}`,
+  });
+  // TCP_NODELAY on the client side too (docs/benchmarks.md).
+  (client.stream as unknown as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+  return client;
+}
+
+/** Paced request → answer round trips; `answerTopic` carries the request id back. */
+async function roundTrips(
+  client: MqttClient,
+  count: number,
+  send: (id: string) => void,
+  answerTopic: string,
+  idOf: (payload: Buffer) => string,
+): Promise<number[]> {
+  const started = new Map<string, number>();
+  const samples: number[] = [];
+  let done: () => void = () => {};
+  const all = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  client.on('message', (topic, payload) => {
+    if (topic !== answerTopic) return;
+    const at = started.get(idOf(payload));
+    if (at === undefined) return;
+    samples.push(performance.now() - at);
+    if (samples.length === count) done();
+  });
+  for (let i = 0; i < count; i++) {
+    const id = `r-${i}`;
+    started.set(id, performance.now());
+    send(id);
+    await new Promise((r) => setTimeout(r, 1000 / RATE));
+  }
+  await Promise.race([all, new Promise((r) => setTimeout(r, 10_000))]);
+  return samples;
+}
+
+async function decisionTrips(hub: Hub, port: number, count: number): Promise<number[]> {
+  const { store } = hub;
+  store.doors.add({ id: 'front', name: 'Front', transport: 'mqtt' });
+  store.people.add({ id: 'ada', name: 'Ada', kind: 'resident' });
+  store.credentials.addCard('ada', '04A22B1C');
+  store.groups.add({ id: 'g', name: 'G' });
+  store.groups.addDoor('g', 'front');
+  store.groups.addMember('g', 'ada');
+  const secret = store.devices.add('front-reader', { role: 'door', doors: ['front'] }).secret;
+  let reader: MqttClient | null = null;
+  for (let attempt = 0; !reader; attempt++) {
+    try {
+      reader = await connect(port, 'front-reader', secret);
+    } catch (error) {
+      if (attempt > 50) throw error;
+      await new Promise((r) => setTimeout(r, 200)); // the account is on its way to the broker
+    }
+  }
+  await reader.subscribeAsync('gatehouse/door/front/decision', { qos: 1 });
+  const samples = await roundTrips(
+    reader,
+    count,
+    (id) =>
+      reader.publish(
+        'gatehouse/door/front/credential',
+        JSON.stringify({ id, kind: 'card', value: '04A22B1C' }),
+        {
+          qos: 1,
+        },
+      ),
+    'gatehouse/door/front/decision',
+    (payload) => (JSON.parse(payload.toString()) as { id: string }).id,
+  );
+  await reader.endAsync();
+  return samples;
+}
+
+function benchConfig(dataDir: string, extra: Record<string, unknown>) {
+  return resolveConfig({
+    dataDir,
+    simulation: { door: '' },
+    // One reader presents 200 a second here: lift its per-device budget so what is measured is the path.
+    mqtt: {
+      tcp: { port: 0 },
+      tls: { enabled: false },
+      limits: { credentialsPerSecond: 1000, credentialBurst: 1000, maxUnansweredPerDevice: 100 },
+      ...extra,
+    },
+    http: { http: { port: 0 }, https: { enabled: false } },
+    nodeRed: { enabled: false },
+    log: { level: 'error' },
+  });
+}
+
+export async function benchExternalBroker(options: { quick?: boolean } = {}): Promise<SuiteResult> {
+  const count = options.quick ? 400 : 2000;
+  const idle = options.quick ? 100 : 500;
+  const dir = mkdtempSync(path.join(tmpdir(), 'gh-bench-ext-'));
+  const mosquitto = new Mosquitto({
+    dir: path.join(dir, 'mosquitto'),
+    adminUser: HUB_USER,
+    adminPassword: HUB_PASSWORD,
+  });
+  try {
+    await mosquitto.start();
+    const embeddedDir = path.join(dir, 'embedded');
+    const embeddedHub = new Hub({ config: benchConfig(embeddedDir, {}) });
+    await embeddedHub.start();
+    const embedded = summarize(await decisionTrips(embeddedHub, embeddedHub.addresses().mqtt.tcp!, count));
+    await embeddedHub.stop();
+
+    const externalDir = path.join(dir, 'external');
+    mkdirSync(externalDir, { recursive: true });
+    writeFileSync(path.join(externalDir, 'mqtt-broker.password'), `${HUB_PASSWORD}\n`, { mode: 0o600 });
+    const externalHub = new Hub({
+      config: benchConfig(externalDir, {
+        broker: 'external',
+        external: { url: `mqtt://127.0.0.1:${mosquitto.port}`, reconnectMinMs: 200 },
+      }),
+    });
+    await externalHub.start();
+    const external = summarize(
+      await decisionTrips(externalHub, mosquitto.port, count).catch((error: unknown) => {
+        throw new Error(
+          `${String(error)}\n${mosquitto.log.slice(-2000)}\n${JSON.stringify(externalHub.status()['mqttExternal'])}`,
+        );
+      }),
+    );
+    // Bare mosquitto echo: the same QoS 1 request → answer path with no hub in it.
+    const echoer = await connect(mosquitto.port, HUB_USER, HUB_PASSWORD);
+    const asker = await connect(mosquitto.port, HUB_USER, HUB_PASSWORD);
+    // The hub's account may publish under gatehouse/ once the hub gave itself its role (it is connected).
+    await echoer.subscribeAsync('gatehouse/bench/req', { qos: 1 });
+    echoer.on('message', (_t, payload) => echoer.publish('gatehouse/bench/resp', payload, { qos: 1 }));
+    await asker.subscribeAsync('gatehouse/bench/resp', { qos: 1 });
+    const echo = summarize(
+      await roundTrips(
+        asker,
+        count,
+        (id) => asker.publish('gatehouse/bench/req', id, { qos: 1 }),
+        'gatehouse/bench/resp',
+        (payload) => payload.toString(),
+      ),
+    );
+    await Promise.all([echoer.endAsync(), asker.endAsync()]);
+
+    // Idle devices held by mosquitto (the hub holds none of their sockets in external mode).
+    const before = mosquitto.pid ? rssMiB(mosquitto.pid) : null;
+    const idleClients: MqttClient[] = [];
+    for (let i = 0; i < idle; i++) idleClients.push(await connect(mosquitto.port, HUB_USER, HUB_PASSWORD));
+    await new Promise((r) => setTimeout(r, 1000));
+    const withIdle = mosquitto.pid ? rssMiB(mosquitto.pid) : null;
+    for (const client of idleClients) client.end(true);
+    await externalHub.stop();
+
+    const figures: Figure[] = [
+      {
+        name: 'decision round trip p50, external mosquitto',
+        value: external.p50,
+        unit: 'ms',
+        baseline: { name: 'bare mosquitto echo p50', value: echo.p50 },
+        goal: {
+          op: '<=',
+          value: 1.5,
+          ofBaseline: true,
+          source: 'docs/architecture.md (1.5× a bare round trip)',
+        },
+      },
+      {
+        name: 'decision round trip p99, external mosquitto',
+        value: external.p99,
+        unit: 'ms',
+        goal: { op: '<=', value: 5, source: '#14' },
+      },
+      {
+        name: 'decision round trip p50, embedded aedes',
+        value: embedded.p50,
+        unit: 'ms',
+        baseline: { name: 'external mosquitto p50', value: external.p50 },
+      },
+      { name: 'decision round trip p99, embedded aedes', value: embedded.p99, unit: 'ms' },
+      ...(withIdle !== null
+        ? [
+            {
+              name: `mosquitto RSS with ${idle} idle connections`,
+              value: withIdle,
+              unit: 'MiB' as const,
+              ...(before !== null ? { baseline: { name: 'mosquitto RSS with none', value: before } } : {}),
+            },
+          ]
+        : []),
+    ];
+    return { figures, echo, embedded, external, idle };
+  } finally {
+    await mosquitto.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
+  const result = await benchExternalBroker({ quick: process.argv.includes('--quick') });
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
