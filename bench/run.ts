@@ -37,9 +37,16 @@ const SUITES: Suite[] = [
   {
     name: 'sdcard',
     notQuick: SLOW,
-    load: async () => withSdcardFigures(await (await import('./sdcard.js')).benchSdcard()),
+    load: async () => (await import('./sdcard.js')).benchSdcard(),
   },
   { name: 'nodered', notQuick: SLOW, load: async () => (await import('./nodered.js')).benchNodeRed() },
+  {
+    name: 'external-broker',
+    load: async () =>
+      (await import('./external-broker.js')).benchExternalBroker({
+        quick: ['1', 'true'].includes(process.env.BENCH_QUICK ?? '') || process.argv.includes('--quick'),
+      }),
+  },
 ];
 
 /**
@@ -80,30 +87,6 @@ function log(message: string): void {
 function argument(flag: string): string | undefined {
   const at = process.argv.indexOf(flag);
   return at >= 0 ? process.argv[at + 1] : undefined;
-}
-
-/** The sdcard suite's own figures once it returns them; until then, read from its raw result. */
-function withSdcardFigures(raw: Record<string, unknown>): Record<string, unknown> {
-  if ('figures' in raw) return raw;
-  const perDay = raw.bytesPerDay as { at2000?: number; at20000?: number } | undefined;
-  const idle = raw.baselineIdle as { bytesPerHour?: number } | undefined;
-  if (typeof perDay?.at2000 !== 'number' || typeof idle?.bytesPerHour !== 'number') return raw;
-  const mb = (bytes: number) => Math.round((bytes / 1_000_000) * 10) / 10;
-  return {
-    ...raw,
-    figures: [
-      {
-        name: 'written per day at 2,000 events',
-        value: mb(perDay.at2000),
-        unit: 'MB/day',
-        baseline: { name: 'the same hub idle', value: mb(idle.bytesPerHour * 24) },
-        goal: { op: '<=', value: 50, source: '#12' },
-      },
-      ...(typeof perDay.at20000 === 'number'
-        ? [{ name: 'written per day at 20,000 events', value: mb(perDay.at20000), unit: 'MB/day' }]
-        : []),
-    ],
-  };
 }
 
 async function main(): Promise<void> {
