@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
 import { isValidTimeZone, localTime } from '../../hub/access/localtime.js';
 import { parseChange } from '../../hub/cloud/changes.js';
+import { toWireEvent } from '../../hub/cloud/mirror.js';
 import {
   AUTH_HEADER,
   type CloudMessage,
@@ -37,6 +38,10 @@ export interface DevCloudFaults {
   dropAcks: boolean;
   /** Send this change number unreadable every time (its change_no out of range), as a broken cloud would. */
   garbleChange: number | null;
+  /** Behave like a cloud from before EventsRequest: no stored_hash or serves_event_requests in Welcome, requests ignored. */
+  legacyEvents: boolean;
+  /** Rewrites each StoredEvents page before it is sent (hostile-cloud tests). */
+  tamperStoredEvents: ((events: WireEvent[]) => WireEvent[]) | null;
 }
 
 export interface DevCloudOptions {
@@ -138,6 +143,8 @@ interface HubSession {
   /** The stream's buffer is full: the next page goes out on 'drain' (a cloud must not queue without bound). */
   waitingForDrain: boolean;
   closed: boolean;
+  /** An EventsRequest being answered: the next seq to send and the last one asked for. */
+  eventsRequest: { next: number; through: number } | null;
 }
 
 /** Room left in a message for protobuf framing and the page's own fields. */
@@ -160,6 +167,30 @@ function changeBytes(change: WireChange): number {
 }
 
 /** The longest prefix of `changes` (at least one) that fits in a message of `maxBytes`. */
+/** Encoded size of one event, near enough to split pages. */
+function eventBytes(event: WireEvent): number {
+  return (
+    Buffer.byteLength(event.data_json) +
+    Buffer.byteLength(event.type) +
+    event.door_id.length +
+    event.person_id.length +
+    event.credential_id.length +
+    event.prev_hash.length +
+    event.hash.length +
+    64
+  );
+}
+
+/** The longest run of events from the start that fits in one message (at least one). */
+function fitEvents(events: WireEvent[], maxBytes: number): WireEvent[] {
+  let bytes = 0;
+  for (let i = 0; i < events.length; i++) {
+    bytes += eventBytes(events[i]!);
+    if (bytes > maxBytes - MESSAGE_MARGIN_BYTES) return events.slice(0, Math.max(1, i));
+  }
+  return events;
+}
+
 function fitPage(changes: WireChange[], maxBytes: number): WireChange[] {
   let bytes = 0;
   for (let i = 0; i < changes.length; i++) {
@@ -173,13 +204,23 @@ const SERVICE_VERSION = 1;
 
 export class DevCloud {
   readonly store: DevCloudStore;
-  readonly faults: DevCloudFaults = { stopReading: false, dropAcks: false, garbleChange: null };
+  readonly faults: DevCloudFaults = {
+    stopReading: false,
+    dropAcks: false,
+    garbleChange: null,
+    legacyEvents: false,
+    tamperStoredEvents: null,
+  };
   /** ChangesRequest messages received from hubs (a hub asking again for changes it could not read). */
   changesRequests = 0;
   /** Largest change page sent so far (estimated encoded bytes). */
   largestPageBytes = 0;
   /** Events received again after they were stored (at-least-once delivery; not stored twice). */
   duplicatesIgnored = 0;
+  /** EventsRequest messages answered (a restored hub asking for events back). */
+  eventsRequests = 0;
+  /** Largest StoredEvents page sent so far (estimated encoded bytes). */
+  largestEventPageBytes = 0;
   readonly #options: DevCloudOptions;
   readonly #log: Logger;
   readonly #sessions = new Map<string, HubSession>();
@@ -625,6 +666,7 @@ export class DevCloud {
       maxMessageBytes: Math.min(hello.max_message_bytes || DEFAULT_MAX_MESSAGE_BYTES, PAGE_TARGET_BYTES),
       waitingForDrain: false,
       closed: false,
+      eventsRequest: null,
     };
     this.#sessions.set(hello.hub_id, session);
     this.store.touch(hello.hub_id);
@@ -648,6 +690,9 @@ export class DevCloud {
         server_time: Date.now(),
         code_secret_version: this.store.codeSecret(hello.hub_id)?.version ?? 0,
         code_secret_fingerprint: this.store.codeSecret(hello.hub_id)?.fingerprint ?? '',
+        ...(this.faults.legacyEvents
+          ? {}
+          : { stored_hash: this.store.hashAt(hello.hub_id, storedSeq) ?? '', serves_event_requests: true }),
       },
     });
     if (hello.last_change === 0 && this.store.records(hello.hub_id).length > 0) this.#sendSnapshot(session);
@@ -705,6 +750,50 @@ export class DevCloud {
       case 'code_secret':
         this.#onCodeSecret(session, message.code_secret);
         return;
+      case 'events_request': {
+        if (this.faults.legacyEvents) {
+          this.#log.warn({ hubId: session.hubId }, 'malformed hub message ignored'); // as an older cloud would
+          return;
+        }
+        this.eventsRequests++;
+        const { from_seq, through_seq } = message.events_request;
+        this.#log.info({ hubId: session.hubId, from_seq, through_seq }, 'hub asked for its stored events');
+        session.eventsRequest = { next: Math.max(1, from_seq), through: through_seq };
+        this.#sendStoredEvents(session);
+        return;
+      }
+    }
+  }
+
+  /** Answers an EventsRequest in pages below the hub's limit, pausing while the stream is full. */
+  #sendStoredEvents(session: HubSession): void {
+    const pageSize = this.#options.pageSize ?? 500;
+    for (;;) {
+      const request = session.eventsRequest;
+      if (!request || session.closed) return;
+      const limit = Math.min(pageSize, Math.max(0, request.through - request.next + 1));
+      const rows = limit > 0 ? this.store.events(session.hubId, request.next - 1, limit) : [];
+      let events = fitEvents(rows.map(toWireEvent), session.maxMessageBytes);
+      const next = events.length > 0 ? events[events.length - 1]!.seq + 1 : request.next;
+      const last = next > request.through || rows.length === 0;
+      const error =
+        last && next <= request.through ? `this cloud stores events only up to seq ${next - 1}` : '';
+      if (this.faults.tamperStoredEvents) events = this.faults.tamperStoredEvents(events);
+      this.largestEventPageBytes = Math.max(
+        this.largestEventPageBytes,
+        events.reduce((sum, event) => sum + eventBytes(event), 0),
+      );
+      if (!this.#write(session, { body: 'stored_events', stored_events: { events, last, error } })) return;
+      request.next = next;
+      if (last) {
+        session.eventsRequest = null;
+        return;
+      }
+      const call = session.call as unknown as { writableNeedDrain?: boolean };
+      if (call.writableNeedDrain) {
+        session.call.once('drain', () => this.#sendStoredEvents(session));
+        return;
+      }
     }
   }
 

@@ -1,5 +1,6 @@
 // The `backups` section of the hub config (part of the main schema, hub/config/schema.ts):
 // scheduled encrypted backups (docs/replace-a-hub.md, docs/storage.md).
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Type, { type Static } from 'typebox';
 
@@ -76,4 +77,17 @@ export function resolveBackupsConfig(config: BackupsConfig, dataDir: string): Re
     passphraseFile: path.resolve(config.passphraseFile ?? path.join(dataDir, PASSPHRASE_FILE_NAME)),
     minFreeBytes: config.minFreeMb * 1024 * 1024,
   };
+}
+
+/**
+ * The config file the hub runs with, found as the hub finds it (hub/config/load.ts): an explicit file,
+ * else $GATEHOUSE_CONFIG (the systemd unit sets it), else <data>/config.yaml when it exists; else null.
+ */
+export function hubConfigFile(
+  dataDir: string,
+  explicit?: string | null,
+  env: NodeJS.ProcessEnv = process.env,
+): string | null {
+  const candidate = explicit ?? env.GATEHOUSE_CONFIG ?? path.join(dataDir, 'config.yaml');
+  return existsSync(candidate) ? path.resolve(candidate) : null;
 }

@@ -5,10 +5,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../logger.js';
 import type { Database } from '../store/db.js';
 import type { Store } from '../store/store.js';
-import { type BackupsConfig, resolveBackupsConfig } from './config.js';
+import { type BackupsConfig, hubConfigFile, resolveBackupsConfig } from './config.js';
 import { BackupScheduler } from './scheduler.js';
 
-export { BackupsConfigSchema, resolveBackupsConfig } from './config.js';
+export { BackupsConfigSchema, hubConfigFile, resolveBackupsConfig } from './config.js';
 export * from './scheduler.js';
 
 export function createBackupScheduler(deps: {
@@ -30,6 +30,8 @@ export function createBackupScheduler(deps: {
     },
     now: deps.now,
     logger: deps.logger,
+    // Found as the hub found it at start: $GATEHOUSE_CONFIG (the systemd unit) or <data>/config.yaml.
+    configFile: hubConfigFile(deps.dataDir),
   });
 }
 

@@ -78,6 +78,8 @@ export interface BackupSchedulerOptions {
   logger: Logger;
   /** Tests only: a cheaper scrypt. */
   kdf?: KdfParams;
+  /** The config file the hub runs with, kept in the backup (hubConfigFile in ./config.ts). */
+  configFile?: string | null;
 }
 
 export interface BackupRun {
@@ -86,6 +88,8 @@ export interface BackupRun {
   bytes: number | null;
   copiedTo: string | null;
   error: string | null;
+  /** What the backup left out and why (e.g. a Node-RED folder over its limit); absent when nothing. */
+  skipped?: string[];
 }
 
 /** An error meant for the operator: it goes into the status and the event as it is. */
@@ -223,8 +227,11 @@ export class BackupScheduler {
         passphrase,
         dataDir,
         db: this.#o.db,
+        configFile: this.#o.configFile ?? null,
         ...(this.#o.kdf ? { kdf: this.#o.kdf } : {}),
       });
+      if (result.skipped.length > 0)
+        this.#log.warn({ skipped: result.skipped }, 'backup left some files out');
       const removed = prune(config.dir, config.keep);
       const at = this.#o.now();
       let copiedTo: string | null = null;
@@ -251,6 +258,7 @@ export class BackupScheduler {
           ms: at - startedAt,
           copiedTo,
           ...(removed > 0 ? { pruned: removed } : {}),
+          ...(result.skipped.length > 0 ? { skipped: result.skipped } : {}),
         },
       });
       if (this.#alarmOpen()) {
@@ -264,7 +272,14 @@ export class BackupScheduler {
       }
       this.#log.info({ file, bytes: result.bytes, ms: at - startedAt, copiedTo }, 'backup written');
       if (copyError !== null) this.#fail(`backup written to ${file}, but not copied: ${copyError}`);
-      return { ok: true, file, bytes: result.bytes, copiedTo, error: copyError };
+      return {
+        ok: true,
+        file,
+        bytes: result.bytes,
+        copiedTo,
+        error: copyError,
+        ...(result.skipped.length > 0 ? { skipped: result.skipped } : {}),
+      };
     } catch (err) {
       const error = errorText(err);
       this.#nextAt = startedAt + Math.min(RETRY_MS, this.#intervalMs());

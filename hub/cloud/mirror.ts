@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
 import { Summarizer } from '../budget.js';
 import type { HubEvent } from '../domain.js';
+import type { RecoveryResult } from '../store/events.js';
 import { printable } from '../text.js';
 import { backoffDelay } from './backoff.js';
 import { isDenyChange, type ParsedChange, parseChange, resolveChange } from './changes.js';
@@ -36,6 +37,7 @@ import {
   type WireChange,
   type WireEvent,
 } from './proto.js';
+import { EventRecovery, RecoveryError } from './recovery.js';
 import { MirrorState } from './state.js';
 
 export type CloudLinkState = 'disabled' | 'connecting' | 'connected' | 'waiting' | 'stopped';
@@ -71,6 +73,24 @@ export interface CloudLinkStatus {
   inFlightBatches: number;
   /** The offline doorcode secret hand-over (docs/cloud-protocol.md, "Offline doorcode secret"). */
   codeSecret: CodeSecretLinkStatus;
+  /**
+   * Set while the hub sends no events because the cloud holds events its log does not and they cannot
+   * be recovered (docs/cloud-protocol.md, "After a restore"); null otherwise.
+   */
+  eventsHeld: EventsHeldStatus | null;
+  /** Events being recovered from the cloud right now (after a hub swap), or null. */
+  recovering: { fromSeq: number; throughSeq: number; received: number } | null;
+  /** The last recovery this hub run: what came back and what moved. */
+  lastRecovery: (RecoveryResult & { at: number }) | null;
+}
+
+export interface EventsHeldStatus {
+  /** `cloud_cannot_recover`: an older cloud; `foreign_log`: the cloud's events do not chain onto this log. */
+  reason: 'cloud_cannot_recover' | 'foreign_log';
+  message: string;
+  since: number;
+  cloudStoredSeq: number;
+  lastSeq: number;
 }
 
 export interface CodeSecretLinkStatus {
@@ -182,6 +202,10 @@ interface Session {
   cloudSecretFingerprint: string;
   /** Fingerprint of the code secret sent on this session and not yet acknowledged. */
   secretSentFingerprint: string | null;
+  /** Events being recovered from the cloud: nothing is sent and no change applied until it is done. */
+  recovery: EventRecovery | null;
+  /** When the last page of the recovery arrived (its silence timeout). */
+  recoveryPageAt: number;
 }
 
 /** A received change waiting to be applied. */
@@ -279,6 +303,10 @@ export class CloudMirror {
   /** Back-off step; reset only by a link that stayed up (a cloud that accepts then drops does not reset it). */
   #backoffAttempt = 0;
   #ackTimer: NodeJS.Timeout | undefined;
+  /** The cloud refused this hub's chain (LinkError hash_mismatch): its log is not ours past some seq. */
+  #cloudRefusedChain = false;
+  /** Reasons alarm.cloud_events_held was raised for in this hub run (once each). */
+  readonly #heldAlarms = new Set<EventsHeldStatus['reason']>();
   /** Rejected changes: the first few per minute become audit events and log lines, the rest a summary. */
   readonly #rejections: Summarizer;
   /** Unreadable messages and changes from the cloud: summarised log lines. */
@@ -381,6 +409,14 @@ export class CloudMirror {
     status.conflicts = this.#stats.conflicts;
     status.inFlightBatches = this.#session?.inFlight.length ?? 0;
     status.codeSecret = { ...this.#status.codeSecret };
+    const recovery = this.#session?.recovery;
+    status.recovering = recovery
+      ? {
+          fromSeq: recovery.fromSeq,
+          throughSeq: recovery.throughSeq,
+          received: recovery.nextSeq - recovery.fromSeq,
+        }
+      : null;
     return status;
   }
 
@@ -416,6 +452,9 @@ export class CloudMirror {
         acknowledgedAt: null,
         error: null,
       },
+      eventsHeld: null,
+      recovering: null,
+      lastRecovery: null,
     };
   }
 
@@ -514,6 +553,8 @@ export class CloudMirror {
       ended: false,
       cloudSecretFingerprint: '',
       secretSentFingerprint: null,
+      recovery: null,
+      recoveryPageAt: 0,
     };
     this.#session = session;
     call.on('data', (message: unknown) => this.#receive(session, message));
@@ -631,6 +672,14 @@ export class CloudMirror {
         );
         return;
       }
+      if (session.recovery && now - session.recoveryPageAt > ackTimeoutMs) {
+        this.#endSession(
+          session,
+          `the cloud did not hand back the events asked for within ${ackTimeoutMs} ms`,
+          true,
+        );
+        return;
+      }
       const oldest = session.inFlight[0];
       if (oldest && now - oldest.sentAt > ackTimeoutMs) {
         this.#endSession(session, `cloud did not acknowledge events within ${ackTimeoutMs} ms`, true);
@@ -665,7 +714,7 @@ export class CloudMirror {
    */
   #pump(session: Session): void {
     const { batchSize, maxInFlightBatches } = this.#config;
-    if (!session.welcomed || session.ended || session.waitingForDrain) return;
+    if (!session.welcomed || session.ended || session.waitingForDrain || session.recovery) return;
     if (session.inFlight.length >= maxInFlightBatches) return;
     // Pace the drain evenly (batches spaced by batchSize / maxEventsPerSecond): the CPU it leaves free
     // is what keeps door decisions fast while a long backlog goes out.
@@ -724,17 +773,23 @@ export class CloudMirror {
       latest_change: number;
       code_secret_version?: number;
       code_secret_fingerprint?: string;
+      stored_hash?: string;
+      serves_event_requests?: boolean;
     },
   ): void {
     const state = this.#state!;
     const lastSeq = this.#port.lastSeq();
-    let resumeFrom = welcome.stored_seq;
-    if (resumeFrom > lastSeq) {
-      this.#log.error(
-        { cloudStoredSeq: resumeFrom, lastSeq },
-        'the cloud holds events newer than this hub’s log (restored from an older backup?); sending new events from the hub’s end',
-      );
-      resumeFrom = lastSeq;
+    const resumeFrom = welcome.stored_seq;
+    // Is the cloud's log this hub's log? It is ahead of it, or its event at stored_seq is not ours, after
+    // a restore from a backup older than what the cloud stored (docs/cloud-protocol.md, "After a restore").
+    const cloudHash = welcome.stored_hash ?? '';
+    const diverged =
+      resumeFrom > lastSeq ||
+      (resumeFrom > 0 && cloudHash !== '' && this.#port.hashAt(resumeFrom) !== cloudHash) ||
+      (cloudHash === '' && this.#cloudRefusedChain);
+    if (diverged) {
+      this.#beginRecovery(session, welcome.stored_seq, lastSeq, welcome.serves_event_requests === true);
+      return;
     }
     if (resumeFrom < this.#ackedSeq) {
       this.#log.warn(
@@ -742,6 +797,8 @@ export class CloudMirror {
         'the cloud has fewer events than it acknowledged before; resending from its position',
       );
     }
+    this.#status.eventsHeld = null;
+    this.#cloudRefusedChain = false;
     this.#ackedSeq = resumeFrom;
     state.write('acked_seq', resumeFrom);
     session.welcomed = true;
@@ -767,6 +824,168 @@ export class CloudMirror {
     this.#startWatchdog(session);
     this.#offerCodeSecret(session);
     this.#pump(session);
+  }
+
+  // ------------------------------------------------------------------ after a restore: events back from the cloud
+
+  /**
+   * The cloud holds events this hub's log does not (the hub was restored from a backup older than what
+   * the cloud stored). Sending on would reuse their seqs: the cloud would drop the new events as
+   * duplicates and then refuse the chain. Instead the hub asks for them back, or, from a cloud that
+   * cannot answer, sends nothing and says why (docs/cloud-protocol.md, "After a restore").
+   */
+  #beginRecovery(session: Session, cloudStoredSeq: number, lastSeq: number, cloudServes: boolean): void {
+    if (!cloudServes) {
+      this.#holdEvents(
+        session,
+        'cloud_cannot_recover',
+        `the cloud holds events up to seq ${cloudStoredSeq} that this hub's log (up to seq ${lastSeq}) does not have, and it cannot hand them back (an older cloud): no events are sent until it can`,
+        cloudStoredSeq,
+        lastSeq,
+      );
+      return;
+    }
+    // Compare from the last seq the cloud acknowledged (the same log up to there), or from the start.
+    let from = Math.min(this.#ackedSeq, lastSeq);
+    if (from >= cloudStoredSeq) from = 0;
+    let recovery: EventRecovery;
+    try {
+      recovery = new EventRecovery(this.#port, from + 1, cloudStoredSeq);
+    } catch (err) {
+      if (!(err instanceof RecoveryError)) throw err;
+      this.#holdEvents(session, 'foreign_log', err.message, cloudStoredSeq, lastSeq);
+      return;
+    }
+    const now = this.#now();
+    session.recovery = recovery;
+    session.recoveryPageAt = now;
+    session.welcomed = true;
+    session.welcomedAt = now;
+    this.#status.lastConnectedAt = now;
+    this.#setState('connected');
+    this.#log.warn(
+      { cloudStoredSeq, lastSeq, fromSeq: from + 1 },
+      'the cloud holds events this hub’s log does not (restored from a backup?): asking for them back before sending',
+    );
+    this.#startWatchdog(session);
+    this.#send(session, {
+      body: 'events_request',
+      events_request: { from_seq: from + 1, through_seq: cloudStoredSeq },
+    });
+  }
+
+  #onStoredEvents(session: Session, page: { events: unknown[]; last: boolean; error: string }): void {
+    const recovery = session.recovery;
+    if (!recovery) {
+      if (this.#malformed.allow('stored_events'))
+        this.#log.warn('the cloud sent stored events the hub did not ask for; ignored');
+      return;
+    }
+    session.recoveryPageAt = this.#now();
+    try {
+      recovery.page(page.events);
+      if (page.last && !recovery.done) {
+        throw new RecoveryError(
+          'refused',
+          `the cloud stopped at seq ${recovery.nextSeq - 1} of ${recovery.throughSeq}${page.error ? `: ${printable(page.error, 200)}` : ''}`,
+        );
+      }
+      if (page.last && recovery.divergeAt === null) {
+        throw new RecoveryError(
+          'refused',
+          'the cloud said its log differs, but every event it sent is the hub’s own',
+        );
+      }
+    } catch (err) {
+      if (!(err instanceof RecoveryError)) throw err;
+      if (err.kind === 'foreign') {
+        this.#holdEvents(session, 'foreign_log', err.message, recovery.throughSeq, this.#port.lastSeq());
+        return;
+      }
+      this.#port.recovery.clear();
+      this.#log.warn({ reason: err.message }, 'refused the events the cloud handed back; will ask again');
+      this.#endSession(session, `event recovery refused: ${err.message}`, true);
+      return;
+    }
+    if (page.last) this.#finishRecovery(session, recovery, recovery.divergeAt!);
+  }
+
+  /** Puts the recovered events into the log in one transaction, then starts a fresh link from there. */
+  #finishRecovery(session: Session, recovery: EventRecovery, divergeAt: number): void {
+    const state = this.#state!;
+    const result = this.#port.transaction(() => {
+      const committed = this.#port.recovery.commit(divergeAt, (r) => ({
+        type: 'hub.events_recovered',
+        doorId: null,
+        personId: null,
+        credentialId: null,
+        data: {
+          fromSeq: r.fromSeq,
+          throughSeq: r.throughSeq,
+          recovered: r.recovered,
+          adminChanges: r.adminChanges,
+          renumbered: r.renumbered,
+        },
+      }));
+      state.write('acked_seq', recovery.throughSeq);
+      return committed;
+    });
+    // Local denies among the moved events are indexed again under their new seqs.
+    state.rewindScan(divergeAt - 1);
+    this.#ackedSeq = recovery.throughSeq;
+    this.#status.lastRecovery = { ...result, at: this.#now() };
+    this.#status.eventsHeld = null;
+    this.#cloudRefusedChain = false;
+    this.#log.warn(
+      { ...result },
+      result.adminChanges > 0
+        ? 'events recovered from the cloud; some are changes made on the old hub after its backup: check them (docs/replace-a-hub.md)'
+        : 'events recovered from the cloud',
+    );
+    session.recovery = null;
+    this.#endSession(session, 'events recovered from the cloud: reconnecting', false);
+    this.#scheduleDial(0);
+  }
+
+  /** Sends no events, says why (status, log, one alarm per reason and hub run), and asks again later. */
+  #holdEvents(
+    session: Session,
+    reason: EventsHeldStatus['reason'],
+    message: string,
+    cloudStoredSeq: number,
+    lastSeq: number,
+  ): void {
+    const previous = this.#status.eventsHeld;
+    this.#status.eventsHeld = {
+      reason,
+      message,
+      since: previous?.reason === reason ? previous.since : this.#now(),
+      cloudStoredSeq,
+      lastSeq,
+    };
+    this.#port.recovery.clear();
+    if (!this.#heldAlarms.has(reason)) {
+      this.#heldAlarms.add(reason);
+      this.#log.error({ reason, cloudStoredSeq, lastSeq }, `no events sent to the cloud: ${message}`);
+      try {
+        this.#port.transaction(() =>
+          this.#port.appendEvent({
+            type: 'alarm.cloud_events_held',
+            doorId: null,
+            personId: null,
+            credentialId: null,
+            data: { reason, message, cloudStoredSeq, lastSeq },
+          }),
+        );
+      } catch (err) {
+        this.#log.error({ err: (err as Error).message }, 'cannot record alarm.cloud_events_held');
+      }
+    }
+    this.#endSession(session, message, false);
+    if (this.#stopped) return;
+    this.#status.lastError = `events held: ${message}`;
+    this.#status.failedAttempts++;
+    this.#scheduleDial(this.#config.backoff.maxMs);
   }
 
   // ------------------------------------------------------------------ hub -> cloud: the code secret
@@ -950,9 +1169,14 @@ export class CloudMirror {
         }
         return;
       case 'event_ack':
-        this.#onEventAck(session, message.event_ack.seq);
+        if (!session.recovery) this.#onEventAck(session, message.event_ack.seq);
+        return;
+      case 'stored_events':
+        this.#onStoredEvents(session, message.stored_events);
         return;
       case 'changes':
+        // While events are recovered, nothing is applied or acked: the cloud sends them again on the next link.
+        if (session.recovery) return;
         if (message.changes.snapshot_begin || session.snapshotOpen)
           await this.#onSnapshotPage(session, message.changes);
         else this.#acceptChanges(session, message.changes.changes);
@@ -967,6 +1191,7 @@ export class CloudMirror {
         this.#onCodeSecretAck(session, message.code_secret_ack);
         return;
       case 'error':
+        if (message.error.code === 'hash_mismatch') this.#cloudRefusedChain = true;
         this.#status.lastError = `cloud: ${message.error.code}: ${message.error.message}`;
         this.#log.error(
           { code: message.error.code, message: message.error.message },

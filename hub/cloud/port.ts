@@ -2,6 +2,7 @@
 // Store; every method is synchronous and short so no transaction is ever held across an await.
 import type { HubEvent, NewEvent } from '../domain.js';
 import type { CloudStateStore } from '../store/cloud-state.js';
+import type { RecoveredEvent, RecoveryResult } from '../store/events.js';
 import type { ChangeKind } from './proto.js';
 
 /** A record kind whose "deny" state (suspended person, revoked credential) the conflict rule protects. */
@@ -44,6 +45,18 @@ export interface CloudPort {
   appendEvent(event: NewEvent): void;
   /** Runs fn in one durable (synchronous=FULL) transaction; nested calls become savepoints. */
   transaction<T>(fn: () => T): T;
+  /** Hash of the stored event at seq (GENESIS for 0), null when the log does not hold it. */
+  hashAt(seq: number): string | null;
+  /** Events the cloud hands back after a hub swap (docs/cloud-protocol.md, "After a restore"). */
+  readonly recovery: RecoveryPort;
+}
+
+/** Staging and committing of recovered events; see EventLog.commitRecovered in hub/store/events.ts. */
+export interface RecoveryPort {
+  clear(): void;
+  stage(events: readonly RecoveredEvent[]): void;
+  /** Inserts the staged events verbatim and moves the hub's own events behind them, in one transaction. */
+  commit(fromSeq: number, summary: (result: RecoveryResult) => NewEvent): RecoveryResult;
 }
 
 /**

@@ -85,6 +85,9 @@ export const WireEventSchema = Type.Object({
   hash: Type.String({ minLength: 1, maxLength: 128 }),
 });
 export type WireEvent = Static<typeof WireEventSchema>;
+export const checkWireEvent = Compile(WireEventSchema);
+/** Events per StoredEvents page the hub reads; a longer page is refused (the cloud must split it). */
+export const MAX_EVENTS_PER_PAGE = 10_000;
 
 export const HelloSchema = Type.Object({
   hub_id: Type.String({ minLength: 1, maxLength: 128 }),
@@ -132,6 +135,10 @@ export const HubMessageSchema = Type.Union([
   Type.Object({ body: Type.Literal('ping'), ping: Type.Object({ ts: I64 }) }),
   Type.Object({ body: Type.Literal('changes_request'), changes_request: Type.Object({ after_change: U64 }) }),
   Type.Object({ body: Type.Literal('code_secret'), code_secret: CodeSecretMessageSchema }),
+  Type.Object({
+    body: Type.Literal('events_request'),
+    events_request: Type.Object({ from_seq: U64, through_seq: U64 }),
+  }),
 ]);
 export type HubMessage = Static<typeof HubMessageSchema>;
 
@@ -185,6 +192,17 @@ export const CloudMessageSchema = Type.Union([
       // Optional so an older cloud (or a hand-made message) still passes.
       code_secret_version: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
       code_secret_fingerprint: Type.Optional(Type.String({ maxLength: 64 })),
+      stored_hash: Type.Optional(Type.String({ maxLength: 128 })),
+      serves_event_requests: Type.Optional(Type.Boolean()),
+    }),
+  }),
+  Type.Object({
+    body: Type.Literal('stored_events'),
+    stored_events: Type.Object({
+      // Each event is checked by the recovery (checkWireEvent), so a bad one is refused with its seq.
+      events: Type.Array(Type.Unknown()),
+      last: Type.Boolean(),
+      error: Type.String({ maxLength: 4096 }),
     }),
   }),
   Type.Object({ body: Type.Literal('event_ack'), event_ack: Type.Object({ seq: U64 }) }),

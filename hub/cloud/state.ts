@@ -98,6 +98,13 @@ export class MirrorState {
     return this.#scanPos;
   }
 
+  /** Indexes again from this seq on (events were renumbered behind recovered ones). */
+  rewindScan(seq: number): void {
+    if (this.#scanPos <= seq) return;
+    this.#scanPos = Math.max(0, seq);
+    this.write('deny_scan_seq', this.#scanPos);
+  }
+
   /** Persists the in-memory scan position (on stop). */
   saveScanPosition(): void {
     if (this.read('deny_scan_seq') !== this.#scanPos) {

@@ -3,6 +3,7 @@
 import type { HubEvent, NewEvent, ScheduleInterval } from '../domain.js';
 import { OfflineCodeError } from '../offline/offline-codes.js';
 import { StoreError } from '../store/errors.js';
+import { GENESIS_HASH } from '../store/events.js';
 import type { Store } from '../store/store.js';
 import type { CodeRevocationData, CredentialData, OfflineCodeData, PersonData } from './changes.js';
 import {
@@ -11,6 +12,7 @@ import {
   type DenyTarget,
   type LocalDenyState,
   type OfflineCodeRevoker,
+  type RecoveryPort,
   type ResolvedChange,
 } from './port.js';
 
@@ -87,6 +89,20 @@ export class StoreCloudPort implements CloudPort {
 
   transaction<T>(fn: () => T): T {
     return this.#store.transaction(fn);
+  }
+
+  hashAt(seq: number): string | null {
+    if (seq === 0) return GENESIS_HASH;
+    return this.#store.events.get(seq)?.hash ?? null;
+  }
+
+  get recovery(): RecoveryPort {
+    const events = this.#store.events;
+    return {
+      clear: () => events.clearRecovered(),
+      stage: (recovered) => events.stageRecovered(recovered),
+      commit: (fromSeq, summary) => events.commitRecovered(fromSeq, summary),
+    };
   }
 
   write(change: ResolvedChange): void {

@@ -45,6 +45,19 @@ const ISSUER_KEY_FILE = 'mobile-issuer.key';
 const CERTS_DIR = 'certs';
 const JOURNAL_FILE = 'events.journal';
 const MANIFEST = 'manifest.json';
+/** Node-RED's user dir (the installer's flows, their encrypted credentials): `node-red/...` in the archive. */
+export const NODE_RED_DIR = 'node-red';
+/** Not backed up: installed palette packages (reinstalled from the editor) and the settings the hub writes at every start. */
+const NODE_RED_LEFT_OUT = new Set(['node_modules', 'gatehouse-settings.cjs']);
+/** Flows and their credentials are kilobytes; beyond this the folder holds something else and is left out. */
+export const MAX_NODE_RED_BYTES = 64 * 1024 * 1024;
+const MAX_NODE_RED_FILES = 5000;
+/** The config file the hub ran with, in the archive. */
+const CONFIG_ENTRY = 'config.yml';
+/** Where restore puts it: beside the data, never over the config file in use (docs/replace-a-hub.md). */
+export const RESTORED_CONFIG_FILE = 'config-from-backup.yml';
+/** A config file is a few KiB; a larger one is left out of the backup. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export const BACKUP_MAGIC = Buffer.from('GHBACKUP', 'ascii');
 export const BACKUP_FORMAT_VERSION = 1;
@@ -107,6 +120,8 @@ export interface BackupOptions {
   db?: Database;
   /** For tests of old/odd headers only; the default is what the docs promise. */
   kdf?: KdfParams;
+  /** The config file the hub runs with (null or absent: none to keep). */
+  configFile?: string | null;
 }
 
 export interface BackupResult {
@@ -117,6 +132,8 @@ export interface BackupResult {
   /** Files inside the backup, as restore will put them back (relative to the data dir). */
   files: string[];
   bytes: number;
+  /** What was left out and why (too large, unreadable): the backup is still good for the rest. */
+  skipped: string[];
 }
 
 export interface RestoreOptions {
@@ -136,6 +153,8 @@ export interface RestoreResult {
   files: string[];
   /** Where the replaced files were moved, if kept. */
   previous: string | null;
+  /** The config file the old hub ran with, put beside the data (never applied), or null. */
+  restoredConfig: string | null;
 }
 
 interface Manifest {
@@ -386,6 +405,68 @@ function keyFilesOf(dataDir: string): Array<{ name: string; path: string }> {
   return files;
 }
 
+/**
+ * The files of Node-RED's user dir, without installed packages and the generated settings. All or
+ * nothing: over MAX_NODE_RED_BYTES (or files) the folder is left out and `skipped` says so, since
+ * flows without their credentials file (or the reverse) would restore half an installation.
+ */
+function nodeRedFilesOf(dataDir: string, skipped: string[]): Array<{ name: string; path: string }> {
+  const root = join(dataDir, NODE_RED_DIR);
+  if (!existsSync(root)) return [];
+  const files: Array<{ name: string; path: string }> = [];
+  let bytes = 0;
+  const walk = (dir: string, rel: string, depth: number): boolean => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      const name = `${rel}/${entry.name}`;
+      if (depth === 0 && NODE_RED_LEFT_OUT.has(entry.name)) continue;
+      if (!isNodeRedEntryName(name)) {
+        skipped.push(`${join(dir, entry.name)}: left out, a name (or depth) a backup does not hold`);
+        continue;
+      }
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (!walk(path, name, depth + 1)) return false;
+      } else if (entry.isFile()) {
+        bytes += statSync(path).size;
+        files.push({ name, path });
+        if (bytes > MAX_NODE_RED_BYTES || files.length > MAX_NODE_RED_FILES) return false;
+      }
+    }
+    return true;
+  };
+  if (!walk(root, NODE_RED_DIR, 0)) {
+    skipped.push(
+      `${root}: left out, larger than ${MAX_NODE_RED_BYTES / 1024 / 1024} MiB or ${MAX_NODE_RED_FILES} files (flows are kilobytes: look for large files in it)`,
+    );
+    return [];
+  }
+  return files;
+}
+
+function configFileOf(file: string | null, skipped: string[]): Array<{ name: string; path: string }> {
+  if (file === null || !existsSync(file)) return [];
+  const stat = statSync(file);
+  if (!stat.isFile()) return [];
+  if (stat.size > MAX_CONFIG_BYTES) {
+    skipped.push(`${file}: left out, larger than ${MAX_CONFIG_BYTES / 1024} KiB`);
+    return [];
+  }
+  return [{ name: CONFIG_ENTRY, path: file }];
+}
+
+/** `node-red/` then 1-8 plain path parts (no `.`, `..`, slashes or control characters). */
+function isNodeRedEntryName(name: string): boolean {
+  const parts = name.split('/');
+  return (
+    parts[0] === NODE_RED_DIR &&
+    parts.length >= 2 &&
+    parts.length <= 9 &&
+    parts.slice(1).every((part) => /^[A-Za-z0-9._@+ -]{1,100}$/.test(part) && part !== '.' && part !== '..')
+  );
+}
+
 function isCertEntryName(name: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name);
 }
@@ -431,7 +512,12 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
     const manifestBytes = Buffer.from(JSON.stringify(manifest), 'utf8');
     await writer.write(entryHeader(MANIFEST, manifestBytes.length, 0o600));
     await writer.write(manifestBytes);
-    const keyFiles = keyFilesOf(options.dataDir);
+    const skipped: string[] = [];
+    const keyFiles = [
+      ...keyFilesOf(options.dataDir),
+      ...nodeRedFilesOf(options.dataDir, skipped),
+      ...configFileOf(options.configFile ?? null, skipped),
+    ];
     const files = [DB_FILE_NAME, ...keyFiles.map((f) => f.name)];
     await writeEntryFromFile(writer, DB_FILE_NAME, snapshot);
     for (const file of keyFiles) await writeEntryFromFile(writer, file.name, file.path);
@@ -451,6 +537,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
       events: manifest.events,
       files,
       bytes: HEADER_BYTES + writer.bytes,
+      skipped,
     };
   } finally {
     if (out) await out.close().catch(() => {});
@@ -578,6 +665,8 @@ class PlainStream {
 /** Where an archive entry goes, relative to the data dir; null for names a backup never holds. */
 function entryTarget(name: string): string | null {
   if ([MANIFEST, DB_FILE_NAME, KEY_FILE_NAME, CODE_KEY_FILE, ISSUER_KEY_FILE].includes(name)) return name;
+  if (name === CONFIG_ENTRY) return RESTORED_CONFIG_FILE;
+  if (isNodeRedEntryName(name) && !NODE_RED_LEFT_OUT.has(name.split('/')[1]!)) return name;
   const cert = /^certs\/(.+)$/.exec(name);
   if (cert && isCertEntryName(cert[1]!)) return name;
   return null;
@@ -626,6 +715,7 @@ async function readBackup(
     const stream = new PlainStream(new SealedReader(fh, header, keys.enc, size));
     const names = new Set<string>();
     let manifest: Manifest | null = null;
+    let nodeRedBytes = 0;
     for (;;) {
       const type = (await stream.read(1))[0];
       if (type === 0) {
@@ -645,7 +735,14 @@ async function readBackup(
       const entrySize = Number((await stream.read(8)).readBigUInt64BE(0));
       const mode = (await stream.read(4)).readUInt32BE(0);
       const target = entryTarget(name);
-      if (target === null || names.has(name) || entrySize > MAX_ENTRY_BYTES) {
+      if (target?.startsWith(`${NODE_RED_DIR}/`)) nodeRedBytes += entrySize;
+      if (
+        target === null ||
+        names.has(name) ||
+        entrySize > MAX_ENTRY_BYTES ||
+        nodeRedBytes > MAX_NODE_RED_BYTES ||
+        (target === RESTORED_CONFIG_FILE && entrySize > MAX_CONFIG_BYTES)
+      ) {
         throw new BackupError(
           'invalid',
           `the backup holds an unexpected entry (${JSON.stringify(name.slice(0, 80))}): refusing it`,
@@ -748,6 +845,9 @@ const REPLACED = [
   CODE_KEY_FILE,
   ISSUER_KEY_FILE,
   CERTS_DIR,
+  // Node-RED's credentials are sealed with a key derived from the hub key: they go with the keys.
+  NODE_RED_DIR,
+  RESTORED_CONFIG_FILE,
 ];
 
 /**
@@ -776,7 +876,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     const db = validateDatabase(join(staging, DB_FILE_NAME));
     validateKeys(staging, opened.files);
     const previous = `restore-previous-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    writeFileSync(join(staging, COMMIT_FILES), JSON.stringify(topLevel(opened.files)));
+    writeFileSync(join(staging, COMMIT_FILES), JSON.stringify(topLevel(opened.files.map(targetOf))));
     writeFileSync(join(staging, COMMIT_PREVIOUS), previous);
     syncTree(staging);
     renameSync(staging, join(options.dataDir, COMMIT_DIR)); // the commit point
@@ -793,10 +893,17 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       createdAt: opened.manifest.createdAt,
       files: opened.files.sort(),
       previous: kept ? previousDir : null,
+      restoredConfig: opened.files.includes(CONFIG_ENTRY)
+        ? join(options.dataDir, RESTORED_CONFIG_FILE)
+        : null,
     };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
+}
+
+function targetOf(name: string): string {
+  return entryTarget(name) ?? name;
 }
 
 function topLevel(files: string[]): string[] {

@@ -929,6 +929,156 @@ export class EventLog {
     });
     return stored;
   }
+
+  // -------------------------------------------------- events recovered from the cloud (hub swap)
+
+  /**
+   * Starts (or abandons) a recovery: an empty staging table. It is a TEMP table: on disk (temp_store is
+   * a file), private to this connection and gone with it, so a recovery cut short by a restart starts over.
+   */
+  clearRecovered(): void {
+    this.#ctx.db.exec(`
+      CREATE TEMP TABLE IF NOT EXISTS event_recovery (
+        seq INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        door_id TEXT,
+        person_id TEXT,
+        credential_id TEXT,
+        data TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      ) STRICT;
+      DELETE FROM temp.event_recovery;`);
+  }
+
+  /** Stages events the cloud handed back, already checked by the caller (schema, hash, chain), in one transaction. */
+  stageRecovered(events: readonly RecoveredEvent[]): void {
+    const insert = this.#ctx.stmt(
+      'INSERT INTO temp.event_recovery (seq, ts, type, door_id, person_id, credential_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.#ctx.db.transaction(() => {
+      for (const e of events) {
+        insert.run(e.seq, e.ts, e.type, e.doorId, e.personId, e.credentialId, e.dataJson, e.prevHash, e.hash);
+      }
+    })();
+  }
+
+  /**
+   * Puts the staged events (seq `fromSeq` onwards, contiguous) into the log verbatim — same seq, ts and
+   * hash — in one transaction, after checking again that the first links to the hub's own event
+   * fromSeq-1. Events this hub wrote itself at fromSeq or later (after a restore, before the cloud link
+   * came up; the cloud never stored them) move behind them, renumbered and re-chained: nothing is lost.
+   * Then `summary` is appended. Throws StoreError('conflict') when the staged events do not fit.
+   */
+  commitRecovered(fromSeq: number, summary: (result: RecoveryResult) => NewEvent): RecoveryResult {
+    return this.#ctx.write(() => {
+      const staged = this.#ctx
+        .stmt<{ n: number; first: number | null; last: number | null }>(
+          'SELECT count(*) AS n, min(seq) AS first, max(seq) AS last FROM temp.event_recovery',
+        )
+        .get()!;
+      if (staged.n === 0 || staged.first !== fromSeq || staged.last! - staged.first + 1 !== staged.n) {
+        throw new StoreError('conflict', `recovered events are not one contiguous run from seq ${fromSeq}`);
+      }
+      const anchor =
+        fromSeq <= 1
+          ? GENESIS_HASH
+          : this.#ctx
+              .stmt<string>('SELECT hash FROM events WHERE seq = ?')
+              .pluck()
+              .get(fromSeq - 1);
+      const firstPrev = this.#ctx
+        .stmt<string>('SELECT prev_hash FROM temp.event_recovery WHERE seq = ?')
+        .pluck()
+        .get(fromSeq);
+      if (anchor === undefined || firstPrev !== anchor) {
+        throw new StoreError(
+          'conflict',
+          `recovered seq ${fromSeq} does not link to this hub's seq ${fromSeq - 1}`,
+        );
+      }
+      const through = staged.last!;
+      const shift = through - fromSeq + 1;
+      const localLast = this.lastSeq();
+      const renumbered =
+        localLast >= fromSeq ? { from: fromSeq, to: localLast, newFrom: fromSeq + shift } : null;
+      // Park the hub's own events at negative seqs (the primary key), insert the recovered ones, then
+      // bring the parked ones back behind them, oldest first, each re-hashed onto its new predecessor.
+      if (renumbered) this.#ctx.stmt('UPDATE events SET seq = -seq WHERE seq >= ?').run(fromSeq);
+      this.#ctx
+        .stmt(
+          'INSERT INTO events (seq, ts, type, door_id, person_id, credential_id, data, prev_hash, hash) SELECT seq, ts, type, door_id, person_id, credential_id, data, prev_hash, hash FROM temp.event_recovery ORDER BY seq',
+        )
+        .run();
+      let prevHash = this.#ctx.stmt<string>('SELECT hash FROM events WHERE seq = ?').pluck().get(through)!;
+      const parked = this.#ctx.stmt<EventRow>(
+        'SELECT * FROM events WHERE seq < 0 ORDER BY seq DESC LIMIT 500',
+      );
+      const move = this.#ctx.stmt('UPDATE events SET seq = ?, prev_hash = ?, hash = ? WHERE seq = ?');
+      for (let rows = parked.all(); rows.length > 0; rows = parked.all()) {
+        for (const row of rows) {
+          const event = rowToEvent({ ...row, seq: -row.seq + shift });
+          const hash = eventHash(prevHash, event);
+          move.run(event.seq, prevHash, hash, row.seq);
+          prevHash = hash;
+        }
+      }
+      const adminChanges = this.#ctx
+        .stmt<number>("SELECT count(*) FROM temp.event_recovery WHERE type >= 'admin.' AND type < 'admin/'")
+        .pluck()
+        .get()!;
+      this.#ctx.stmt('DELETE FROM temp.event_recovery').run();
+      const result: RecoveryResult = {
+        fromSeq,
+        throughSeq: through,
+        recovered: staged.n,
+        adminChanges,
+        renumbered,
+      };
+      this.#insert([this.#validate(summary(result))]);
+      return result;
+    });
+  }
+}
+
+/** An event the cloud handed back after a hub swap (docs/cloud-protocol.md, "After a restore"). */
+export interface RecoveredEvent {
+  seq: number;
+  ts: number;
+  type: string;
+  doorId: string | null;
+  personId: string | null;
+  credentialId: string | null;
+  dataJson: string;
+  prevHash: string;
+  hash: string;
+}
+
+export interface RecoveryResult {
+  fromSeq: number;
+  throughSeq: number;
+  recovered: number;
+  /** Recovered admin.* events: changes made on the old hub after its backup, which the restored records lack. */
+  adminChanges: number;
+  /** The hub's own events that moved behind the recovered ones: old seqs from..to, now from newFrom. */
+  renumbered: { from: number; to: number; newFrom: number } | null;
+}
+
+/** Event types and ids as the log stores them: recovered events are checked against the same rules. */
+export function isStorableEventShape(
+  e: Pick<RecoveredEvent, 'type' | 'doorId' | 'personId' | 'credentialId' | 'ts'>,
+): boolean {
+  const ref = (value: string | null) => value === null || REF_PATTERN.test(value);
+  return (
+    e.type.length <= 64 &&
+    TYPE_PATTERN.test(e.type) &&
+    Number.isSafeInteger(e.ts) &&
+    e.ts >= 0 &&
+    ref(e.doorId) &&
+    ref(e.personId) &&
+    ref(e.credentialId)
+  );
 }
 
 /**

@@ -424,14 +424,23 @@ describe('the documented file format', () => {
 
     // Hostile archives: a path out of the data dir, an unknown file, a missing hub key.
     const before = hashTree(target);
-    for (const [name, expected] of [
+    const hostileEntries: Array<[string, RegExp, Buffer?]> = [
       ['../escaped', /unexpected entry \("\.\.\/escaped"\)/],
       ['certs/../../escaped', /unexpected entry/],
       ['/etc/passwd', /unexpected entry/],
       ['config.yaml', /unexpected entry/],
-    ] as const) {
+      // Node-RED's folder: only plain names under node-red/, never out of it, never its packages.
+      ['node-red/../gatehouse.db', /unexpected entry/],
+      ['node-red/lib/../../../escaped', /unexpected entry/],
+      ['node-red', /unexpected entry/],
+      ['node-red//flows.json', /unexpected entry/],
+      ['node-red/node_modules/evil/index.js', /unexpected entry/],
+      ['node-red/flows\n.json', /unexpected entry/],
+      ['config.yml', /unexpected entry/, Buffer.alloc(1024 * 1024 + 1, 0x61)], // over the config limit
+    ];
+    for (const [name, expected, data = Buffer.from('x')] of hostileEntries) {
       const hostile = join(work, 'hostile.ghbackup');
-      writeFileSync(hostile, encode([...entries, { name, mode: 0o644, data: Buffer.from('x') }], PASSPHRASE));
+      writeFileSync(hostile, encode([...entries, { name, mode: 0o644, data }], PASSPHRASE));
       await expect(restoreBackup({ file: hostile, passphrase: PASSPHRASE, dataDir: target })).rejects.toThrow(
         expected,
       );

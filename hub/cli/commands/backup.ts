@@ -4,6 +4,7 @@ import { Option } from 'commander';
 import {
   type BackupRun,
   BackupScheduler,
+  hubConfigFile,
   resolveBackupsConfig,
   writePassphraseFile,
 } from '../../backups/index.js';
@@ -16,6 +17,7 @@ import { type PassphraseOptions, readBackupPassphrase } from '../passphrase.js';
 
 export function registerBackupCommands(program: Command, cli: CliContext): void {
   const { io } = cli;
+  const configFile = (dataDir: string) => hubConfigFile(dataDir, program.opts<{ config?: string }>().config);
   // --- backup / restore
   const passphraseHelp =
     'read the passphrase from this file (first line); else $GATEHOUSE_BACKUP_PASSPHRASE, else a prompt or stdin';
@@ -31,14 +33,21 @@ export function registerBackupCommands(program: Command, cli: CliContext): void 
     .action((file: string, o: PassphraseOptions) =>
       cli.withStore(async (_store, config, json, opened) => {
         const passphrase = await readBackupPassphrase(o, io, true);
-        const result = await createBackup({ file, passphrase, dataDir: config.dataDir, db: opened.db });
-        cli.print(json, result, () =>
+        const result = await createBackup({
+          file,
+          passphrase,
+          dataDir: config.dataDir,
+          db: opened.db,
+          configFile: configFile(config.dataDir),
+        });
+        cli.print(json, result, () => {
           io.out(
             `encrypted backup written to ${file} (${result.bytes} bytes: database with ${result.events} events, ` +
-              `${result.files.length - 1} key files). Keep the passphrase apart from the file: ` +
-              'without it the backup cannot be restored.',
-          ),
-        );
+              `${result.files.length - 1} more files: keys, certificates${result.files.some((f) => f.startsWith('node-red/')) ? ', Node-RED flows' : ''}${result.files.includes('config.yml') ? ', config file' : ''}). ` +
+              'Keep the passphrase apart from the file: without it the backup cannot be restored.',
+          );
+          for (const note of result.skipped) io.err(`warning: ${note}`);
+        });
       }),
     );
   backup
@@ -82,6 +91,7 @@ export function registerBackupCommands(program: Command, cli: CliContext): void 
             },
             now: Date.now,
             logger: silentLogger(),
+            configFile: configFile(config.dataDir),
           });
           run = await scheduler.runNow();
         });
@@ -92,7 +102,8 @@ export function registerBackupCommands(program: Command, cli: CliContext): void 
         io.out(
           `backup written to ${done.file} (${done.bytes} bytes)` +
             (done.copiedTo ? `, copied to ${done.copiedTo}` : '') +
-            (done.error ? `; but: ${done.error}` : ''),
+            (done.error ? `; but: ${done.error}` : '') +
+            (done.skipped ? `; left out: ${done.skipped.join('; ')}` : ''),
         ),
       );
     });
@@ -127,7 +138,13 @@ export function registerBackupCommands(program: Command, cli: CliContext): void 
           `restored hub ${result.hubId} as of ${result.createdAt} (${result.events} events, keys: ` +
             `${result.files.filter((f) => f !== DB_FILE_NAME).join(', ')})` +
             (result.previous ? `; the replaced files are in ${result.previous}` : '') +
-            '. Start the hub again.',
+            (result.files.some((f) => f.startsWith('node-red/')) ? '; Node-RED flows restored' : '') +
+            '.' +
+            (result.restoredConfig
+              ? ` The config file the old hub ran with is in ${result.restoredConfig}: it was NOT applied. ` +
+                'Compare it with the config file in use (/etc/gatehouse/config.yml on a Pi) and copy over what you need.'
+              : '') +
+            ' Start the hub again.',
         ),
       );
     });
