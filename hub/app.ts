@@ -16,7 +16,6 @@ import { BridgeEvents } from './broker/bridge-events.js';
 import { commandBridge } from './broker/bridge-requests.js';
 import { ExternalBroker } from './broker/external/client.js';
 import { readSecretLine } from './broker/external/config.js';
-import { SecretHandoff } from './broker/external/handoff.js';
 import { type DeviceNetwork, MqttBroker } from './broker/index.js';
 import { Summarizer } from './budget.js';
 import { type BusEvents, type DoorStatus, EventBus } from './bus.js';
@@ -61,6 +60,7 @@ import { ensureCertificates, type HubCertificates } from './pki/certificates.js'
 import { CARD_HASH_PURPOSE } from './store/migrations.js';
 import { diskStatus } from './store/reserve.js';
 import { EventRetention } from './store/retention.js';
+import { SecretHandoff } from './store/secret-handoff.js';
 import type { Store } from './store/store.js';
 
 export const VERSION = '0.1.0';

@@ -28,6 +28,7 @@ const PARTS = [
   'http',
   'cloud',
   'backups',
+  'retention',
   'watch',
 ];
 

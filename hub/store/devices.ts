@@ -1,8 +1,8 @@
 // MQTT device accounts: a generated secret (stored as an HMAC) and the doors each device serves.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { dropHandedOff, handOffSecret } from '../broker/external/handoff.js';
 import type { Audit, StoreContext } from './context.js';
 import { checkId, checkOneOf, invalid, notFound, StoreError } from './errors.js';
+import { dropHandedOff, handOffSecret } from './secret-handoff.js';
 
 export type DeviceRole = 'door' | 'integration';
 export const DEVICE_ROLES: readonly DeviceRole[] = ['door', 'integration'];

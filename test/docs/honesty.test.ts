@@ -16,9 +16,19 @@ import { codeOf, docPages, invocations, readPage, routes } from './extract.js';
  * "merge:" are drift another branch of issue #9 fixes: the lead deletes them after merging that branch
  * (the test fails on an entry that is no longer needed, so none outlives its reason).
  */
+const BROKER_CALLOUT =
+  'served only in external broker mode with mqtt.external.authSecretFile set (test/external-broker/broker-auth.test.ts checks them)';
 const ALLOWED: Record<string, string> = {
   // Forward references: things the docs announce as coming, clearly marked so in the text.
-  // (none yet: add e.g. 'route GET /api/v1/ui' with the reason when a page announces the web UI's routes)
+  // The broker's callouts exist only when an external broker is configured to call them.
+  'route POST /api/v1/broker/emqx/auth': BROKER_CALLOUT,
+  'route POST /api/v1/broker/emqx/acl': BROKER_CALLOUT,
+  'route POST /api/v1/broker/vernemq/auth_on_register': BROKER_CALLOUT,
+  'route POST /api/v1/broker/vernemq/auth_on_publish': BROKER_CALLOUT,
+  'route POST /api/v1/broker/vernemq/auth_on_subscribe': BROKER_CALLOUT,
+  'route ANY /api/v1/broker/vernemq/auth_on_register': BROKER_CALLOUT,
+  'route ANY /api/v1/broker/emqx/auth': BROKER_CALLOUT,
+  'route ANY /api/v1/broker/emqx/acl': BROKER_CALLOUT,
 };
 
 const program = buildProgram();

@@ -192,7 +192,7 @@ describe('the health page', () => {
     await expect.poll(() => card.textContent()).toContain('Needs attention');
     const text = (await card.textContent()) ?? '';
     expect(text).toContain('The last backup is too old');
-    expect(text).toContain('Last backup1 days ago');
+    expect(text).toContain('Last backup1 day ago');
     expect(text).toContain('every 24 h, the last 14 kept');
     expect(text).toContain('/mnt/usb/gatehouse');
     expect(text).toContain('The last attempt failed 2 h ago');

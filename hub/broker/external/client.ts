@@ -9,6 +9,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { type Logger, pino } from 'pino';
 import type { EventBus } from '../../bus.js';
 import type { HubEvent } from '../../domain.js';
+import type { SecretHandoff } from '../../store/secret-handoff.js';
 import { shorten } from '../../text.js';
 import type { DeviceIdentity } from '../acl.js';
 import { parseTopic, TOPIC_SHOWN, topics } from '../contract.js';
@@ -30,7 +31,6 @@ import {
   type ReconcileResult,
   reconcile,
 } from './dynsec.js';
-import type { SecretHandoff } from './handoff.js';
 
 export type ExternalState = 'connecting' | 'connected' | 'disconnected' | 'stopped';
 

@@ -2,9 +2,9 @@
 // dynamic-security plugin can only be given a password in plaintext (it hashes it itself). So while the
 // hub runs with an external broker (kv `mqtt.handoff` = on), `device add` and `rotate-secret` (in the
 // hub or in the CLI's process) also leave the new secret sealed (AES-256-GCM under a key derived from the
-// hub key) in kv; the hub hands it to the broker and deletes it at once (docs/external-broker.md, §secrets).
+// hub key) in kv; the hub hands it to the broker and deletes it at once (docs/external-broker.md, §secrets). It lives in the store because it writes the kv table.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { StoreContext } from '../../store/context.js';
+import type { StoreContext } from './context.js';
 
 const MARKER = 'mqtt.handoff';
 const PREFIX = 'mqtt.handoff.secret.';
