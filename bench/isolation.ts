@@ -289,13 +289,14 @@ async function answersOnce(port: number, seeded: Seeded): Promise<boolean> {
   }
 }
 
-interface Abuser {
+export interface Abuser {
   child: ChildProcess;
   ready: Promise<void>;
   report: Promise<AbuserReport | null>;
 }
 
-function startAbuser(plan: AbuserPlan): Abuser {
+/** bench/abuser.ts in its own process at lower priority; `report` resolves when it has run its plan. */
+export function startAbuser(plan: AbuserPlan): Abuser {
   const built = path.join(here, 'abuser.js');
   const args = existsSync(built) ? [built] : ['--import', 'tsx', path.join(here, 'abuser.ts')];
   const child = spawn(process.execPath, args, {

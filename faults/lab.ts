@@ -1,22 +1,14 @@
-// Shared parts of the abuse, keypad, Node-RED and relay scenarios: a seeded data dir, a real hub process
-// (bench/hub-process.ts), well-behaved door devices that keep presenting while something bad happens, and
-// the bench's misbehaving client (bench/abuser.ts) run as its own process.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { AbuserPlan, AbuserReport } from '../bench/abuser.js';
 import { seedResidents } from '../bench/hub-process.js';
 import { summarize } from '../bench/stats.js';
 import { openHubStore } from '../hub/open-store.js';
 import { DB_FILE_NAME } from '../hub/store/db.js';
 import type { Store } from '../hub/store/store.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+const _here = path.dirname(fileURLToPath(import.meta.url));
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
@@ -310,47 +302,8 @@ export class Presenter {
 /** A presentation is correct when a granted card is granted. */
 export const grantedAnswer = (a: Answer) => a.granted && a.reason === 'granted';
 
-/** bench/abuser.ts in its own process at lower priority; `report` resolves when it has run its plan. */
-export function startAbuser(plan: AbuserPlan): {
-  child: ChildProcess;
-  ready: Promise<void>;
-  report: Promise<AbuserReport | null>;
-} {
-  const built = path.join(here, '../bench/abuser.js');
-  const args = existsSync(built) ? [built] : ['--import', 'tsx', path.join(here, '../bench/abuser.ts')];
-  const child = spawn(process.execPath, args, {
-    env: { ...process.env, BENCH_ABUSER_PLAN: JSON.stringify(plan) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  try {
-    setPriority(child.pid!, 10);
-  } catch {
-    // not permitted: normal priority
-  }
-  let markReady: () => void = () => {};
-  const ready = new Promise<void>((resolve) => {
-    markReady = resolve;
-  });
-  const report = new Promise<AbuserReport | null>((resolve) => {
-    let result: AbuserReport | null = null;
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const message = JSON.parse(line) as { ready?: boolean; report?: AbuserReport };
-        if (message.ready) markReady();
-        if (message.report) result = message.report;
-      } catch {
-        // not JSON
-      }
-    });
-    child.on('exit', () => {
-      markReady();
-      resolve(result);
-    });
-  });
-  const backstop = setTimeout(() => child.kill('SIGKILL'), (plan.seconds + 60) * 1000);
-  void report.then(() => clearTimeout(backstop));
-  return { child, ready, report };
-}
+/** The bench's abuser process (bench/isolation.ts), shared so both measure the same attack. */
+export { startAbuser } from '../bench/isolation.js';
 
 /** The hub's HTTP API with a staff session. */
 export async function api(
