@@ -782,10 +782,12 @@ export class CloudMirror {
     const resumeFrom = welcome.stored_seq;
     // Is the cloud's log this hub's log? It is ahead of it, or its event at stored_seq is not ours, after
     // a restore from a backup older than what the cloud stored (docs/cloud-protocol.md, "After a restore").
+    // An event of our own that is no longer stored (pruned) cannot be compared: then only "ahead" counts.
     const cloudHash = welcome.stored_hash ?? '';
+    const ownHash = resumeFrom > 0 && resumeFrom <= lastSeq ? this.#port.hashAt(resumeFrom) : null;
     const diverged =
       resumeFrom > lastSeq ||
-      (resumeFrom > 0 && cloudHash !== '' && this.#port.hashAt(resumeFrom) !== cloudHash) ||
+      (ownHash !== null && cloudHash !== '' && ownHash !== cloudHash) ||
       (cloudHash === '' && this.#cloudRefusedChain);
     if (diverged) {
       this.#beginRecovery(session, welcome.stored_seq, lastSeq, welcome.serves_event_requests === true);
