@@ -14,7 +14,7 @@ import { listAlarms } from './alarms.js';
 import { type BackupScheduler, createBackupScheduler, registerBackupRoutes } from './backups/index.js';
 import { BridgeEvents } from './broker/bridge-events.js';
 import { commandBridge } from './broker/bridge-requests.js';
-import { ExternalBroker } from './broker/external/client.js';
+import type { ExternalBroker } from './broker/external/client.js';
 import { readSecretLine } from './broker/external/config.js';
 import { type DeviceNetwork, MqttBroker } from './broker/index.js';
 import { Summarizer } from './budget.js';
@@ -263,13 +263,15 @@ export class Hub {
     },
   });
 
+  /** The broker part when it is the connection to an external broker (its status has more to say). */
+  #external: ExternalBroker | null = null;
   readonly #broker = service('broker', ({ logger }) => this.#buildBroker(logger), {
     status: (broker) => ({
       mqtt: broker?.addresses() ?? {},
       devicesOnline: broker?.onlineDevices().length ?? 0,
       mqttClients: broker?.connectedClients() ?? 0,
       mqttConnecting: broker?.connectingClients() ?? 0,
-      ...(broker instanceof ExternalBroker ? { mqttExternal: broker.status() } : {}),
+      ...(broker !== null && broker === this.#external ? { mqttExternal: this.#external.status() } : {}),
     }),
     stopDeadlineMs: 5_000, // bridge offline, then clients and listeners each within 2 s
   });
@@ -519,12 +521,15 @@ export class Hub {
     return { access, issuer };
   }
 
-  #buildBroker(logger: Logger): DeviceNetwork {
+  async #buildBroker(logger: Logger): Promise<DeviceNetwork> {
     const { config, store } = this;
     const certs = this.#certificates.get();
     const handoff = new SecretHandoff(store.kv, this.#store.get().keys);
+    this.#external = null;
     if (config.mqtt.broker === 'external') {
-      return new ExternalBroker({
+      // Loaded only in external mode: the MQTT client library costs the embedded hub memory for nothing.
+      const { ExternalBroker } = await import('./broker/external/client.js');
+      this.#external = new ExternalBroker({
         config: config.mqtt.external,
         dataDir: config.dataDir,
         hubCaPem: certs.caCertPem,
@@ -541,6 +546,7 @@ export class Hub {
         logger,
         bridgeRequests: commandBridge(this.commands, logger),
       });
+      return this.#external;
     }
     handoff.disable(() => store.devices.list().map((d) => d.id));
     if (config.mqtt.tcp.enabled && !['127.0.0.1', '::1', 'localhost'].includes(config.mqtt.tcp.host)) {
@@ -614,7 +620,8 @@ export class Hub {
         timeZone: config.timeZone,
         metrics: this.#observability.get().endpoint,
         health: () => this.#observability.get().health.report(),
-        nodeRed: () => this.#nodeRed.current?.target() ?? null,
+        // Without Node-RED the proxy (and its HTTP client library) is not even loaded: /flows/ says it is off.
+        ...(config.nodeRed.enabled ? { nodeRed: () => this.#nodeRed.current?.target() ?? null } : {}),
         routes: [
           (api) => registerMobileRoutes(api, { mobile, store, issuer }),
           ...(doorSync ? [(api: FastifyInstance) => registerDoorSyncRoutes(api, { doorSync })] : []),

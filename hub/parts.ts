@@ -88,7 +88,7 @@ interface Service {
 /** A part around one object with its own start() and stop(). */
 export function service<T extends Service>(
   name: string,
-  build: (ctx: PartContext) => T,
+  build: (ctx: PartContext) => T | Promise<T>,
   more: Pick<HeldSpec<T>, 'status' | 'stopDeadlineMs'> = {},
 ): Held<T> {
   return new Held(name, { build, start: (value) => value.start(), stop: (value) => value.stop(), ...more });

@@ -6,7 +6,6 @@
 // useless without the token, and the token never reaches a browser.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyHelmetOptions } from '@fastify/helmet';
-import proxy from '@fastify/http-proxy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeyedBuckets } from '../budget.js';
 import type { StaffRole } from '../domain.js';
@@ -292,6 +291,17 @@ export async function registerFlowsProxy(
     return entry.target;
   };
 
+  if (deps.nodeRed === undefined) {
+    // Node-RED is switched off: the guard answers every request (login first, then 503 "switched off").
+    await app.register(async (scope) => {
+      scope.addHook('onRequest', guard);
+      scope.all(FLOWS_PREFIX, async () => undefined);
+      scope.all(`${FLOWS_PREFIX}/*`, async () => undefined);
+    });
+    return;
+  }
+  // Loaded only when Node-RED runs here: the proxy's HTTP client (undici) costs the hub several MiB.
+  const { default: proxy } = await import('@fastify/http-proxy');
   await app.register(async (scope) => {
     scope.addHook('onRequest', guard);
     // Bodies go to Node-RED as they came (the proxy adds pass-through parsers), not through the API's JSON parser.

@@ -487,4 +487,33 @@ describe('budgets', () => {
       await app.close();
     }
   });
+
+  it('with Node-RED switched off, still asks for a login, then says the editor is off (no proxy loaded)', async () => {
+    const app = await buildHttpApp({
+      store: bench.store,
+      bus: new EventBus(),
+      commands: bench.commands,
+      status: () => ({}),
+      sessionHours: 1,
+      secure: false,
+      logger: silentLogger(),
+    });
+    try {
+      expect((await app.inject({ url: '/flows/settings' })).statusCode).toBe(401);
+      const staff = await app.inject({
+        url: '/flows/settings',
+        headers: { authorization: `Bearer ${tokens.sam}` },
+      });
+      expect(staff.statusCode).toBe(403);
+      const off = await app.inject({
+        url: '/flows/settings',
+        headers: { authorization: `Bearer ${tokens.alice}` },
+      });
+      expect(off.statusCode).toBe(503);
+      expect(off.json().error).toContain('switched off on this hub');
+      expect((await app.inject({ url: '/flows' })).statusCode).toBe(308);
+    } finally {
+      await app.close();
+    }
+  });
 });
