@@ -133,8 +133,10 @@ export class Hub {
         emitEvent: (e) => this.store.events.append(e),
         wiredIo: (door) => this.#wiredIo(door),
         offlineGraceMs: this.config.doors.offlineGraceSeconds * 1000,
+        backAfterStartMs: this.config.doors.backAfterStartSeconds * 1000,
         openOfflineAlarms: () =>
           openOfflineAlarms(this.store.events.list({ limit: 1000, type: 'alarm.door_offline*' })),
+        controllers: () => this.store.devices.list().filter((d) => d.role === 'door'),
         decorateStatus: (s) => this.#withReaders(s),
         logger,
       }),

@@ -142,6 +142,13 @@ export const ConfigSchema = Type.Object(
           description:
             'A LAN door controller offline this long raises alarm.door_offline on its doors (docs/alarms.md); a reconnect sooner raises nothing.',
         }),
+        backAfterStartSeconds: Type.Integer({
+          minimum: 10,
+          maximum: 3600,
+          default: 60,
+          description:
+            'After the hub starts, a provisioned LAN door controller that has not connected within this time raises alarm.door_offline on its doors (it may have lost power with the hub).',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

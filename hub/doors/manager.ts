@@ -24,6 +24,10 @@ export interface DoorManagerOptions {
   offlineGraceMs?: number;
   /** Offline alarms from before this start that are still open (their device's return clears them). */
   openOfflineAlarms?: () => readonly OpenOfflineAlarm[];
+  /** The provisioned LAN door controllers and their doors, read at start (presence.expect). */
+  controllers?: () => ReadonlyArray<{ id: string; doors: readonly string[] }>;
+  /** How long after the start a controller has to come back before its doors raise door_offline. */
+  backAfterStartMs?: number;
   /** Adds to every status a door publishes (a wired door's readers), so all doorStatus messages agree. */
   decorateStatus?: (status: DoorStatus) => DoorStatus;
 }
@@ -58,6 +62,7 @@ export class DoorManager {
       emitEvent: options.emitEvent,
       isLanDoor: (doorId) => this.#entries.get(doorId)?.controller.transport === 'mqtt',
       ...(options.offlineGraceMs !== undefined ? { graceMs: options.offlineGraceMs } : {}),
+      ...(options.backAfterStartMs !== undefined ? { backAfterStartMs: options.backAfterStartMs } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       logger: this.#logger,
     });
@@ -76,8 +81,9 @@ export class DoorManager {
     await this.#apply(this.#doors);
     try {
       this.#presence.resume(this.#options.openOfflineAlarms?.() ?? []);
+      this.#presence.expect(this.#options.controllers?.() ?? []);
     } catch (err) {
-      this.#logger.error({ err }, 'could not read the open door_offline alarms');
+      this.#logger.error({ err }, 'could not read the open door_offline alarms or the controllers');
     }
     this.#logger.info({ doors: this.#entries.size }, 'door manager started');
   }

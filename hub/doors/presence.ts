@@ -10,6 +10,11 @@ import type { Logger } from '../logger.js';
 import { type DoorClock, systemClock, type TimerHandle } from './clock.js';
 
 export const DEFAULT_OFFLINE_GRACE_MS = 10_000;
+/**
+ * After the hub starts, its controllers reconnect with their own back-off (the hub's broker restarted with
+ * it): one that is not back this long after the start is offline (docs/alarms.md).
+ */
+export const DEFAULT_BACK_AFTER_START_MS = 60_000;
 /** Offline/back changes written per device and minute; the next one is a flapping alarm instead. */
 export const DEVICE_CHANGES_PER_MINUTE = 4;
 const FLAP_WINDOW_MS = 60_000;
@@ -20,6 +25,8 @@ type Written = 'online' | 'offline';
 
 interface Device {
   id: string;
+  /** Expected at start (a provisioned controller), not heard from since. */
+  notBackAfterStart: boolean;
   /** Doors named by the device's last availability change (its doors when it logged in). */
   doors: Set<string>;
   online: boolean;
@@ -72,6 +79,8 @@ export interface DevicePresenceOptions {
   /** Whether an alarm belongs on this door (it exists and is a LAN door). */
   isLanDoor: (doorId: string) => boolean;
   graceMs?: number;
+  /** How long after the start a provisioned controller has to come back (DEFAULT_BACK_AFTER_START_MS). */
+  backAfterStartMs?: number;
   clock?: DoorClock;
   logger?: Logger;
 }
@@ -80,12 +89,14 @@ export class DevicePresence {
   readonly #o: DevicePresenceOptions;
   readonly #clock: DoorClock;
   readonly #graceMs: number;
+  readonly #backAfterStartMs: number;
   readonly #devices: BoundedMap<string, Device>;
 
   constructor(options: DevicePresenceOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#graceMs = options.graceMs ?? DEFAULT_OFFLINE_GRACE_MS;
+    this.#backAfterStartMs = Math.max(options.backAfterStartMs ?? DEFAULT_BACK_AFTER_START_MS, this.#graceMs);
     this.#devices = new BoundedMap(MAX_DEVICES, (_id, device) => this.#forget(device));
   }
 
@@ -109,6 +120,28 @@ export class DevicePresence {
   }
 
   /**
+   * The controllers the hub serves (provisioned door devices and their doors), at start, after resume().
+   * A controller connected when the hub stopped comes back by itself; one that does not, within the
+   * start grace, raises door_offline as if it had dropped at the start — otherwise a controller that died
+   * with the hub (one power cut for both) would only ever show online:false.
+   */
+  expect(controllers: ReadonlyArray<{ id: string; doors: readonly string[] }>): void {
+    const since = this.#clock.now();
+    for (const { id, doors } of controllers) {
+      if (doors.length === 0 || this.#devices.get(id)) continue; // heard already, or its alarm is open
+      const device = this.#newDevice(id, false);
+      device.doors = new Set(doors);
+      device.offlineSince = since;
+      device.notBackAfterStart = true;
+      device.grace = this.#clock.setTimeout(() => {
+        device.grace = null;
+        if (!device.online) this.#write(device, 'offline');
+      }, this.#backAfterStartMs);
+      this.#devices.set(id, device);
+    }
+  }
+
+  /**
    * The broker's availability of a device for one of its doors (bus `doorInput`, type `availability`).
    * A change is announced once per door, one after the other: the first of a burst changes the state,
    * the rest only name more doors.
@@ -124,6 +157,7 @@ export class DevicePresence {
       return;
     }
     device.online = online;
+    device.notBackAfterStart = false;
     device.doors = new Set([doorId]);
     if (!online) {
       device.offlineSince = this.#clock.now();
@@ -148,6 +182,7 @@ export class DevicePresence {
   #newDevice(id: string, online: boolean): Device {
     return {
       id,
+      notBackAfterStart: false,
       doors: new Set(),
       online,
       offlineSince: 0,
@@ -180,7 +215,11 @@ export class DevicePresence {
     if (state === 'offline') {
       device.alarmedDoors = [...device.doors].filter((d) => this.#o.isLanDoor(d));
       for (const doorId of device.alarmedDoors) {
-        this.#emit(doorId, 'alarm.door_offline', { device: device.id, since: device.offlineSince });
+        this.#emit(doorId, 'alarm.door_offline', {
+          device: device.id,
+          since: device.offlineSince,
+          ...(device.notBackAfterStart ? { notBackAfterStart: true } : {}),
+        });
       }
       this.#o.logger?.warn({ device: device.id, doors: device.alarmedDoors }, 'door controller offline');
       return;

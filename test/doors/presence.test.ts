@@ -123,4 +123,40 @@ describe('door controller presence', () => {
     expect(types()).toEqual(['alarm.door_offline_cleared@front']);
     expect(events[0]!.data).toEqual({ device: 'ctl', offlineMs: 110_000 });
   });
+
+  it('a controller that does not come back after the hub starts raises door_offline; one that does, nothing', () => {
+    presence.stop();
+    presence = new DevicePresence({
+      emitEvent: (e) => events.push(e),
+      isLanDoor: (door) => door !== 'wired',
+      graceMs: 10_000,
+      backAfterStartMs: 60_000,
+    });
+    presence.resume([{ deviceId: 'alarmed', doorId: 'side', since: 900_000 }]);
+    presence.expect([
+      { id: 'back', doors: ['front'] },
+      { id: 'gone', doors: ['garage', 'wired'] },
+      { id: 'alarmed', doors: ['side'] }, // its alarm is open already: not raised twice
+      { id: 'unassigned', doors: [] },
+    ]);
+    vi.advanceTimersByTime(20_000);
+    availability('back', ['front'], true);
+    vi.advanceTimersByTime(39_999);
+    expect(events).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(types()).toEqual(['alarm.door_offline@garage']);
+    expect(events[0]!.data).toEqual({ device: 'gone', since: 1_000_000, notBackAfterStart: true });
+    // It comes back: cleared like any other; later drops are ordinary ones.
+    vi.advanceTimersByTime(5_000);
+    availability('gone', ['garage'], true);
+    availability('gone', ['garage'], false);
+    vi.advanceTimersByTime(10_000);
+    expect(types()).toEqual([
+      'alarm.door_offline@garage',
+      'alarm.door_offline_cleared@garage',
+      'alarm.door_offline@garage',
+    ]);
+    expect(events[1]!.data).toEqual({ device: 'gone', offlineMs: 65_000 });
+    expect(events[2]!.data).toEqual({ device: 'gone', since: 1_065_000 });
+  });
 });
