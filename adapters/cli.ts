@@ -2,7 +2,13 @@
 // Every command builds the door's hardware from the same config the hub uses, so what works here works there.
 import type { Command } from 'commander';
 import { maskCard } from '../hub/logger.js';
-import { HardwareConfigError, parseHardwareSettings, parseWiredDoors, type WiredDoorDef } from './config.js';
+import {
+  DOOR_INPUTS,
+  HardwareConfigError,
+  parseHardwareSettings,
+  parseWiredDoors,
+  type WiredDoorDef,
+} from './config.js';
 import {
   createDoorHardware,
   isSimDoorHardware,
@@ -125,7 +131,7 @@ export function registerHardwareCommands(
           io.out(
             `  lock     ${line(d.lock.gpio)} ${d.lock.activeLow ? 'active-low' : 'active-high'}, fail-${d.lock.failMode}`,
           );
-          for (const name of ['contact', 'rex', 'tamper', 'fire'] as const) {
+          for (const name of DOOR_INPUTS) {
             const i = d[name];
             if (i)
               io.out(
@@ -186,7 +192,7 @@ export function registerHardwareCommands(
         const seconds = opts.seconds === undefined ? null : positiveInt(opts.seconds, '--seconds', 86_400);
         await withDoor(doorId, opts, async (door) => {
           const offs: Array<() => void> = [];
-          for (const name of ['contact', 'rex', 'tamper', 'fire'] as const) {
+          for (const name of DOOR_INPUTS) {
             const input = door[name];
             if (!input) continue;
             io.out(`${stamp()} ${name}: ${input.read() ? 'ACTIVE' : 'inactive'}`);

@@ -212,6 +212,10 @@ export const WiegandKeypadSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** The input lines a wired door may have, in the order they are listed and set up. */
+export const DOOR_INPUTS = ['contact', 'rex', 'tamper', 'fire', 'doorbell'] as const;
+export type DoorInputName = (typeof DOOR_INPUTS)[number];
+
 export const WiredDoorSchema = Type.Object(
   {
     door: Id,
@@ -220,6 +224,9 @@ export const WiredDoorSchema = Type.Object(
     rex: Type.Optional(inputLine('Request-to-exit button (active = pressed).')),
     tamper: Type.Optional(inputLine('Enclosure tamper (active = tampered).')),
     fire: Type.Optional(inputLine('Fire-alarm release relay (active = release the door).')),
+    doorbell: Type.Optional(
+      inputLine('Doorbell button (active = pressed): recorded as door.doorbell and sent to flows.'),
+    ),
     readers: Type.Optional(
       Type.Array(ReaderSchema, { default: [], description: 'Card readers on this door.' }),
     ),
@@ -334,7 +341,7 @@ function checkLineUse(doors: WiredDoorDef[]): void {
       throw new HardwareConfigError(`door "${d.door}" is listed twice in hardware.doors`);
     doorIds.add(d.door);
     claim(d.lock.gpio, `${d.door}.lock`);
-    for (const name of ['contact', 'rex', 'tamper', 'fire'] as const) {
+    for (const name of DOOR_INPUTS) {
       const line = d[name];
       if (line) claim(line.gpio, `${d.door}.${name}`);
     }

@@ -1,7 +1,13 @@
 // Builds the hardware of a wired door from validated config: lock relay first (driven to the locked state),
 // then inputs, then readers and keypads. The same definitions run on real GPIO or on the simulator.
 import type { Logger } from 'pino';
-import { HardwareConfigError, type InputLineDef, type WiredDoorDef } from './config.js';
+import {
+  DOOR_INPUTS,
+  type DoorInputName,
+  HardwareConfigError,
+  type InputLineDef,
+  type WiredDoorDef,
+} from './config.js';
 import { DebouncedInput, type Level, type LineDriver, RelayOutput } from './gpio/lines.js';
 import { gpioAccessible } from './gpio/sysfs.js';
 import { Pn532Reader } from './pn532/reader.js';
@@ -26,6 +32,7 @@ export interface WiredDoorHardware {
   rex?: DigitalInput;
   tamper?: DigitalInput;
   fire?: DigitalInput;
+  doorbell?: DigitalInput;
   readers: CardReader[];
   keypads: Keypad[];
   /**
@@ -130,7 +137,7 @@ async function buildDoor(
     },
   };
   try {
-    for (const name of ['contact', 'rex', 'tamper', 'fire'] as const) {
+    for (const name of DOOR_INPUTS) {
       const inputDef = def[name];
       if (!inputDef) continue;
       if (sim) sim.board.preset(inputDef.gpio, inactiveLevel(inputDef));
@@ -273,6 +280,7 @@ export interface SimDoorHardware extends WiredDoorHardware {
   /** The door shuts (contact line inactive). */
   closeDoor(): void;
   pressRex(holdMs?: number): void;
+  pressDoorbell(holdMs?: number): void;
   setTamper(active: boolean): void;
   setFire(active: boolean): void;
   /** The emulated PN532 behind a reader, and its cable (unplug/replug), for fault drills. */
@@ -302,7 +310,7 @@ export async function createSimDoorHardware(
     }, ms);
     timers.add(t);
   };
-  const drive = (name: 'contact' | 'rex' | 'tamper' | 'fire', active: boolean) => {
+  const drive = (name: DoorInputName, active: boolean) => {
     const inputDef = def[name];
     if (!inputDef) throw new Error(`door ${def.door} has no ${name} input in its config`);
     board.drive(inputDef.gpio, active ? activeLevel(inputDef) : inactiveLevel(inputDef));
@@ -345,6 +353,10 @@ export async function createSimDoorHardware(
     pressRex: (holdMs = 200) => {
       drive('rex', true);
       later(holdMs, () => drive('rex', false));
+    },
+    pressDoorbell: (holdMs = 200) => {
+      drive('doorbell', true);
+      later(holdMs, () => drive('doorbell', false));
     },
     setTamper: (active: boolean) => drive('tamper', active),
     setFire: (active: boolean) => drive('fire', active),

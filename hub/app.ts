@@ -29,7 +29,7 @@ import { liveHubOf } from './commands/live.js';
 import type { Config } from './config/index.js';
 import { DecisionService } from './decisions.js';
 import type { Door, HubEvent } from './domain.js';
-import { DoorManager, SimDoor, WiredDoorIo } from './doors/index.js';
+import { DoorManager, SimDoor, WiredDoorIo, wiredLines } from './doors/index.js';
 import { openOfflineAlarms } from './doors/presence.js';
 import { attachToBus } from './doors/presentations.js';
 import { ReaderMonitor } from './doors/readers.js';
@@ -763,11 +763,7 @@ export class Hub {
       );
     return new WiredDoorIo({
       failMode: door.failMode,
-      relay: hw.lock,
-      ...(hw.contact ? { contact: hw.contact } : {}),
-      ...(hw.rex ? { rex: hw.rex } : {}),
-      ...(hw.tamper ? { tamper: hw.tamper } : {}),
-      ...(hw.fire ? { fire: hw.fire } : {}),
+      ...wiredLines(hw),
       ownsLines: false,
     });
   }

@@ -21,6 +21,7 @@ export {
   WiredDoorIo,
   type WiredDoorIoOptions,
   type WiredDoorLines,
+  wiredLines,
 } from './io.js';
 export {
   type DoorCommandResult,

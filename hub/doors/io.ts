@@ -103,6 +103,25 @@ export interface WiredDoorLines {
   tamper?: DigitalInput;
   /** Fire alarm panel release: active = fire. */
   fire?: DigitalInput;
+  /** Doorbell button: active = pressed. */
+  doorbell?: DigitalInput;
+}
+
+/** The lines of a wired door's hardware (adapters/factory.ts), as WiredDoorIo takes them. */
+export function wiredLines(hw: {
+  lock: DigitalOutput;
+  contact?: DigitalInput;
+  rex?: DigitalInput;
+  tamper?: DigitalInput;
+  fire?: DigitalInput;
+  doorbell?: DigitalInput;
+}): WiredDoorLines {
+  const lines: WiredDoorLines = { relay: hw.lock };
+  for (const name of ['contact', 'rex', 'tamper', 'fire', 'doorbell'] as const) {
+    const line = hw[name];
+    if (line) lines[name] = line;
+  }
+  return lines;
 }
 
 export interface WiredDoorIoOptions extends WiredDoorLines {
@@ -113,7 +132,7 @@ export interface WiredDoorIoOptions extends WiredDoorLines {
   transport?: 'wired' | 'sim';
 }
 
-/** A door wired to the hub: a relay and up to four inputs (adapters/types.ts). */
+/** A door wired to the hub: a relay and up to five inputs (adapters/types.ts). */
 export class WiredDoorIo implements DoorIo {
   readonly transport: 'wired' | 'sim';
   readonly #options: WiredDoorIoOptions;
@@ -138,18 +157,19 @@ export class WiredDoorIo implements DoorIo {
   }
 
   async start(onSignal: (signal: DoorSignal) => void): Promise<void> {
-    const { contact, rex, tamper, fire } = this.#options;
+    const { contact, rex, tamper, fire, doorbell } = this.#options;
     if (contact) this.#unwatch.push(contact.watch((open) => onSignal({ kind: 'contact', open })));
     // A REX is the press, not the release; a button stuck at boot does not unlock.
     if (rex) this.#unwatch.push(rex.watch((pressed) => pressed && onSignal({ kind: 'rex' })));
     if (tamper) this.#unwatch.push(tamper.watch((active) => onSignal({ kind: 'tamper', active })));
     if (fire) this.#unwatch.push(fire.watch((active) => onSignal({ kind: 'fire', active })));
+    if (doorbell) this.#unwatch.push(doorbell.watch((pressed) => pressed && onSignal({ kind: 'doorbell' })));
   }
 
   async stop(): Promise<void> {
     for (const unwatch of this.#unwatch.splice(0)) unwatch();
     if (this.#options.ownsLines === false) return;
-    const { relay, contact, rex, tamper, fire } = this.#options;
-    for (const line of [contact, rex, tamper, fire, relay]) await line?.close();
+    const { relay, contact, rex, tamper, fire, doorbell } = this.#options;
+    for (const line of [contact, rex, tamper, fire, doorbell, relay]) await line?.close();
   }
 }

@@ -8,7 +8,7 @@ import type { ReaderHealth } from '../../adapters/types.js';
 import { BUILTIN_FORMATS, encodeCard } from '../../adapters/wiegand/formats.js';
 import { EventBus, type Presentation } from '../../hub/bus.js';
 import type { Door, NewEvent } from '../../hub/domain.js';
-import { DoorManager, WiredDoorIo } from '../../hub/doors/index.js';
+import { DoorManager, WiredDoorIo, wiredLines } from '../../hub/doors/index.js';
 import { attachToBus } from '../../hub/doors/presentations.js';
 
 const until = async (what: string, check: () => boolean, ms = 5000) => {
@@ -27,6 +27,7 @@ const WIRED = parseWiredDoors([
     rex: { gpio: 22 },
     tamper: { gpio: 23 },
     fire: { gpio: 24 },
+    doorbell: { gpio: 25 },
     readers: [
       { id: 'front-nfc', type: 'pn532', path: '/dev/serial0', pollMs: 20, timeoutMs: 300 },
       { id: 'front-wiegand', type: 'wiegand', d0: 5, d1: 6 },
@@ -88,11 +89,7 @@ describe('wired door end to end on simulated hardware', () => {
       wiredIo: (d) =>
         new WiredDoorIo({
           failMode: d.failMode,
-          relay: hw.lock,
-          ...(hw.contact ? { contact: hw.contact } : {}),
-          ...(hw.rex ? { rex: hw.rex } : {}),
-          ...(hw.tamper ? { tamper: hw.tamper } : {}),
-          ...(hw.fire ? { fire: hw.fire } : {}),
+          ...wiredLines(hw),
           ownsLines: false,
         }),
     });
@@ -191,6 +188,15 @@ describe('wired door end to end on simulated hardware', () => {
 
     r.hw.setTamper(true);
     await until('tamper alarm', () => r.types().includes('alarm.tamper'), 1000);
+  });
+
+  it('a doorbell press is recorded once (a held or bouncing button rings once) and never unlocks', async () => {
+    const r = await rig();
+    r.hw.pressDoorbell(600); // held: one press, not a ring per level change
+    await until('doorbell', () => r.types().includes('door.doorbell'), 2000);
+    await new Promise((res) => setTimeout(res, 800));
+    expect(r.types().filter((t) => t === 'door.doorbell')).toHaveLength(1);
+    expect(r.relay()).not.toContain(true);
   });
 
   it('reports the PN532 offline when unplugged mid-read, while the keypad keeps the door usable', async () => {
