@@ -2,9 +2,11 @@
 // door states as they happen, and every alarm and doorbell once it is stored in the event log. Each goes
 // out after the door has its answer (two turns later), and alarms and doorbells share one budget: past
 // it they are counted and published as one summary a second, so a flood of alarms cannot crowd out
-// the decisions the broker delivers to doors. The event log keeps every one of them.
-import { TokenBucket } from '../budget.js';
-import type { EventBus } from '../bus.js';
+// the decisions the broker delivers to doors. The event log keeps every one of them. A door's states are
+// coalesced: at most one every DOOR_STATE_EVERY_MS per door, the latest one winning, so a chattering
+// contact or a looping controller cannot flood flows while the last state still always arrives.
+import { BoundedMap, TokenBucket } from '../budget.js';
+import type { DoorStatus, EventBus } from '../bus.js';
 import type { HubEvent } from '../domain.js';
 import type { Logger } from '../logger.js';
 import { shorten } from '../text.js';
@@ -18,6 +20,10 @@ const SECRET_FIELD = /secret|pin|card|credential|token|password|hash|value|uid|p
 const SUMMARY_EVERY_MS = 1000;
 /** Event types named in a summary; the rest are counted under `other`. */
 const MAX_SUMMARY_TYPES = 20;
+/** One door state per door this often at most; the ones between are replaced by the latest. */
+export const DOOR_STATE_EVERY_MS = 200;
+/** Doors followed at once (door ids come from the store, so this is never reached in practice). */
+const MAX_DOORS = 10_000;
 
 export interface BridgeEventsOptions {
   bus: EventBus;
@@ -92,6 +98,12 @@ export class BridgeEvents {
   #budget: TokenBucket | null = null;
   #suppressed: { count: number; byType: Map<string, number>; fromSeq: number; toSeq: number } | null = null;
   #summaryTimer: NodeJS.Timeout | null = null;
+  readonly #doors = new BoundedMap<
+    string,
+    { sentAt: number; pending: DoorStatus | null; timer: NodeJS.Timeout | null }
+  >(MAX_DOORS, (_id, door) => {
+    if (door.timer) clearTimeout(door.timer);
+  });
 
   constructor(options: BridgeEventsOptions) {
     this.#o = options;
@@ -105,7 +117,7 @@ export class BridgeEvents {
       this.#later({ type: 'decision', door: p.doorId, kind: p.kind, granted: d.granted, reason: d.reason }),
     );
     // A wired door's status carries its readers (the door manager adds them): reader health is here too.
-    bus.on(this, 'doorStatus', (s) => this.#later({ type: 'door', ...s }));
+    bus.on(this, 'doorStatus', (s) => this.#doorState(s));
     bus.on(this, 'event', (e) => this.#stored(e));
   }
 
@@ -114,6 +126,35 @@ export class BridgeEvents {
     if (this.#summaryTimer) clearTimeout(this.#summaryTimer);
     this.#summaryTimer = null;
     this.#summarise();
+    for (const [, door] of this.#doors.entries()) if (door.timer) clearTimeout(door.timer);
+    this.#doors.clear();
+  }
+
+  #doorState(status: DoorStatus): void {
+    let door = this.#doors.get(status.doorId);
+    if (!door) {
+      door = { sentAt: Number.NEGATIVE_INFINITY, pending: null, timer: null };
+      this.#doors.set(status.doorId, door);
+    }
+    const wait = door.sentAt + DOOR_STATE_EVERY_MS - this.#now();
+    if (wait <= 0 && door.timer === null) {
+      door.sentAt = this.#now();
+      this.#later({ type: 'door', ...status });
+      return;
+    }
+    door.pending = status;
+    const d = door;
+    d.timer ??= setTimeout(
+      () => {
+        d.timer = null;
+        const latest = d.pending;
+        d.pending = null;
+        if (latest === null) return;
+        d.sentAt = this.#now();
+        this.#later({ type: 'door', ...latest });
+      },
+      Math.max(0, wait),
+    );
   }
 
   #stored(e: HubEvent): void {

@@ -1,7 +1,13 @@
 // The bridge/event payload of a stored event (hub/broker/bridge-events.ts): small, plain, and never a
 // secret, whatever an event's data holds. The live path is test/e2e/bridge-signals.test.ts.
 import { describe, expect, it } from 'vitest';
-import { bridgePayloadOf, plainData } from '../../hub/broker/bridge-events.js';
+import {
+  BridgeEvents,
+  bridgePayloadOf,
+  DOOR_STATE_EVERY_MS,
+  plainData,
+} from '../../hub/broker/bridge-events.js';
+import { type DoorStatus, EventBus } from '../../hub/bus.js';
 import type { HubEvent } from '../../hub/domain.js';
 
 function event(type: string, data: Record<string, unknown>, doorId: string | null = 'front'): HubEvent {
@@ -73,5 +79,40 @@ describe('bridge/event payloads', () => {
       expect(text).not.toContain(leaked);
     }
     expect(plainData(null as unknown as Record<string, unknown>)).toEqual({});
+  });
+
+  it('door states are coalesced per door: a chattering contact sends the first and the latest, not each', async () => {
+    const bus = new EventBus();
+    const published: Array<Record<string, unknown>> = [];
+    const bridge = new BridgeEvents({
+      bus,
+      publish: (p) => published.push(p),
+      eventsPerSecond: 20,
+      eventBurst: 100,
+    });
+    bridge.start();
+    const state = (doorId: string, i: number): DoorStatus => ({
+      doorId,
+      contact: i % 2 === 0 ? 'open' : 'closed',
+      lock: 'locked',
+      mode: 'normal',
+      tamper: false,
+      online: true,
+    });
+    try {
+      for (let i = 0; i < 1000; i++) bus.emit('doorStatus', state('front', i));
+      bus.emit('doorStatus', state('back', 0));
+      await new Promise((r) => setTimeout(r, DOOR_STATE_EVERY_MS + 100));
+      const front = published.filter((p) => p.doorId === 'front');
+      expect(front.map((p) => p.contact)).toEqual(['open', 'closed']); // the first, then the 1000th
+      expect(published.filter((p) => p.doorId === 'back')).toHaveLength(1);
+      // Quiet since: the next change goes out at once, not after a timer.
+      await new Promise((r) => setTimeout(r, DOOR_STATE_EVERY_MS));
+      bus.emit('doorStatus', state('front', 0));
+      await new Promise((r) => setImmediate(() => setImmediate(() => setImmediate(r))));
+      expect(published.filter((p) => p.doorId === 'front')).toHaveLength(3);
+    } finally {
+      bridge.stop();
+    }
   });
 });
