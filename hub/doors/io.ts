@@ -1,5 +1,7 @@
 // Door I/O: how a controller drives a lock and hears the door. Two kinds behind one interface:
 // MQTT doors (lock commands on the bus, reports routed in by the manager) and wired doors (GPIO lines).
+import { DOOR_INPUTS, type DoorInputName } from '../../adapters/config.js';
+import type { WiredDoorHardware } from '../../adapters/factory.js';
 import type { DigitalInput, DigitalOutput } from '../../adapters/types.js';
 import type { EventBus } from '../bus.js';
 import type { FailMode } from '../domain.js';
@@ -108,16 +110,9 @@ export interface WiredDoorLines {
 }
 
 /** The lines of a wired door's hardware (adapters/factory.ts), as WiredDoorIo takes them. */
-export function wiredLines(hw: {
-  lock: DigitalOutput;
-  contact?: DigitalInput;
-  rex?: DigitalInput;
-  tamper?: DigitalInput;
-  fire?: DigitalInput;
-  doorbell?: DigitalInput;
-}): WiredDoorLines {
+export function wiredLines(hw: Pick<WiredDoorHardware, 'lock' | DoorInputName>): WiredDoorLines {
   const lines: WiredDoorLines = { relay: hw.lock };
-  for (const name of ['contact', 'rex', 'tamper', 'fire', 'doorbell'] as const) {
+  for (const name of DOOR_INPUTS) {
     const line = hw[name];
     if (line) lines[name] = line;
   }

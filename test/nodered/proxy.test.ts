@@ -445,10 +445,9 @@ describe('budgets', () => {
     expect((await get('/flows/settings', { cookie: cookie('alice') })).status).toBe(200);
   });
 
-  it('requests per session are capped past the burst of opening the editor (429 with Retry-After)', async () => {
-    // The same app on fastify's inject, with Node-RED down: each admitted request is a quick 503, so the
-    // loop outruns the refill (50/s) even on a loaded machine and no request reaches the stand-in.
-    const app = await buildHttpApp({
+  /** The same app on fastify's inject, without listeners. */
+  const injectableApp = (extra: { nodeRed?: () => null }) =>
+    buildHttpApp({
       store: bench.store,
       bus: new EventBus(),
       commands: bench.commands,
@@ -456,8 +455,13 @@ describe('budgets', () => {
       sessionHours: 1,
       secure: false,
       logger: silentLogger(),
-      nodeRed: () => null,
+      ...extra,
     });
+
+  it('requests per session are capped past the burst of opening the editor (429 with Retry-After)', async () => {
+    // The same app on fastify's inject, with Node-RED down: each admitted request is a quick 503, so the
+    // loop outruns the refill (50/s) even on a loaded machine and no request reaches the stand-in.
+    const app = await injectableApp({ nodeRed: () => null });
     try {
       const user = bench.store.users.getByUsername('alice')!;
       const session = bench.store.users.createSession(user.id, 3_600_000);
@@ -489,15 +493,7 @@ describe('budgets', () => {
   });
 
   it('with Node-RED switched off, still asks for a login, then says the editor is off (no proxy loaded)', async () => {
-    const app = await buildHttpApp({
-      store: bench.store,
-      bus: new EventBus(),
-      commands: bench.commands,
-      status: () => ({}),
-      sessionHours: 1,
-      secure: false,
-      logger: silentLogger(),
-    });
+    const app = await injectableApp({});
     try {
       expect((await app.inject({ url: '/flows/settings' })).statusCode).toBe(401);
       const staff = await app.inject({
