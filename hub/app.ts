@@ -269,6 +269,7 @@ export class Hub {
       devicesOnline: broker?.onlineDevices().length ?? 0,
       mqttClients: broker?.connectedClients() ?? 0,
       mqttConnecting: broker?.connectingClients() ?? 0,
+      ...(broker instanceof MqttBroker ? { mqttShed: broker.shedConnections() } : {}),
       ...(broker instanceof ExternalBroker ? { mqttExternal: broker.status() } : {}),
     }),
     stopDeadlineMs: 5_000, // bridge offline, then clients and listeners each within 2 s
