@@ -124,7 +124,7 @@ describe('loopback churn of sockets that never send CONNECT', () => {
     expect((await connect(rig.port, FRONT)).connected).toBe(true);
   }, 15_000);
 
-  it('a CONNECT whose first byte arrives alone is still read whole (no MQTT state before the first byte)', async () => {
+  it('a CONNECT whose first byte arrives alone is read whole (aedes takes a socket only at its first byte)', async () => {
     rig = await startRig();
     const bytes = connectPacket({ clientId: 'split', username: FRONT.id, password: FRONT.secret });
     const connack = await new Promise<Buffer>((resolve, reject) => {
