@@ -273,6 +273,7 @@ export class Hub {
       devicesOnline: broker?.onlineDevices().length ?? 0,
       mqttClients: broker?.connectedClients() ?? 0,
       mqttConnecting: broker?.connectingClients() ?? 0,
+      ...(broker instanceof MqttBroker ? { mqttShed: broker.shedConnections() } : {}),
       ...(broker !== null && broker === this.#external ? { mqttExternal: this.#external.status() } : {}),
     }),
     stopDeadlineMs: 5_000, // bridge offline, then clients and listeners each within 2 s

@@ -12,7 +12,7 @@ import {
   type Subscription,
 } from 'aedes';
 import { type Logger, pino } from 'pino';
-import { KeyedBuckets } from '../budget.js';
+import { KeyedBuckets, TokenBucket } from '../budget.js';
 import type { EventBus } from '../bus.js';
 import { shorten } from '../text.js';
 import { canPublish, type DeviceDirectory, type DeviceIdentity, filterCovers } from './acl.js';
@@ -93,6 +93,34 @@ interface Conn {
   deadline: NodeJS.Timeout | null;
   socket: net.Socket;
 }
+/** Why a connection was closed before it logged in, by a connection budget (docs/mqtt.md §9). */
+export interface ShedConnections {
+  /**
+   * Dropped by a listener while it sheds a flood of new connections from 127.0.0.1/::1 (over
+   * limits.loopbackConnectionsPerSecond), before anything was read. Node cannot tell addresses apart
+   * there: any new connection to that listener is dropped meanwhile.
+   */
+  loopbackBudget: number;
+  /** Over the new-connection rate of its address. */
+  addressRate: number;
+  /** Over the open connections of its address. */
+  addressCap: number;
+  /** Pushed out of the slots for connections that have not logged in, by a newer one. */
+  pushedOut: number;
+  /** No login within connectTimeoutMs. */
+  connectTimeout: number;
+}
+
+/** A listener's budget of new connections from the addresses exempt from the per-address limits. */
+interface LoopbackBudget {
+  server: net.Server;
+  bucket: TokenBucket;
+  /** Set while the listener drops new connections; it takes them again when this fires. */
+  reopen: NodeJS.Timeout | null;
+  /** The server's own maxConnections, put back when the budget has refilled. */
+  maxConnections: number;
+}
+
 type RawPublish = (packet: PublishPacket, client: Client | null, done?: Done) => void;
 
 type LoginResult =
@@ -147,6 +175,14 @@ export class MqttBroker {
   readonly #unauthenticatedPerAddress = new Map<string, number>();
   #authenticatedCount = 0;
   readonly #connectionRate: KeyedBuckets;
+  readonly #loopbackBudgets = new Map<net.Server, LoopbackBudget>();
+  readonly #shed: ShedConnections = {
+    loopbackBudget: 0,
+    addressRate: 0,
+    addressCap: 0,
+    pushedOut: 0,
+    connectTimeout: 0,
+  };
   readonly #gates = new WeakMap<Client, PacketGate>();
   /** The v1 contract: ACL, schemas, budgets, answers (shared with the external-broker transport). */
   readonly #contract: DeviceContract;
@@ -264,8 +300,9 @@ export class MqttBroker {
     try {
       if (this.#tcpOptions) {
         const server = net.createServer({ noDelay: true }, (socket) => {
-          if (this.#admit(socket, 'tcp')) this.#attach(socket, 'tcp');
+          if (this.#admit(socket, 'tcp', budget)) this.#attachOnFirstData(socket, 'tcp');
         });
+        const budget = this.#loopbackBudget(server);
         this.#tcpServer = server;
         await listen(server, this.#tcpOptions);
         this.#log.info({ address: server.address() }, 'MQTT listening (plain TCP)');
@@ -278,8 +315,9 @@ export class MqttBroker {
           handshakeTimeout: this.#limits.connectTimeoutMs,
           noDelay: true,
         });
-        server.on('connection', (socket: net.Socket) => this.#admit(socket, 'tls'));
-        server.on('secureConnection', (socket) => this.#attach(socket, 'tls'));
+        const budget = this.#loopbackBudget(server);
+        server.on('connection', (socket: net.Socket) => this.#admit(socket, 'tls', budget));
+        server.on('secureConnection', (socket) => this.#attachOnFirstData(socket, 'tls'));
         server.on('tlsClientError', (error) =>
           this.#log.debug({ err: error.message }, 'TLS handshake failed'),
         );
@@ -319,6 +357,8 @@ export class MqttBroker {
       STOP_DEADLINE_MS,
     );
     this.#contract.stop();
+    for (const budget of this.#loopbackBudgets.values()) if (budget.reopen) clearTimeout(budget.reopen);
+    this.#loopbackBudgets.clear();
     this.#tcpServer = null;
     this.#tlsServer = null;
     this.#aedes = null;
@@ -348,6 +388,11 @@ export class MqttBroker {
   /** Connections that have not logged in yet (bounded by limits.maxUnauthenticated). */
   connectingClients(): number {
     return this.#unauthenticated.size;
+  }
+
+  /** Connections closed by a connection budget since start, by reason (status and metrics). */
+  shedConnections(): ShedConnections {
+    return { ...this.#shed };
   }
 
   /** Closes every connection of a device (it was removed, or its doors changed). Returns how many. */
@@ -416,7 +461,7 @@ export class MqttBroker {
    * counted apart from maxClients, per address and in total, and has connectTimeoutMs to do so: when
    * those slots are full the oldest is closed, so sockets that never log in cannot lock devices out.
    */
-  #admit(socket: net.Socket, transport: 'tcp' | 'tls'): boolean {
+  #admit(socket: net.Socket, transport: 'tcp' | 'tls', budget: LoopbackBudget): boolean {
     socket.on('error', (error) => this.#log.debug({ transport, err: error.message }, 'socket error'));
     const address = socket.remoteAddress ?? 'unknown';
     const limits = this.#limits;
@@ -424,9 +469,16 @@ export class MqttBroker {
     const limited = !this.#unlimitedAddresses.has(address);
     let refusal: string | null = null;
     if (!this.#aedes || this.#stopping) refusal = 'broker is stopping';
-    else if (limited && this.#connectionRate.take(address) > 0) {
+    // While the listener sheds, Node lets one through only when it has no connection open: that one is taken.
+    else if (!limited && budget.reopen === null && !budget.bucket.take()) {
+      this.#shed.loopbackBudget++;
+      this.#shedNewConnections(budget, transport);
+      refusal = `more than ${limits.loopbackConnectionsPerSecond} new connections per second from ${address}`;
+    } else if (limited && this.#connectionRate.take(address) > 0) {
+      this.#shed.addressRate++;
       refusal = `more than ${limits.connectionsPerSecondPerAddress} new connections per second from one address`;
     } else if (limited && fromAddress >= limits.maxConnectionsPerAddress) {
+      this.#shed.addressCap++;
       refusal = `limit of ${limits.maxConnectionsPerAddress} connections from one address reached`;
     }
     if (refusal !== null) {
@@ -452,6 +504,7 @@ export class MqttBroker {
     this.#unauthenticated.add(conn);
     this.#unauthenticatedPerAddress.set(address, (this.#unauthenticatedPerAddress.get(address) ?? 0) + 1);
     conn.deadline = setTimeout(() => {
+      this.#shed.connectTimeout++;
       this.#log.debug({ transport, remote: address }, 'no login in time: connection closed');
       socket.destroy();
     }, limits.connectTimeoutMs);
@@ -469,7 +522,49 @@ export class MqttBroker {
     return true;
   }
 
+  #loopbackBudget(server: net.Server): LoopbackBudget {
+    const budget: LoopbackBudget = {
+      server,
+      bucket: new TokenBucket(
+        this.#limits.loopbackConnectionsPerSecond,
+        this.#limits.loopbackConnectionBurst,
+      ),
+      reopen: null,
+      maxConnections: server.maxConnections,
+    };
+    // Node closes these itself, before it makes a socket of them: the cheap way to shed a flood.
+    server.on('drop', () => {
+      this.#shed.loopbackBudget++;
+    });
+    this.#loopbackBudgets.set(server, budget);
+    return budget;
+  }
+
+  /**
+   * Loopback's budget is spent: until a new connection fits again, Node drops new ones at accept, from
+   * any address (it cannot tell them apart there). Closing them after accept is not enough: Node's
+   * socket object is most of what a connection costs, and thousands a second of them are garbage the
+   * heap grows by (docs/mqtt.md §9).
+   */
+  #shedNewConnections(budget: LoopbackBudget, transport: 'tcp' | 'tls'): void {
+    this.#warn(
+      `loopback:${transport}`,
+      { transport },
+      `new connections dropped: more than ${this.#limits.loopbackConnectionsPerSecond} a second from 127.0.0.1/::1 on the ${transport} listener`,
+    );
+    budget.server.maxConnections = 1;
+    budget.reopen = setTimeout(
+      () => {
+        budget.reopen = null;
+        budget.server.maxConnections = budget.maxConnections;
+      },
+      Math.max(1, budget.bucket.waitMs()),
+    );
+    budget.reopen.unref();
+  }
+
   #dropUnauthenticated(conn: Conn, scope: string): void {
+    this.#shed.pushedOut++;
     this.#warn(
       `connection:${conn.address}`,
       { remote: conn.address },
@@ -486,6 +581,18 @@ export class MqttBroker {
     const left = (this.#unauthenticatedPerAddress.get(conn.address) ?? 1) - 1;
     if (left > 0) this.#unauthenticatedPerAddress.set(conn.address, left);
     else this.#unauthenticatedPerAddress.delete(conn.address);
+  }
+
+  /**
+   * A socket that has sent nothing yet costs a Conn and a timer, no MQTT state: aedes' client, parser
+   * and timers are made when its first bytes arrive (put back for aedes to read).
+   */
+  #attachOnFirstData(socket: net.Socket, transport: 'tcp' | 'tls'): void {
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      this.#attach(socket, transport);
+    });
   }
 
   /** Hands an admitted (and for TLS, handshaken) socket to aedes, through the packet gate. */

@@ -39,6 +39,19 @@ export const MqttLimitsSchema = Type.Object(
       'New connections per second from one IP address (127.0.0.1 and ::1 are exempt); more are closed at once.',
     ),
     connectionBurstPerAddress: Int(30, 1, 100_000, 'New connections one IP address may open at once.'),
+    // Shed at accept, not after: a connection closed once Node accepted it still costs its socket object.
+    loopbackConnectionsPerSecond: Int(
+      200,
+      1,
+      100_000,
+      'New connections per second from 127.0.0.1 and ::1 (exempt from the per-address limits), per listener. Beyond the burst the listener drops every new connection, whatever its address, before reading from it, until the budget refills; open connections are not affected.',
+    ),
+    loopbackConnectionBurst: Int(
+      500,
+      1,
+      100_000,
+      'New connections 127.0.0.1 and ::1 may open at once, per listener.',
+    ),
     credentialsPerSecond: Int(
       20,
       1,
@@ -126,6 +139,8 @@ export const DEFAULT_MQTT_LIMITS: MqttLimits = {
   maxUnauthenticatedPerAddress: 16,
   connectionsPerSecondPerAddress: 10,
   connectionBurstPerAddress: 30,
+  loopbackConnectionsPerSecond: 200,
+  loopbackConnectionBurst: 500,
   credentialsPerSecond: 20,
   credentialBurst: 40,
   maxUnansweredPerDevice: 4,

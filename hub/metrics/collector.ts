@@ -245,6 +245,17 @@ export class HubMetrics {
       },
     );
     gauge(
+      'gatehouse_mqtt_connections_shed',
+      'MQTT connections closed before login by a connection budget since the hub started, by reason (embedded broker only).',
+      ['reason'],
+      (g, s) => {
+        for (const [reason, count] of Object.entries(obj(s.mqttShed))) {
+          const n = num(count);
+          if (n !== undefined) g.set({ reason }, n);
+        }
+      },
+    );
+    gauge(
       'gatehouse_mqtt_devices_online',
       'Device accounts (door controllers, integrations) with a live connection.',
       [],

@@ -186,6 +186,7 @@ describe('/metrics', () => {
     // Broker clients and devices, from the status at scrape time.
     expect(value(after, 'gatehouse_mqtt_clients', { state: 'authenticated' })).toBeGreaterThanOrEqual(1);
     expect(sample(after, 'gatehouse_mqtt_clients', { state: 'connecting' })).toBeDefined();
+    expect(value(after, 'gatehouse_mqtt_connections_shed', { reason: 'loopbackBudget' })).toBe(0);
     expect(value(after, 'gatehouse_mqtt_devices_online')).toBe(1);
     expect(value(after, 'gatehouse_door_online', { door: 'front' })).toBe(1);
   });
