@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import { Mosquitto as Broker } from '../../bench/external-broker.js';
-import type { Hub } from '../../hub/app.js';
+import type { Hub, HubOptions } from '../../hub/app.js';
 import { removeDir, startHub, tempDataDir } from '../helpers/hub.js';
 
 export const HUB_USER = 'gatehouse-hub';
@@ -32,7 +32,10 @@ export function externalState(hub: Hub): string | undefined {
 }
 
 /** A mosquitto with dynsec and a hub in external mode with `config` added; resolves once it is connected. */
-export async function startExternalHub(config: Record<string, unknown> = {}): Promise<ExternalRig> {
+export async function startExternalHub(
+  config: Record<string, unknown> = {},
+  options: Omit<HubOptions, 'config'> = {},
+): Promise<ExternalRig> {
   const dir = tempDataDir();
   const mosquitto = new Broker({
     dir: path.join(dir, 'mosquitto'),
@@ -50,7 +53,7 @@ export async function startExternalHub(config: Record<string, unknown> = {}): Pr
       },
       ...config,
     },
-    process.env.GH_TEST_LOG ? { logger: pino({ level: 'debug' }) } : {},
+    process.env.GH_TEST_LOG ? { logger: pino({ level: 'debug' }), ...options } : options,
   );
   const deadline = Date.now() + 15_000;
   while (externalState(hub) !== 'connected') {
