@@ -168,4 +168,19 @@ describe.runIf(mosquittoAvailable())('Home Assistant on an external mosquitto', 
         .some((e) => e.doorId === 'back.gate' && e.data?.['actor'] === 'device:integrations'),
     );
   });
+
+  it('without the integration topics the hub stops listening and the broker takes the rights back', async () => {
+    const allUnlocks = () => rig.hub.store.events.list({ limit: 100, type: 'admin.door.unlocked' }).length;
+    rig.hub.broker.useIntegrationTopics(null);
+    // A new subscription is checked against the role as the hub left it.
+    const deadline = Date.now() + 10_000;
+    while ((await subscribeQos(ha.client, 'gatehouse/ha/hub/state')) !== 128) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const before = allUnlocks();
+    await ha.client.publishAsync(doorTopic('back.gate', 'set'), 'UNLOCK', { qos: 1 });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(allUnlocks()).toBe(before);
+  });
 });
