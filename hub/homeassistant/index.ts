@@ -2,7 +2,8 @@
 // hub and every door, keeps their retained state topics current (only on change), republishes all of it
 // when Home Assistant announces itself, and turns Home Assistant's lock and mode commands into the
 // command layer's door.unlock / door.set_mode, run as the integration account that sent them — the
-// same roles, policy (lockdown, fire release) and audit actor as any other integration.
+// same roles, policy (lockdown, fire release) and audit actor as any other integration. On an external
+// broker the sender is inferred from the broker's ACL (docs/external-broker.md §2) and the reason says so.
 import { ALARM_RELATED_TYPES } from '../alarms.js';
 import type { DeviceIdentity } from '../broker/acl.js';
 import { bridgeCaller } from '../broker/bridge-requests.js';
