@@ -15,7 +15,7 @@ import { type BackupScheduler, createBackupScheduler, registerBackupRoutes } fro
 import { BridgeEvents } from './broker/bridge-events.js';
 import { commandBridge } from './broker/bridge-requests.js';
 import type { ExternalBroker } from './broker/external/client.js';
-import { readSecretLine } from './broker/external/config.js';
+import { externalCaPem, readSecretLine } from './broker/external/config.js';
 import { type DeviceNetwork, MqttBroker } from './broker/index.js';
 import { Summarizer } from './budget.js';
 import { type BusEvents, type DoorStatus, EventBus } from './bus.js';
@@ -34,7 +34,7 @@ import { openOfflineAlarms } from './doors/presence.js';
 import { attachToBus } from './doors/presentations.js';
 import { ReaderMonitor } from './doors/readers.js';
 import { DoorSync, registerDoorSyncRoutes } from './doorsync/index.js';
-import { defaultNodeId, HomeAssistant } from './homeassistant/index.js';
+import { defaultNodeId, EXTERNAL_REASON, HomeAssistant } from './homeassistant/index.js';
 import { registerBrokerAuthRoutes } from './http/routes/broker-auth.js';
 import { HttpServer } from './http/server.js';
 import { packageRootOf } from './http/static.js';
@@ -601,6 +601,7 @@ export class Hub {
         devicesOnline: broker.onlineDevices().length,
         cloud: this.#cloud.current?.status().state ?? 'stopped',
       }),
+      ...(config.mqtt.broker === 'external' ? { commandReason: EXTERNAL_REASON } : {}),
       logger,
     });
   }
@@ -686,8 +687,13 @@ export class Hub {
       nodesDirs:
         this.#nodeRedPackages ?? (existsSync(path.join(ownPackage, 'package.json')) ? [ownPackage] : []),
       credentialSecret: this.#store.get().keys.subkey('node-red-credentials').toString('hex'),
+      // External broker: the rotated secret reaches the broker through the secret hand-off (the broker
+      // part started first); the Gatehouse nodes retry their login with back-off until it is there.
       mqttPassword: provisionNodeRedAccount(this.store),
-      connection: brokerConnection(config.mqtt, this.broker.addresses(), this.#certificates.get().caCertPem),
+      connection: brokerConnection(config.mqtt, this.broker.addresses(), this.#certificates.get().caCertPem, {
+        externalCaPem: () =>
+          externalCaPem(config.dataDir, config.mqtt.external, this.#certificates.get().caCertPem),
+      }),
       logLevel: config.log.level,
       logger,
       now: this.#now,

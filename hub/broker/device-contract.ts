@@ -38,6 +38,14 @@ export type BridgeRequestHandler = (
  * docs/home-assistant.md). Their messages spend the bridge-request budget and are never routed.
  */
 export interface IntegrationTopics extends ExtraTopics {
+  /**
+   * The topics `publishable` accepts, as filters, and where the hub publishes besides the base topic (the
+   * discovery prefix): an external broker subscribes to the first and gives its ACLs both (dynsec).
+   */
+  readonly publishFilters: readonly string[];
+  readonly hubPublishFilters: readonly string[];
+  /** An external broker is (again) connected with these rights: retained messages go out again. */
+  reconnected?(): void;
   /** A last will an integration may leave besides none (Home Assistant's `<prefix>/status` = offline). */
   allowsWill(topic: string, payload: Buffer): boolean;
   /**

@@ -2,7 +2,8 @@
 // hub and every door, keeps their retained state topics current (only on change), republishes all of it
 // when Home Assistant announces itself, and turns Home Assistant's lock and mode commands into the
 // command layer's door.unlock / door.set_mode, run as the integration account that sent them — the
-// same roles, policy (lockdown, fire release) and audit actor as any other integration.
+// same roles, policy (lockdown, fire release) and audit actor as any other integration. On an external
+// broker the sender is inferred from the broker's ACL (docs/external-broker.md §2) and the reason says so.
 import { ALARM_RELATED_TYPES } from '../alarms.js';
 import type { DeviceIdentity } from '../broker/acl.js';
 import { bridgeCaller } from '../broker/bridge-requests.js';
@@ -47,6 +48,11 @@ export interface HomeAssistantOptions {
   activeAlarms: () => ActiveAlarm[];
   /** Devices with a live MQTT connection, and the cloud link's state. */
   health: () => { devicesOnline: number; cloud: string };
+  /**
+   * The audited reason of a command. With an external broker the hub does not see which integration
+   * account sent it (docs/external-broker.md §2), and the reason says so.
+   */
+  commandReason?: string;
   logger: Logger;
 }
 
@@ -57,11 +63,16 @@ const REPUBLISH_AT_MOST_EVERY_MS = 2000;
 /** Alarm and door changes that come together are read once. */
 const ALARM_DEBOUNCE_MS = 100;
 const REASON = 'Home Assistant';
+/** The reason when the command came through an external broker. */
+export const EXTERNAL_REASON = 'Home Assistant (external broker)';
 /** Door records changed (not a remote unlock: that is a door state, which doorStatus brings). */
 const DOOR_CHANGES = /^admin\.door\.(?!unlocked$)/;
 
 export class HomeAssistant implements IntegrationTopics {
   readonly subscribe: readonly string[];
+  readonly publishFilters: readonly string[];
+  readonly hubPublishFilters: readonly string[];
+  readonly #reason: string;
   readonly #o: HomeAssistantOptions;
   readonly #t: ReturnType<typeof haTopics>;
   /** Retained topic → payload last published (discovery configs and states). */
@@ -87,6 +98,9 @@ export class HomeAssistant implements IntegrationTopics {
     this.#o = options;
     this.#t = haTopics(baseTopic, prefix);
     this.subscribe = this.#t.subscribe;
+    this.publishFilters = [this.#t.haStatus, this.#t.doorLockSet('+'), this.#t.doorModeSet('+')];
+    this.hubPublishFilters = [`${prefix}/#`];
+    this.#reason = options.commandReason ?? REASON;
   }
 
   async start(): Promise<void> {
@@ -138,6 +152,11 @@ export class HomeAssistant implements IntegrationTopics {
     return topic === this.#t.haStatus || parseCommandTopic(this.#o.baseTopic, topic) !== null;
   }
 
+  /** An external broker (re)connected: everything again, it may have lost or refused the retained messages. */
+  reconnected(): void {
+    void this.#republishAll();
+  }
+
   allowsWill(topic: string, payload: Buffer): boolean {
     return topic === this.#t.haStatus && payload.toString('utf8') === 'offline';
   }
@@ -186,11 +205,11 @@ export class HomeAssistant implements IntegrationTopics {
    */
   async #lockCommand(doorId: string, payload: string, caller: Caller): Promise<string | null> {
     if (payload === LOCK_PAYLOADS.unlock) {
-      return this.#run(doorId, 'door.unlock', { id: doorId, reason: REASON }, caller);
+      return this.#run(doorId, 'door.unlock', { id: doorId, reason: this.#reason }, caller);
     }
     const mode: DoorMode | undefined = this.#o.doors().find((d) => d.id === doorId)?.mode;
     if (mode === 'unlocked') {
-      return this.#run(doorId, 'door.set_mode', { id: doorId, mode: 'normal', reason: REASON }, caller);
+      return this.#run(doorId, 'door.set_mode', { id: doorId, mode: 'normal', reason: this.#reason }, caller);
     }
     if (mode === undefined) return this.#run(doorId, 'door.set_mode', { id: doorId, mode: 'normal' }, caller);
     this.#resendDoor(doorId);
@@ -206,7 +225,7 @@ export class HomeAssistant implements IntegrationTopics {
   ): Promise<string | null> {
     this.#counts.commands++;
     try {
-      await this.#o.commands.execute(name, { reason: REASON, ...input }, caller);
+      await this.#o.commands.execute(name, { reason: this.#reason, ...input }, caller);
       return null;
     } catch (err) {
       this.#counts.refused++;

@@ -37,13 +37,25 @@ const REACHABLE_ON_LOOPBACK = new Set(['127.0.0.1', 'localhost', '0.0.0.0', '::'
  * Where Node-RED reaches the broker: plain MQTT on loopback when that listener is there (nothing leaves
  * the machine), else MQTT over TLS on 127.0.0.1 trusting the hub's CA (its certificate names 127.0.0.1).
  * Null when neither listens on loopback; the Gatehouse nodes then report that they have no connection.
+ * With an external broker (mqtt.broker: external): the hub's own URL, trusting the CA the hub trusts
+ * there (mqtt.external.caFile, else the hub's CA), read only for mqtts.
  */
 export function brokerConnection(
   mqtt: Config['mqtt'],
   ports: { tcp?: number; tls?: number },
   caCertPem: string,
+  options: { externalCaPem?: () => string } = {},
 ): GatehouseConnection | null {
   const base = { username: NODE_RED_ACCOUNT, baseTopic: mqtt.baseTopic };
+  if (mqtt.broker === 'external') {
+    const url = mqtt.external.url;
+    if (!url.startsWith('mqtts://')) return { url, ...base };
+    try {
+      return { url, ...base, ca: options.externalCaPem?.() ?? caCertPem };
+    } catch {
+      return null; // caFile unreadable: the hub's own connection logs why, and Node-RED has none either
+    }
+  }
   if (mqtt.tcp.enabled && ports.tcp !== undefined && REACHABLE_ON_LOOPBACK.has(mqtt.tcp.host)) {
     return { url: `mqtt://127.0.0.1:${ports.tcp}`, ...base };
   }

@@ -3,8 +3,6 @@
 // broker and publishes the same answers. As a client the hub does not see who published a message: the
 // broker's per-door ACL guarantees that only that door's devices may publish on a door's topics, so the
 // sender is derived from the topic and the accounts the hub provisioned (docs/external-broker.md, §trust).
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { type Logger, pino } from 'pino';
 import type { EventBus } from '../../bus.js';
@@ -22,11 +20,12 @@ import {
   type IntegrationTopics,
 } from '../device-contract.js';
 import { DEFAULT_MQTT_LIMITS, type MqttLimits } from '../limits.js';
-import { type MqttExternalConfig, readSecretLine } from './config.js';
+import { externalCaPem, type MqttExternalConfig, readSecretLine } from './config.js';
 import {
   CONTROL_RESPONSE_TOPIC,
   CONTROL_TOPIC,
   DynsecControl,
+  type ExtraAcls,
   type ProvisionedDevice,
   type ReconcileResult,
   reconcile,
@@ -240,8 +239,25 @@ export class ExternalBroker {
     return this.#publish(topic, JSON.stringify(payload), retain);
   }
 
+  /**
+   * A part's topics (Home Assistant) on or off: the hub subscribes to what integrations publish there (or
+   * stops), the roles get the rights, and once they have them the part sends its retained messages again.
+   */
   useIntegrationTopics(extra: IntegrationTopics | null): void {
+    const before = this.#contract.extra;
     this.#contract.extra = extra;
+    if (before === extra) return;
+    const client = this.#client;
+    // Not connected yet: #onConnect subscribes, reconciles and tells the part.
+    if (!client?.connected || this.#state !== 'connected') return;
+    void (async () => {
+      if (before) await client.unsubscribeAsync([...before.publishFilters]);
+      if (extra) await client.subscribeAsync([...extra.publishFilters], { qos: 1 });
+      await this.reconciled();
+      if (extra && this.#contract.extra === extra && this.#client === client) extra.reconnected?.();
+    })().catch((error: Error) =>
+      this.#log.error({ err: error.message }, 'external broker: could not set up the integration topics'),
+    );
   }
 
   publishOutside(topic: string, payload: string, retain: boolean): Promise<void> {
@@ -308,12 +324,8 @@ export class ExternalBroker {
   }
 
   #clientOptions(): IClientOptions {
-    const resolve = (file: string) => (path.isAbsolute(file) ? file : path.join(this.#options.dataDir, file));
     const password = readSecretLine(this.#options.dataDir, this.#config.passwordFile);
-    const ca =
-      this.#config.caFile === ''
-        ? this.#options.hubCaPem
-        : readFileSync(resolve(this.#config.caFile), 'utf8');
+    const ca = externalCaPem(this.#options.dataDir, this.#config, this.#options.hubCaPem);
     return {
       username: this.#config.username,
       password,
@@ -369,6 +381,7 @@ export class ExternalBroker {
           t.doorSyncAck('+'),
           t.deviceAvailability('+'),
           `${b}/bridge/request/+`,
+          ...(this.#contract.extra?.publishFilters ?? []),
           ...(this.#config.provisioning === 'dynsec' ? [CONTROL_RESPONSE_TOPIC] : []),
         ],
         { qos: 1 },
@@ -392,6 +405,8 @@ export class ExternalBroker {
     }
     this.#setState('connected');
     this.#log.info({ url: this.#config.url }, 'external broker: connected');
+    // The broker may have lost the part's retained messages, or refused them before the hub had its role.
+    this.#contract.extra?.reconnected?.();
   }
 
   #setState(state: ExternalState): void {
@@ -466,6 +481,7 @@ export class ExternalBroker {
             secretDelivered: (id) => this.#options.handoff.done(id),
             kick,
             shutOut: (id) => this.#shutOut.has(id),
+            extra: extraAcls(this.#contract.extra),
             logger: this.#log,
           });
           this.#lastReconcile = { ...result, at: Date.now() };
@@ -552,7 +568,10 @@ export class ExternalBroker {
   #peerOf(topic: string): ContractPeer | null {
     const parsed = parseTopic(this.#baseTopic, topic);
     let identity: DeviceIdentity | null = null;
-    if (parsed?.area === 'door') {
+    if (parsed === null && this.#contract.extra?.publishable(topic)) {
+      // Home Assistant's commands and birth: the broker lets only integration accounts publish there.
+      identity = leastIntegration([...this.#byId.values()].filter((d) => d.role === 'integration'));
+    } else if (parsed?.area === 'door') {
       const devices = this.#byDoor.get(parsed.doorId) ?? [];
       if (devices.length === 1 && devices[0]) identity = devices[0];
       else if (devices.length > 1)
@@ -589,6 +608,11 @@ export class ExternalBroker {
     if (!client?.connected) return Promise.reject(new Error('the external broker is not connected'));
     return client.publishAsync(topic, payload, { qos: 1, retain }).then(() => {});
   }
+}
+
+function extraAcls(extra: IntegrationTopics | null): ExtraAcls | null {
+  if (!extra) return null;
+  return { subscribe: extra.subscribe, publish: extra.publishFilters, hubPublish: extra.hubPublishFilters };
 }
 
 /** One identity with the rights every integration account has (the sender of a bridge request is unknown). */

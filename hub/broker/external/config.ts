@@ -81,3 +81,12 @@ export function readSecretLine(dataDir: string, file: string): string {
   const full = path.isAbsolute(file) ? file : path.join(dataDir, file);
   return readFileSync(full, 'utf8').split(/\r?\n/)[0] ?? '';
 }
+
+/** The CA an external broker's certificate must chain to: mqtt.external.caFile, or the hub's own CA. */
+export function externalCaPem(dataDir: string, config: MqttExternalConfig, hubCaPem: string): string {
+  if (config.caFile === '') return hubCaPem;
+  return readFileSync(
+    path.isAbsolute(config.caFile) ? config.caFile : path.join(dataDir, config.caFile),
+    'utf8',
+  );
+}

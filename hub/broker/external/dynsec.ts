@@ -78,16 +78,31 @@ const deny = (acltype: AclType, topic: string, priority = 10): Acl => ({
   priority,
 });
 
+/**
+ * Topics outside the v1 contract a part offers integrations (Home Assistant), as topic filters: what
+ * integrations may subscribe to, what they may publish (the hub takes it; nobody else receives it, as on
+ * the embedded broker), and where the hub publishes besides the base topic (the discovery prefix).
+ */
+export interface ExtraAcls {
+  subscribe: readonly string[];
+  publish: readonly string[];
+  hubPublish: readonly string[];
+}
+
 /** The ACLs of each role (docs/mqtt.md §3; docs/external-broker.md lists them). */
-export function roleAcls(baseTopic: string) {
+export function roleAcls(baseTopic: string, extra: ExtraAcls | null = null) {
   const b = baseTopic;
+  const outside = (filter: string) => !filter.startsWith(`${b}/`);
   return {
-    /** The hub publishes every answer and hears every device message. */
+    /** The hub publishes every answer and hears every device message (and the part's topics). */
     hub: (): Acl[] => [
       allow('publishClientSend', `${b}/#`),
       allow('publishClientReceive', `${b}/#`),
       allow('subscribePattern', `${b}/#`),
-      allow('publishClientSend', 'homeassistant/#'),
+      ...(extra?.hubPublish ?? []).filter(outside).map((f) => allow('publishClientSend', f)),
+      ...(extra?.publish ?? [])
+        .filter(outside)
+        .flatMap((f) => [allow('subscribePattern', f), allow('publishClientReceive', f)]),
     ],
     door: (doorId: string): Acl[] => [
       // Credentials carry card UIDs and PINs: nobody but the hub receives them, not even the door's devices.
@@ -115,6 +130,15 @@ export function roleAcls(baseTopic: string) {
       allow('publishClientReceive', `${b}/door/+/state`),
       allow('publishClientReceive', `${b}/door/+/event`),
       allow('publishClientReceive', `${b}/door/+/decision`),
+      // Commands and Home Assistant's birth go to the hub alone: the embedded broker never routes them.
+      ...(extra?.publish ?? []).flatMap((f) => [
+        deny('publishClientReceive', f),
+        allow('publishClientSend', f),
+      ]),
+      ...(extra?.subscribe ?? []).flatMap((f) => [
+        allow('subscribePattern', f),
+        allow('publishClientReceive', f),
+      ]),
     ],
   };
 }
@@ -214,6 +238,8 @@ export interface ReconcileOptions {
   kick: ReadonlySet<string>;
   /** Devices shut out for going over a budget right now: they stay disabled. */
   shutOut: (deviceId: string) => boolean;
+  /** A part's integration topics (Home Assistant), null when none is on. */
+  extra?: ExtraAcls | null;
   logger: Logger;
 }
 
@@ -229,7 +255,7 @@ export interface ReconcileResult {
 /** Makes the broker's Gatehouse clients and roles match the hub's device table. */
 export async function reconcile(control: DynsecControl, opts: ReconcileOptions): Promise<ReconcileResult> {
   const names = roleNames(opts.baseTopic);
-  const acls = roleAcls(opts.baseTopic);
+  const acls = roleAcls(opts.baseTopic, opts.extra ?? null);
   const result: ReconcileResult = { created: [], deleted: [], updated: [], withoutSecret: [], errors: [] };
   const doors = opts.doors.filter(isTopicSafeId);
   const devices = opts.devices.filter((d) => isTopicSafeId(d.id) && d.id !== opts.hubUsername);
