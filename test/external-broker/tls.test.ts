@@ -20,9 +20,11 @@ const HUB_PASSWORD = 'hub-password-for-tls-tests';
 
 /** An operator's CA and server certificates signed by it, made with openssl as an operator would. */
 class OperatorCa {
+  readonly dir: string;
   readonly crt: string;
   readonly #key: string;
-  constructor(readonly dir: string) {
+  constructor(dir: string) {
+    this.dir = dir;
     mkdirSync(dir, { recursive: true });
     this.crt = path.join(dir, 'ca.crt');
     this.#key = path.join(dir, 'ca.key');
