@@ -46,6 +46,8 @@ export interface MosquittoOptions {
   adminPassword: string;
   /** TLS listener files instead of plain TCP. */
   tls?: { certFile: string; keyFile: string };
+  /** The limits docs/external-broker.md §3.2 recommends (in-flight and queued messages, connections). */
+  recommendedLimits?: boolean;
 }
 
 export class Mosquitto {
@@ -97,6 +99,9 @@ export class Mosquitto {
         `plugin_opt_config_file ${this.dynsecFile}`,
         'persistence false',
         'max_packet_size 5120',
+        ...(this.#options.recommendedLimits
+          ? ['max_inflight_messages 20', 'max_queued_messages 100', 'max_connections 2000']
+          : []),
         'set_tcp_nodelay true',
         'log_dest stderr',
         'log_type error',
@@ -349,7 +354,12 @@ const sum = (...values: Array<number | null>) =>
 
 /** A fresh mosquitto for one measurement (nothing left from the one before in its memory or accounts). */
 async function withMosquitto<T>(dir: string, run: (mosquitto: Mosquitto) => Promise<T>): Promise<T> {
-  const mosquitto = new Mosquitto({ dir, adminUser: HUB_USER, adminPassword: HUB_PASSWORD });
+  const mosquitto = new Mosquitto({
+    dir,
+    adminUser: HUB_USER,
+    adminPassword: HUB_PASSWORD,
+    recommendedLimits: true,
+  });
   try {
     await mosquitto.start();
     return await run(mosquitto);
