@@ -253,6 +253,11 @@ function benchConfig(dataDir: string, extra: Record<string, unknown>) {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const suiteStarted = performance.now();
+function progress(message: string): void {
+  const at = Math.round((performance.now() - suiteStarted) / 1000);
+  process.stderr.write(`[bench:external-broker +${at}s] ${message}\n`);
+}
 
 /** The hub process's environment for external mode; its password file is written into `dataDir`. */
 function externalHubEnv(dataDir: string, mosquitto: Mosquitto): NodeJS.ProcessEnv {
@@ -382,6 +387,7 @@ export async function benchExternalBroker(options: { quick?: boolean } = {}): Pr
   });
   try {
     await mosquitto.start();
+    progress(`decision round trips, embedded aedes: ${count} at ${RATE}/s`);
     const embeddedDir = path.join(dir, 'embedded');
     const embeddedHub = new Hub({ config: benchConfig(embeddedDir, {}) });
     await embeddedHub.start();
@@ -398,6 +404,7 @@ export async function benchExternalBroker(options: { quick?: boolean } = {}): Pr
       }),
     });
     await externalHub.start();
+    progress('decision round trips, external mosquitto');
     const external = summarize(
       await decisionTrips(externalHub, mosquitto.port, count).catch((error: unknown) => {
         throw new Error(
@@ -405,6 +412,7 @@ export async function benchExternalBroker(options: { quick?: boolean } = {}): Pr
         );
       }),
     );
+    progress('bare mosquitto echo');
     // Bare mosquitto echo: the same QoS 1 request → answer path with no hub in it.
     const echoer = await connect(mosquitto.port, HUB_USER, HUB_PASSWORD);
     const asker = await connect(mosquitto.port, HUB_USER, HUB_PASSWORD);
@@ -433,6 +441,7 @@ export async function benchExternalBroker(options: { quick?: boolean } = {}): Pr
     await externalHub.stop();
     await mosquitto.stop();
 
+    progress(`RSS with ${idleDevices} idle door devices, each mode`);
     const idleEmbedded = await idleDevicesRss(idleDevices, null);
     const idleExternal = await withMosquitto(path.join(dir, 'mosquitto-idle'), (m) =>
       idleDevicesRss(idleDevices, m),
