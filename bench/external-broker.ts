@@ -1,17 +1,22 @@
 // Bench suite (#14): the device network through an external mosquitto 2 (dynamic security) against the
 // embedded aedes broker and a bare mosquitto echo, measured in the same run, in bench/report.ts figures.
 // Decision round trip (credential published → decision received) paced at 200/s; mosquitto's RSS with 500
-// idle device connections. Also the mosquitto harness the external-broker tests use (a real broker in a
-// temp dir on a port found free first, killed by its pid). Run: `npx tsx bench/external-broker.ts [--quick]`.
+// idle device connections; hub + broker RSS with BENCH_EXTERNAL_IDLE_DEVICES (500) idle door devices in
+// each mode (hub child processes, as deployed); bench/isolation.ts's scenarios with the devices on
+// mosquitto (BENCH_EXTERNAL_ISOLATION=0 skips them). Also the mosquitto harness the external-broker tests
+// use (a real broker in a temp dir on a port found free first, killed by its pid).
+// Run: `npx tsx bench/external-broker.ts [--quick]` (the hub processes need `npm run build`).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Hub } from '../hub/app.js';
 import { resolveConfig } from '../hub/config/index.js';
-import { rssMiB } from './hub-process.js';
+import { openHubStore } from '../hub/open-store.js';
+import { type HubProcess, rssMiB, startHubProcess } from './hub-process.js';
+import { benchIsolation, type IsolationTransport } from './isolation.js';
 import type { Figure, SuiteResult } from './report.js';
 import { summarize } from './stats.js';
 
@@ -41,6 +46,8 @@ export interface MosquittoOptions {
   adminPassword: string;
   /** TLS listener files instead of plain TCP. */
   tls?: { certFile: string; keyFile: string };
+  /** The limits docs/external-broker.md §3.2 recommends (in-flight and queued messages, connections). */
+  recommendedLimits?: boolean;
 }
 
 export class Mosquitto {
@@ -92,6 +99,9 @@ export class Mosquitto {
         `plugin_opt_config_file ${this.dynsecFile}`,
         'persistence false',
         'max_packet_size 5120',
+        ...(this.#options.recommendedLimits
+          ? ['max_inflight_messages 20', 'max_queued_messages 100', 'max_connections 2000']
+          : []),
         'set_tcp_nodelay true',
         'log_dest stderr',
         'log_type error',
@@ -138,6 +148,10 @@ export class Mosquitto {
 // ---- the suite ----
 
 const RATE = 200;
+/** Idle door devices for the RSS comparison of the two modes. */
+const IDLE_DEVICES = Number(process.env.BENCH_EXTERNAL_IDLE_DEVICES ?? 500);
+/** 0: leave out bench/isolation.ts's scenarios on mosquitto (minutes long at default sizes). */
+const WITH_ISOLATION = process.env.BENCH_EXTERNAL_ISOLATION !== '0';
 const HUB_USER = 'gatehouse-hub';
 const HUB_PASSWORD = 'bench-hub-password';
 
@@ -238,9 +252,133 @@ function benchConfig(dataDir: string, extra: Record<string, unknown>) {
   });
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const suiteStarted = performance.now();
+function progress(message: string): void {
+  const at = Math.round((performance.now() - suiteStarted) / 1000);
+  process.stderr.write(`[bench:external-broker +${at}s] ${message}\n`);
+}
+
+/** The hub process's environment for external mode; its password file is written into `dataDir`. */
+function externalHubEnv(dataDir: string, mosquitto: Mosquitto): NodeJS.ProcessEnv {
+  writeFileSync(path.join(dataDir, 'mqtt-broker.password'), `${HUB_PASSWORD}\n`, { mode: 0o600 });
+  return {
+    GATEHOUSE_MQTT_BROKER: 'external',
+    GATEHOUSE_MQTT_EXTERNAL_URL: `mqtt://127.0.0.1:${mosquitto.port}`,
+    GATEHOUSE_MQTT_EXTERNAL_RECONNECT_MIN_MS: '200',
+  };
+}
+
+/** bench/isolation.ts's scenarios with the devices (and the misbehaving one) on mosquitto. */
+export function externalTransport(mosquitto: Mosquitto): IsolationTransport {
+  return {
+    label: 'external mosquitto',
+    hubEnv: (dataDir) => externalHubEnv(dataDir, mosquitto),
+    handsOffSecrets: true,
+    devicePort: () => mosquitto.port,
+    // The hub connects and gives the broker its accounts after "deciding".
+    async ready(_hub, answers) {
+      const deadline = performance.now() + 60_000;
+      while (!(await answers())) {
+        if (performance.now() > deadline)
+          throw new Error('the hub did not answer through mosquitto within 60 s');
+      }
+    },
+  };
+}
+
+/** Connects as a device, retrying while its account is on its way to the broker. */
+async function connectDevice(port: number, username: string, password: string): Promise<MqttClient> {
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    try {
+      return await connect(port, username, password);
+    } catch (error) {
+      if (performance.now() > deadline) throw error;
+      await sleep(200);
+    }
+  }
+}
+
+/**
+ * RSS of what holds `count` idle door devices: the hub process alone with its embedded broker, or the
+ * hub process and mosquitto. Each device connects and subscribes to its door's decisions, as a reader does.
+ */
+async function idleDevicesRss(count: number, mosquitto: Mosquitto | null) {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'gh-bench-ext-idle-'));
+  let hub: HubProcess | null = null;
+  const clients: MqttClient[] = [];
+  try {
+    const opened = openHubStore(dataDir);
+    const { store } = opened;
+    if (mosquitto) store.kv.set('mqtt.handoff', 'on');
+    const doors = Math.ceil(count / 10); // ten readers a door, as in a building
+    for (let d = 0; d < doors; d++) store.doors.add({ id: `idle${d}`, name: `idle${d}`, transport: 'mqtt' });
+    const devices = Array.from({ length: count }, (_, i) => ({
+      id: `idle-${i}`,
+      door: `idle${i % doors}`,
+      secret: store.devices.add(`idle-${i}`, { role: 'door', doors: [`idle${i % doors}`] }).secret,
+    }));
+    opened.close();
+    hub = await startHubProcess(
+      dataDir,
+      mosquitto
+        ? externalHubEnv(dataDir, mosquitto)
+        : {
+            // On one loopback address here; in a building each reader has its own.
+            GATEHOUSE_MQTT_LIMITS_MAX_CONNECTIONS_PER_ADDRESS: String(count + 10),
+            GATEHOUSE_MQTT_LIMITS_CONNECTIONS_PER_SECOND_PER_ADDRESS: '10000',
+            GATEHOUSE_MQTT_LIMITS_CONNECTION_BURST_PER_ADDRESS: '10000',
+          },
+    );
+    const port = mosquitto ? mosquitto.port : hub.mqttPort;
+    await connectDevice(port, devices[count - 1]!.id, devices[count - 1]!.secret).then((c) => c.endAsync());
+    await sleep(1000);
+    const hubBefore = rssMiB(hub.pid);
+    const brokerBefore = mosquitto?.pid ? rssMiB(mosquitto.pid) : null;
+    for (const device of devices) {
+      const client = await connectDevice(port, device.id, device.secret);
+      await client.subscribeAsync(`gatehouse/door/${device.door}/decision`, { qos: 1 });
+      clients.push(client);
+    }
+    await sleep(2000);
+    const hubMiB = rssMiB(hub.pid);
+    const brokerMiB = mosquitto?.pid ? rssMiB(mosquitto.pid) : null;
+    return { count, hubBefore, brokerBefore, hubMiB, brokerMiB };
+  } finally {
+    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
+    await hub?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const sum = (...values: Array<number | null>) =>
+  values.some((v) => v === null)
+    ? Number.NaN
+    : Math.round(values.reduce<number>((a, v) => a + v!, 0) * 10) / 10;
+
+/** A fresh mosquitto for one measurement (nothing left from the one before in its memory or accounts). */
+async function withMosquitto<T>(dir: string, run: (mosquitto: Mosquitto) => Promise<T>): Promise<T> {
+  const mosquitto = new Mosquitto({
+    dir,
+    adminUser: HUB_USER,
+    adminPassword: HUB_PASSWORD,
+    recommendedLimits: true,
+  });
+  try {
+    await mosquitto.start();
+    return await run(mosquitto);
+  } finally {
+    await mosquitto.stop();
+  }
+}
+
 export async function benchExternalBroker(options: { quick?: boolean } = {}): Promise<SuiteResult> {
   const count = options.quick ? 400 : 2000;
   const idle = options.quick ? 100 : 500;
+  const idleDevices = options.quick ? Math.min(IDLE_DEVICES, 100) : IDLE_DEVICES;
+  const machineLoad = () => loadavg().map((v) => Math.round(v * 100) / 100);
+  const loadAtStart = machineLoad();
   const dir = mkdtempSync(path.join(tmpdir(), 'gh-bench-ext-'));
   const mosquitto = new Mosquitto({
     dir: path.join(dir, 'mosquitto'),
@@ -249,6 +387,7 @@ export async function benchExternalBroker(options: { quick?: boolean } = {}): Pr
   });
   try {
     await mosquitto.start();
+    progress(`decision round trips, embedded aedes: ${count} at ${RATE}/s`);
     const embeddedDir = path.join(dir, 'embedded');
     const embeddedHub = new Hub({ config: benchConfig(embeddedDir, {}) });
     await embeddedHub.start();
@@ -265,6 +404,7 @@ export async function benchExternalBroker(options: { quick?: boolean } = {}): Pr
       }),
     });
     await externalHub.start();
+    progress('decision round trips, external mosquitto');
     const external = summarize(
       await decisionTrips(externalHub, mosquitto.port, count).catch((error: unknown) => {
         throw new Error(
@@ -272,6 +412,7 @@ export async function benchExternalBroker(options: { quick?: boolean } = {}): Pr
         );
       }),
     );
+    progress('bare mosquitto echo');
     // Bare mosquitto echo: the same QoS 1 request → answer path with no hub in it.
     const echoer = await connect(mosquitto.port, HUB_USER, HUB_PASSWORD);
     const asker = await connect(mosquitto.port, HUB_USER, HUB_PASSWORD);
@@ -298,6 +439,24 @@ export async function benchExternalBroker(options: { quick?: boolean } = {}): Pr
     const withIdle = mosquitto.pid ? rssMiB(mosquitto.pid) : null;
     for (const client of idleClients) client.end(true);
     await externalHub.stop();
+    await mosquitto.stop();
+
+    progress(`RSS with ${idleDevices} idle door devices, each mode`);
+    const idleEmbedded = await idleDevicesRss(idleDevices, null);
+    const idleExternal = await withMosquitto(path.join(dir, 'mosquitto-idle'), (m) =>
+      idleDevicesRss(idleDevices, m),
+    );
+    const embeddedTotal = sum(idleEmbedded.hubMiB);
+    const externalTotal = sum(idleExternal.hubMiB, idleExternal.brokerMiB);
+    const isolation = WITH_ISOLATION
+      ? await withMosquitto(path.join(dir, 'mosquitto-isolation'), (m) =>
+          benchIsolation({
+            transport: externalTransport(m),
+            // --quick: one flood scenario shows the path works; the full run has them all.
+            ...(options.quick ? { scenarios: ['credential'] } : {}),
+          }),
+        )
+      : null;
 
     const figures: Figure[] = [
       {
@@ -335,8 +494,41 @@ export async function benchExternalBroker(options: { quick?: boolean } = {}): Pr
             },
           ]
         : []),
+      {
+        name: `hub RSS with ${idleDevices} idle door devices, embedded aedes (broker in the hub)`,
+        value: embeddedTotal,
+        unit: 'MiB',
+        ...(idleEmbedded.hubBefore !== null
+          ? { baseline: { name: 'with none', value: idleEmbedded.hubBefore } }
+          : {}),
+      },
+      {
+        name: `hub + mosquitto RSS with ${idleDevices} idle door devices, external mosquitto`,
+        value: externalTotal,
+        unit: 'MiB',
+        baseline: { name: 'embedded: the hub alone', value: embeddedTotal },
+        note: `hub ${idleExternal.hubMiB} MiB + mosquitto ${idleExternal.brokerMiB} MiB`,
+      },
+      {
+        name: `hub RSS with ${idleDevices} idle door devices, external mosquitto (hub only)`,
+        value: sum(idleExternal.hubMiB),
+        unit: 'MiB',
+        ...(idleExternal.hubBefore !== null
+          ? { baseline: { name: 'with none', value: idleExternal.hubBefore } }
+          : {}),
+      },
+      ...(isolation?.figures ?? []),
     ];
-    return { figures, echo, embedded, external, idle };
+    return {
+      figures,
+      echo,
+      embedded,
+      external,
+      idle,
+      idleDevices: { embedded: idleEmbedded, external: idleExternal },
+      ...(isolation ? { isolation: { ...isolation, figures: undefined } } : {}),
+      machineLoad: { atStart: loadAtStart, atEnd: machineLoad() },
+    };
   } finally {
     await mosquitto.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -11,6 +11,8 @@
 //   hub writes to its log and to its data dir per minute.
 // `benchIsolation()` is called by bench/run.ts (`npm run bench -- --only isolation`);
 // `node dist/bench/isolation.js` runs it alone. BENCH_ISOLATION_SCENARIOS=overload,abuse picks some.
+// The device network is a transport: the hub's embedded broker here, an external mosquitto in
+// bench/external-broker.ts (the same scenarios, devices connecting to mosquitto).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, setPriority, tmpdir } from 'node:os';
@@ -86,8 +88,30 @@ function log(message: string): void {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 
+/** Where the devices of the scenarios connect, and how the hub is started for it. */
+export interface IsolationTransport {
+  /** Prefix of the figure names; empty for the embedded broker (the figures' names unchanged). */
+  label: string;
+  /** Added to the hub's environment. */
+  hubEnv(dataDir: string): NodeJS.ProcessEnv;
+  /** Whether devices added by the seed must keep their secret for an external broker (kv `mqtt.handoff`). */
+  handsOffSecrets: boolean;
+  /** The MQTT port devices connect to. */
+  devicePort(hub: HubProcess): number;
+  /** Resolves once devices can connect and be answered (the hub connected to an external broker). */
+  ready?(hub: HubProcess, answers: () => Promise<boolean>): Promise<void>;
+}
+
+export const EMBEDDED_TRANSPORT: IsolationTransport = {
+  label: '',
+  hubEnv: () => ({}),
+  handsOffSecrets: false,
+  devicePort: (hub) => hub.mqttPort,
+};
+
 interface Seeded {
   dataDir: string;
+  transport: IsolationTransport;
   secrets: Record<string, string>;
   /** Cards granted at every door of the benchmark. */
   granted: string[];
@@ -96,9 +120,10 @@ interface Seeded {
 const overloadDoor = (i: number) => `o${i}`;
 
 /** People and cards as in bench/run.ts; every 10th card is granted at every door used here. */
-function seed(dataDir: string): Seeded {
+function seed(dataDir: string, transport: IsolationTransport): Seeded {
   const opened = openHubStore(dataDir);
   const { store } = opened;
+  if (transport.handsOffSecrets) store.kv.set('mqtt.handoff', 'on');
   const doors = [
     'flood',
     'victim',
@@ -114,7 +139,7 @@ function seed(dataDir: string): Seeded {
   }
   const { granted } = seedResidents(store, CREDENTIALS);
   opened.close();
-  return { dataDir, secrets, granted };
+  return { dataDir, transport, secrets, granted };
 }
 
 /** Highest event sequence number stored (read-only; the hub may be running). */
@@ -371,12 +396,19 @@ function writesPerMinute(from: Window, to: Window) {
 /** The hub's side of a scenario: memory, log, exit; every scenario ends with SIGTERM. */
 async function withHub<T extends Record<string, unknown>>(
   seeded: Seeded,
-  run: (hub: HubProcess, rss: RssSampler, guard: { onLimit: (() => void) | null }) => Promise<T>,
+  run: (
+    hub: HubProcess,
+    rss: RssSampler,
+    guard: { onLimit: (() => void) | null },
+    port: number,
+  ) => Promise<T>,
   env: NodeJS.ProcessEnv = {},
 ): Promise<Record<string, unknown>> {
   const machineLoad1m = round(loadavg()[0]!, 2);
   const started = performance.now();
-  const hub = await startHubProcess(seeded.dataDir, env);
+  const hub = await startHubProcess(seeded.dataDir, { ...seeded.transport.hubEnv(seeded.dataDir), ...env });
+  const port = seeded.transport.devicePort(hub);
+  await seeded.transport.ready?.(hub, () => answersOnce(port, seeded));
   const guard: { onLimit: (() => void) | null; hit: boolean } = { onLimit: null, hit: false };
   const rss = new RssSampler(hub.pid, 100, (mib) => {
     if (mib > RSS_LIMIT_MIB && !guard.hit) {
@@ -387,14 +419,14 @@ async function withHub<T extends Record<string, unknown>>(
   });
   let result: T;
   try {
-    result = await run(hub, rss, guard);
+    result = await run(hub, rss, guard, port);
   } catch (err) {
     rss.stop();
     await hub.stop();
     throw err;
   }
   // Still answering? A fresh connection of a well-behaved device, one granted card.
-  const answersAfter = hub.exit() === null && (await answersOnce(hub.mqttPort, seeded));
+  const answersAfter = hub.exit() === null && (await answersOnce(port, seeded));
   const crashed = hub.exit();
   const shutdown = await hub.stop();
   rss.stop();
@@ -420,15 +452,15 @@ async function floodScenario(seeded: Seeded, kind: FloodKind): Promise<Record<st
   log(
     `flood of ${kind === 'credential' ? 'credentials' : kind === 'refused' ? 'refused publishes' : 'door events'}: ${IDLE_SECONDS} s idle, ${FLOOD_SECONDS} s flood`,
   );
-  const result = await withHub(seeded, async (hub, rss, guard) => {
-    const victim = await Device.connect(hub.mqttPort, 'victim', seeded.secrets.victim!);
+  const result = await withHub(seeded, async (hub, rss, guard, port) => {
+    const victim = await Device.connect(port, 'victim', seeded.secrets.victim!);
     try {
       await paced([victim], VICTIM_RATE, 1, 'w', seeded.granted); // warm-up
       const idle = await paced([victim], VICTIM_RATE, IDLE_SECONDS, 'i', seeded.granted, hub.pid);
       const idleRss = rssMiB(hub.pid);
       rss.resetPeak();
       const abuser = startAbuser({
-        port: hub.mqttPort,
+        port,
         seconds: FLOOD_SECONDS,
         flood: {
           kind,
@@ -514,7 +546,7 @@ async function overloadScenario(seeded: Seeded): Promise<Record<string, unknown>
   );
   const result = await withHub(
     seeded,
-    async (hub, rss, guard) => {
+    async (hub, rss, guard, port) => {
       const devices: Device[] = [];
       let stopped = false;
       guard.onLimit = () => {
@@ -523,7 +555,7 @@ async function overloadScenario(seeded: Seeded): Promise<Record<string, unknown>
       try {
         for (let i = 0; i < OVERLOAD_DOORS; i++) {
           const door = overloadDoor(i);
-          devices.push(await Device.connect(hub.mqttPort, door, seeded.secrets[door]!));
+          devices.push(await Device.connect(port, door, seeded.secrets[door]!));
         }
         await paced(devices, Math.min(500, OVERLOAD_FIRST_RATE), 1, 'w', seeded.granted); // warm-up
         // The same 20 devices at a low rate first: what this machine gives right now.
@@ -593,13 +625,13 @@ async function abuseScenario(seeded: Seeded): Promise<Record<string, unknown>> {
   log(
     `abuse mix for ${ABUSE_SECONDS} s: ${ABUSE_HELD_SOCKETS} held sockets, ${ABUSE_WRONG_PASSWORDS} wrong passwords, refused publishes`,
   );
-  const result = await withHub(seeded, async (hub, rss, guard) => {
-    const victim = await Device.connect(hub.mqttPort, 'victim', seeded.secrets.victim!);
+  const result = await withHub(seeded, async (hub, rss, guard, port) => {
+    const victim = await Device.connect(port, 'victim', seeded.secrets.victim!);
     try {
       await paced([victim], VICTIM_RATE, 1, 'w', seeded.granted);
       rss.resetPeak();
       const abuser = startAbuser({
-        port: hub.mqttPort,
+        port,
         seconds: ABUSE_SECONDS,
         flood: {
           kind: 'refused',
@@ -753,7 +785,12 @@ function scenarioFigures(key: string, r: Record<string, unknown>): Figure[] {
   return [];
 }
 
-export async function benchIsolation(): Promise<SuiteResult> {
+export async function benchIsolation(
+  options: { transport?: IsolationTransport; scenarios?: string[] } = {},
+): Promise<SuiteResult> {
+  const transport = options.transport ?? EMBEDDED_TRANSPORT;
+  const chosen = options.scenarios ?? SCENARIOS;
+  const named = (name: string) => (transport.label === '' ? name : `${transport.label}, ${name}`);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'gh-bench-isolation-'));
   const started = performance.now();
   const figures: Figure[] = [];
@@ -765,9 +802,9 @@ export async function benchIsolation(): Promise<SuiteResult> {
   };
   try {
     log(`seeding ${CREDENTIALS} credentials`);
-    const seeded = seed(dataDir);
+    const seeded = seed(dataDir, transport);
     // First boot creates the hub's certificates; not part of any scenario.
-    const first = await startHubProcess(dataDir);
+    const first = await startHubProcess(dataDir, transport.hubEnv(dataDir));
     await first.stop();
     const goals: Record<string, boolean> = {};
     let crashes = 0;
@@ -779,20 +816,20 @@ export async function benchIsolation(): Promise<SuiteResult> {
       ['abuse', () => abuseScenario(seeded)],
     ];
     for (const [name, run] of scenarios) {
-      if (!SCENARIOS.includes(name)) continue;
+      if (!chosen.includes(name)) continue;
       const key = ['credential', 'refused', 'event'].includes(name) ? `flood:${name}` : name;
       try {
         const result = await run();
         report[key] = result;
-        figures.push(...scenarioFigures(key, result));
+        figures.push(...scenarioFigures(key, result).map((f) => ({ ...f, name: named(f.name) })));
         if (result.crashed === true) crashes++;
         for (const [goal, met] of Object.entries(result.goals as Record<string, boolean>))
-          goals[`${key}: ${goal}`] = met;
+          goals[named(`${key}: ${goal}`)] = met;
       } catch (err) {
         report[key] = { error: (err as Error).message };
-        goals[`${key}: ran`] = false;
+        goals[named(`${key}: ran`)] = false;
         figures.push({
-          name: `${key}: ${(err as Error).message}`.slice(0, 200),
+          name: named(`${key}: ${(err as Error).message}`).slice(0, 200),
           value: Number.NaN,
           unit: 'count',
           goal: { op: '<=', value: 0 },
