@@ -674,6 +674,7 @@ export class Hub {
           },
           verify: (username, password) => store.devices.verify(username, password),
           device: (username) => store.devices.get(username),
+          extra: () => this.#homeAssistant.current,
         }),
     ];
   }

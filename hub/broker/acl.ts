@@ -139,6 +139,19 @@ export function canSubscribe(
  * True when every topic that `filter` can match is also matched by `pattern`
  * (both MQTT topic filters). `a/#` covers `a`, `a/b` and `a/+/c`; `a/+` covers `a/b` but not `a/#`.
  */
+/** Whether some topic matches both filters (`+` and `#` on either side). */
+export function filtersOverlap(a: string, b: string): boolean {
+  const aLevels = a.split('/');
+  const bLevels = b.split('/');
+  for (let i = 0; ; i++) {
+    const x = aLevels[i];
+    const y = bLevels[i];
+    if (x === '#' || y === '#') return true;
+    if (x === undefined || y === undefined) return x === y;
+    if (x !== '+' && y !== '+' && x !== y) return false;
+  }
+}
+
 export function filterCovers(pattern: string, filter: string): boolean {
   const patternLevels = pattern.split('/');
   const filterLevels = filter.split('/');

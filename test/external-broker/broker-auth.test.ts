@@ -32,6 +32,7 @@ beforeAll(async () => {
         reconnectMinMs: 1000,
       },
     },
+    homeAssistant: { enabled: true },
   });
   base = `http://127.0.0.1:${hub.addresses().http.http}/api/v1/broker`;
   hub.store.doors.add({ id: 'front', name: 'Front', transport: 'mqtt' });
@@ -95,6 +96,26 @@ describe('broker auth endpoints (EMQX)', () => {
     expect(await acl('flows', 'gatehouse/door/+/credential', 'subscribe')).toBe('deny');
     expect(await acl('removed', 'gatehouse/door/front/credential', 'publish')).toBe('deny');
     expect(flowsSecret).toBeTruthy();
+  });
+
+  it('gives Home Assistant its topics while the integration runs, and no integration the others\' commands', async () => {
+    const acl = async (username: string, topic: string, action: string) =>
+      (await call('emqx/acl', { username, topic, action })).json.result;
+    // The hub publishes discovery under the prefix and hears Home Assistant's commands and birth.
+    expect(await acl('gatehouse-hub', 'homeassistant/lock/x/front/config', 'publish')).toBe('allow');
+    expect(await acl('gatehouse-hub', 'homeassistant/status', 'subscribe')).toBe('allow');
+    expect(await acl('gatehouse-hub', 'elsewhere/lock/front/config', 'publish')).toBe('deny');
+    // An integration account reads discovery and states, and sends commands...
+    expect(await acl('flows', 'homeassistant/#', 'subscribe')).toBe('allow');
+    expect(await acl('flows', 'gatehouse/ha/door/front/state', 'subscribe')).toBe('allow');
+    expect(await acl('flows', 'gatehouse/ha/door/front/set', 'publish')).toBe('allow');
+    // ...but cannot listen to the commands others send the hub.
+    expect(await acl('flows', 'gatehouse/ha/door/front/set', 'subscribe')).toBe('deny');
+    expect(await acl('flows', 'gatehouse/ha/#', 'subscribe')).toBe('deny');
+    expect(await acl('flows', 'gatehouse/ha/door/+/+', 'subscribe')).toBe('deny');
+    // A door device gets none of it.
+    expect(await acl('front-reader', 'homeassistant/#', 'subscribe')).toBe('deny');
+    expect(await acl('front-reader', 'gatehouse/ha/door/front/set', 'publish')).toBe('deny');
   });
 });
 

@@ -6,8 +6,15 @@ import { timingSafeEqual } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { canPublish, canSubscribe, type DeviceIdentity, filterCovers } from '../../broker/acl.js';
+import {
+  canPublish,
+  canSubscribe,
+  type DeviceIdentity,
+  filterCovers,
+  filtersOverlap,
+} from '../../broker/acl.js';
 import { isTopicSafeId, topics } from '../../broker/contract.js';
+import type { IntegrationTopics } from '../../broker/device-contract.js';
 import { KeyedBuckets } from '../../budget.js';
 import { clientKey } from '../../mobile/http.js';
 import type { VerifiedDevice } from '../../store/devices.js';
@@ -20,6 +27,8 @@ export interface BrokerAuthDeps {
   hub: { username: string; password: () => string };
   verify(username: string, password: string): VerifiedDevice | null;
   device(username: string): DeviceIdentity | null;
+  /** Topics a part offers integrations (Home Assistant), while it runs; read per call. */
+  extra?: () => IntegrationTopics | null;
   /** Calls per second and burst per broker address. */
   ratePerSecond?: number;
   burst?: number;
@@ -92,26 +101,36 @@ export async function registerBrokerAuthRoutes(root: FastifyInstance, deps: Brok
     return deps.verify(username, password) ? 'device' : null;
   };
   /** A door device may not subscribe to anything that includes a credential topic: a broker that calls out cannot hide them per message. */
-  const subscribeAllowed = (identity: DeviceIdentity, filter: string): boolean => {
-    if (!canSubscribe(deps.baseTopic, identity, filter).allowed) return false;
+  // Nor may an integration subscribe to what other integrations send the hub (Home Assistant's commands):
+  // the embedded broker never routes those, and a broker that calls out checks filters, not messages.
+  const subscribeAllowed = (
+    identity: DeviceIdentity,
+    filter: string,
+    extra: IntegrationTopics | null,
+  ): boolean => {
+    if (!canSubscribe(deps.baseTopic, identity, filter, extra).allowed) return false;
+    // (Home Assistant's birth under the discovery prefix is no secret: HA subscribes to the whole prefix.)
+    const commands = extra?.publishFilters.filter((sent) => sent.startsWith(`${deps.baseTopic}/`)) ?? [];
+    if (commands.some((sent) => filtersOverlap(filter, sent))) return false;
     return !identity.doors.some(
       (door) => isTopicSafeId(door) && filterCovers(filter, topics(deps.baseTopic).doorCredential(door)),
     );
   };
   const topicAllowed = (username: string | null, topic: string, action: 'publish' | 'subscribe'): boolean => {
     if (!username) return false;
+    const extra = deps.extra?.() ?? null;
     if (username === deps.hub.username) {
       return (
         topic === deps.baseTopic ||
         topic.startsWith(`${deps.baseTopic}/`) ||
-        topic.startsWith('homeassistant/')
+        (extra?.hubPublishFilters.some((filter) => filterCovers(filter, topic)) ?? false)
       );
     }
     const identity = deps.device(username);
     if (!identity) return false;
     return action === 'publish'
-      ? canPublish(deps.baseTopic, identity, topic).allowed
-      : subscribeAllowed(identity, topic);
+      ? canPublish(deps.baseTopic, identity, topic, extra).allowed
+      : subscribeAllowed(identity, topic, extra);
   };
 
   api.post('/broker/emqx/auth', { ...options, schema: { body: EmqxAuthBody } }, async (request) => {
