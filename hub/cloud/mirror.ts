@@ -782,13 +782,30 @@ export class CloudMirror {
     const resumeFrom = welcome.stored_seq;
     // Is the cloud's log this hub's log? It is ahead of it, or its event at stored_seq is not ours, after
     // a restore from a backup older than what the cloud stored (docs/cloud-protocol.md, "After a restore").
-    // An event of our own that is no longer stored (pruned) cannot be compared: then only "ahead" counts.
+    // A pruned event cannot be compared, except the prune anchor (the oldest kept event links to it).
     const cloudHash = welcome.stored_hash ?? '';
     const ownHash = resumeFrom > 0 && resumeFrom <= lastSeq ? this.#port.hashAt(resumeFrom) : null;
     const diverged =
       resumeFrom > lastSeq ||
       (ownHash !== null && cloudHash !== '' && ownHash !== cloudHash) ||
       (cloudHash === '' && this.#cloudRefusedChain);
+    // The cloud acknowledged every pruned event (retention keeps the rest): a different hash at the
+    // anchor means the cloud holds another log, not a newer part of ours.
+    if (
+      ownHash !== null &&
+      cloudHash !== '' &&
+      ownHash !== cloudHash &&
+      resumeFrom <= this.#port.prunedThroughSeq()
+    ) {
+      this.#holdEvents(
+        session,
+        'foreign_log',
+        `the cloud's event ${resumeFrom} is not this hub's (pruned) event ${resumeFrom}: the cloud holds another hub's log`,
+        resumeFrom,
+        lastSeq,
+      );
+      return;
+    }
     if (diverged) {
       this.#beginRecovery(session, welcome.stored_seq, lastSeq, welcome.serves_event_requests === true);
       return;
@@ -850,6 +867,8 @@ export class CloudMirror {
     // Compare from the last seq the cloud acknowledged (the same log up to there), or from the start.
     let from = Math.min(this.#ackedSeq, lastSeq);
     if (from >= cloudStoredSeq) from = 0;
+    // Pruned events cannot be compared; the anchor (the last pruned one) still can.
+    from = Math.max(from, Math.min(this.#port.prunedThroughSeq(), cloudStoredSeq - 1));
     let recovery: EventRecovery;
     try {
       recovery = new EventRecovery(this.#port, from + 1, cloudStoredSeq);

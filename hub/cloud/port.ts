@@ -45,8 +45,10 @@ export interface CloudPort {
   appendEvent(event: NewEvent): void;
   /** Runs fn in one durable (synchronous=FULL) transaction; nested calls become savepoints. */
   transaction<T>(fn: () => T): T;
-  /** Hash of the stored event at seq (GENESIS for 0), null when the log does not hold it. */
+  /** Hash of the event at seq (GENESIS for 0; the prune anchor's too), null when the log does not know it. */
   hashAt(seq: number): string | null;
+  /** Events up to this seq were pruned from the log (0: none); hashAt still knows the last of them. */
+  prunedThroughSeq(): number;
   /** Events the cloud hands back after a hub swap (docs/cloud-protocol.md, "After a restore"). */
   readonly recovery: RecoveryPort;
 }

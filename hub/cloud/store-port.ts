@@ -93,7 +93,16 @@ export class StoreCloudPort implements CloudPort {
 
   hashAt(seq: number): string | null {
     if (seq === 0) return GENESIS_HASH;
-    return this.#store.events.get(seq)?.hash ?? null;
+    const held = this.#store.events.get(seq);
+    if (held) return held.hash;
+    // The prune anchor (the last pruned event) is still known: the oldest kept event links to it.
+    const next = this.#store.events.get(seq + 1);
+    return next ? next.prevHash : null;
+  }
+
+  prunedThroughSeq(): number {
+    const oldest = this.#store.events.list({ limit: 1, oldestFirst: true })[0];
+    return oldest ? oldest.seq - 1 : this.#store.events.lastSeq();
   }
 
   get recovery(): RecoveryPort {
