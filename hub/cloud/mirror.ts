@@ -85,8 +85,11 @@ export interface CloudLinkStatus {
 }
 
 export interface EventsHeldStatus {
-  /** `cloud_cannot_recover`: an older cloud; `foreign_log`: the cloud's events do not chain onto this log. */
-  reason: 'cloud_cannot_recover' | 'foreign_log';
+  /**
+   * `cloud_cannot_recover`: an older cloud; `foreign_log`: the cloud's events do not chain onto this log;
+   * `cloud_lost_events`: the cloud lost events it had acknowledged, which this hub has since pruned.
+   */
+  reason: 'cloud_cannot_recover' | 'foreign_log' | 'cloud_lost_events';
   message: string;
   since: number;
   cloudStoredSeq: number;
@@ -801,6 +804,19 @@ export class CloudMirror {
         session,
         'foreign_log',
         `the cloud's event ${resumeFrom} is not this hub's (pruned) event ${resumeFrom}: the cloud holds another hub's log`,
+        resumeFrom,
+        lastSeq,
+      );
+      return;
+    }
+    // The cloud acknowledged every pruned event; if it now stands before the anchor it lost some, and
+    // the kept events would not chain onto what it holds (it refuses the gap): say so instead of redialing.
+    const prunedThrough = this.#port.prunedThroughSeq();
+    if (resumeFrom < prunedThrough) {
+      this.#holdEvents(
+        session,
+        'cloud_lost_events',
+        `the cloud holds events only up to ${resumeFrom}, but this hub removed events up to ${prunedThrough} after the cloud had acknowledged them: the cloud lost ${prunedThrough - resumeFrom} events that exist nowhere else now`,
         resumeFrom,
         lastSeq,
       );
