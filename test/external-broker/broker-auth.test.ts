@@ -98,7 +98,7 @@ describe('broker auth endpoints (EMQX)', () => {
     expect(flowsSecret).toBeTruthy();
   });
 
-  it('gives Home Assistant its topics while the integration runs, and no integration the others\' commands', async () => {
+  it("gives Home Assistant its topics while the integration runs, and no integration the others' commands", async () => {
     const acl = async (username: string, topic: string, action: string) =>
       (await call('emqx/acl', { username, topic, action })).json.result;
     // The hub publishes discovery under the prefix and hears Home Assistant's commands and birth.

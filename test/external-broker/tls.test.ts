@@ -116,8 +116,8 @@ async function tlsNetwork(options: {
   };
 }
 
-function externalStatus(hub: Hub): { state?: string; url?: string } {
-  return (hub.status()['mqttExternal'] as { state?: string; url?: string } | undefined) ?? {};
+function externalStatus(hub: Hub): { state?: string; url?: string; lastError?: { message: string } | null } {
+  return (hub.status()['mqttExternal'] as ReturnType<typeof externalStatus> | undefined) ?? {};
 }
 
 /** Whether mosquitto accepted a CONNECT from the hub's account (its log names the username). */
@@ -164,7 +164,9 @@ async function expectRefused(network: TlsNetwork, reason: RegExp): Promise<void>
     throw new Error(`the hub's log does not say ${reason}:\n${network.logs.slice(-5).join('')}`);
   });
   await new Promise((r) => setTimeout(r, 1500)); // a few more attempts (reconnectMaxMs 1000)
-  expect(externalStatus(network.hub).state).not.toBe('connected');
+  const status = externalStatus(network.hub);
+  expect(status.state).not.toBe('connected');
+  expect(status.lastError?.message).toMatch(reason); // status says why too (gatehouse status, the UI)
   expect(hubLoggedIn(network.mosquitto)).toBe(false);
 }
 

@@ -76,6 +76,8 @@ export class ExternalBroker {
   #control: DynsecControl | null = null;
   #state: ExternalState = 'stopped';
   #since = Date.now();
+  /** Why the last connection failed or closed (a TLS refusal, a wrong password), until the next success. */
+  #lastError: { message: string; at: number } | null = null;
   #attempt = 0;
   /**
    * mosquitto checks a last will against the ACL at CONNECT, and a fresh hub account may not publish on
@@ -178,6 +180,7 @@ export class ExternalBroker {
     since: number;
     url: string;
     provisioning: string;
+    lastError: { message: string; at: number } | null;
     reconcile: {
       at: number;
       created: number;
@@ -193,6 +196,7 @@ export class ExternalBroker {
       since: this.#since,
       url: this.#config.url,
       provisioning: this.#config.provisioning,
+      lastError: this.#lastError,
       reconcile: r
         ? {
             at: r.at,
@@ -302,6 +306,7 @@ export class ExternalBroker {
     client.on('message', (topic, payload, packet) => this.#onMessage(topic, payload, packet.retain));
     client.on('error', (error) => {
       if (this.#withWill && /not authori[sz]ed/i.test(error.message)) this.#withWill = false;
+      this.#lastError = { message: shorten(error.message, 300), at: Date.now() };
       this.#contract.warn(
         'external:error',
         { err: error.message, url: this.#config.url },
@@ -404,6 +409,7 @@ export class ExternalBroker {
       return;
     }
     this.#setState('connected');
+    this.#lastError = null;
     this.#log.info({ url: this.#config.url }, 'external broker: connected');
     // The broker may have lost the part's retained messages, or refused them before the hub had its role.
     this.#contract.extra?.reconnected?.();
