@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
 import { isValidTimeZone, localTime } from '../../hub/access/localtime.js';
 import { parseChange } from '../../hub/cloud/changes.js';
+import { loadHubLink } from '../../hub/cloud/hub-link.js';
 import { toWireEvent } from '../../hub/cloud/mirror.js';
 import {
   AUTH_HEADER,
@@ -15,7 +16,6 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   describeProblems,
   type HubMessage,
-  loadHubLink,
   type WireChange,
   type WireEvent,
 } from '../../hub/cloud/proto.js';

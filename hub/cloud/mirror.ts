@@ -4,7 +4,7 @@
 // Nothing here is on the access path: store work is short synchronous transactions, and the link
 // only ever reads what it is about to send.
 import { readFileSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
+import type * as Grpc from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
 import { Summarizer } from '../budget.js';
 import type { HubEvent } from '../domain.js';
@@ -30,7 +30,6 @@ import {
   HUB_ID_HEADER,
   type HubLinkClient,
   type HubMessage,
-  loadHubLink,
   MAX_CHANGES_PER_MESSAGE,
   MAX_CLOUD_MESSAGE_BYTES,
   PROTOCOL_VERSION,
@@ -177,7 +176,7 @@ const STABLE_LINK_MS = 30_000;
 interface Session {
   id: number;
   client: HubLinkClient;
-  call: grpc.ClientDuplexStream<HubMessage, unknown>;
+  call: Grpc.ClientDuplexStream<HubMessage, unknown>;
   welcomed: boolean;
   startedAt: number;
   welcomedAt: number;
@@ -297,7 +296,9 @@ export class CloudMirror {
   #pumpScheduled = false;
   #unsubscribe: (() => void) | undefined;
   #token: string | undefined;
-  #credentials: grpc.ChannelCredentials | undefined;
+  #credentials: Grpc.ChannelCredentials | undefined;
+  /** The gRPC libraries, loaded when the link is on (a hub without a cloud does not carry them). */
+  #hubLink: typeof import('./hub-link.js') | null = null;
   #stopped = true;
   #status: CloudLinkStatus;
   #stats = { applied: 0, rejected: 0, conflicts: 0, lastChangeAt: null as number | null };
@@ -342,6 +343,11 @@ export class CloudMirror {
     });
   }
 
+  #grpc(): typeof Grpc {
+    if (!this.#hubLink) throw new Error('the cloud link is not started');
+    return this.#hubLink.grpc;
+  }
+
   async start(): Promise<void> {
     this.#stopped = false;
     try {
@@ -358,6 +364,7 @@ export class CloudMirror {
       this.#setState('disabled');
       return;
     }
+    this.#hubLink ??= await import('./hub-link.js');
     try {
       this.#prepareIdentity();
     } catch (err) {
@@ -478,13 +485,13 @@ export class CloudMirror {
     }
     if (config.insecurePlaintext) {
       this.#log.warn('cloud link WITHOUT TLS (insecurePlaintext): only for tests on loopback');
-      this.#credentials = grpc.credentials.createInsecure();
+      this.#credentials = this.#grpc().credentials.createInsecure();
       return;
     }
     const ca = config.caFile ? readFileSync(config.caFile) : null;
     const key = config.keyFile ? readFileSync(config.keyFile) : null;
     const cert = config.certFile ? readFileSync(config.certFile) : null;
-    this.#credentials = grpc.credentials.createSsl(ca, key, cert);
+    this.#credentials = this.#grpc().credentials.createSsl(ca, key, cert);
   }
 
   #scheduleDial(delayMs: number): void {
@@ -500,7 +507,7 @@ export class CloudMirror {
     const config = this.#config;
     this.#status.nextAttemptAt = null;
     this.#setState('connecting');
-    const options: grpc.ChannelOptions = {
+    const options: Grpc.ChannelOptions = {
       // HTTP/2 pings every 30 s at most often (servers reject more frequent ones); app pings do the rest.
       'grpc.keepalive_time_ms': Math.max(config.keepaliveMs * 2, 30_000),
       'grpc.keepalive_timeout_ms': Math.max(config.keepaliveMs, 5_000),
@@ -520,11 +527,11 @@ export class CloudMirror {
       options['grpc.default_authority'] = config.serverName;
     }
     let client: HubLinkClient;
-    let call: grpc.ClientDuplexStream<HubMessage, unknown>;
+    let call: Grpc.ClientDuplexStream<HubMessage, unknown>;
     try {
-      const { Client } = loadHubLink();
+      const { Client } = this.#hubLink!.loadHubLink();
       client = new Client(config.address, this.#credentials!, options);
-      const metadata = new grpc.Metadata();
+      const metadata = new (this.#grpc().Metadata)();
       if (this.#token) metadata.set(AUTH_HEADER, `Bearer ${this.#token}`);
       metadata.set(HUB_ID_HEADER, config.hubId!);
       call = client.Connect(metadata);
@@ -561,14 +568,14 @@ export class CloudMirror {
     };
     this.#session = session;
     call.on('data', (message: unknown) => this.#receive(session, message));
-    call.on('error', (err: grpc.ServiceError) => {
+    call.on('error', (err: Grpc.ServiceError) => {
       const tooLarge =
-        err.code === grpc.status.RESOURCE_EXHAUSTED
+        err.code === this.#grpc().status.RESOURCE_EXHAUSTED
           ? ` (the cloud sent a message over the hub's limit of ${MAX_CLOUD_MESSAGE_BYTES} bytes, announced in Hello.max_message_bytes: the cloud must split its pages)`
           : '';
       this.#endSession(
         session,
-        `stream error: ${err.code === undefined ? '' : `${grpc.status[err.code]} `}${err.details ?? err.message}${tooLarge}`,
+        `stream error: ${err.code === undefined ? '' : `${this.#grpc().status[err.code]} `}${err.details ?? err.message}${tooLarge}`,
         true,
       );
     });

@@ -2,8 +2,7 @@
 // plus TypeBox schemas, so each side validates what it receives before acting on it.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 
@@ -37,7 +36,7 @@ export function protoPath(): string {
 export type HubLinkClient = grpc.Client & {
   Connect(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<HubMessage, unknown>;
 };
-type HubLinkClientConstructor = new (
+export type HubLinkClientConstructor = new (
   address: string,
   credentials: grpc.ChannelCredentials,
   options?: grpc.ChannelOptions,
@@ -46,25 +45,6 @@ type HubLinkClientConstructor = new (
 export interface HubLinkDefinition {
   Client: HubLinkClientConstructor;
   service: grpc.ServiceDefinition;
-}
-
-let cached: HubLinkDefinition | undefined;
-
-export function loadHubLink(): HubLinkDefinition {
-  if (cached) return cached;
-  const definition = protoLoader.loadSync(protoPath(), {
-    keepCase: true,
-    longs: Number,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-    gatehouse: { cloud: { v1: { HubLink: HubLinkClientConstructor & { service: grpc.ServiceDefinition } } } };
-  };
-  const HubLink = loaded.gatehouse.cloud.v1.HubLink;
-  cached = { Client: HubLink, service: HubLink.service };
-  return cached;
 }
 
 // ------------------------------------------------------------------ message shapes

@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DevCloudAdmin } from '../../deploy/dev-cloud/admin.js';
 import { buildCli } from '../../deploy/dev-cloud/cli.js';
 import { DevCloud } from '../../deploy/dev-cloud/server.js';
-import { AUTH_HEADER, HUB_ID_HEADER, loadHubLink } from '../../hub/cloud/proto.js';
+import { loadHubLink } from '../../hub/cloud/hub-link.js';
+import { AUTH_HEADER, HUB_ID_HEADER } from '../../hub/cloud/proto.js';
 import { eventHash, GENESIS_HASH } from '../../hub/store/events.js';
 import { removeDir, tempDir, waitFor } from './helpers.js';
 
