@@ -135,10 +135,6 @@ export function canSubscribe(
   );
 }
 
-/**
- * True when every topic that `filter` can match is also matched by `pattern`
- * (both MQTT topic filters). `a/#` covers `a`, `a/b` and `a/+/c`; `a/+` covers `a/b` but not `a/#`.
- */
 /** Whether some topic matches both filters (`+` and `#` on either side). */
 export function filtersOverlap(a: string, b: string): boolean {
   const aLevels = a.split('/');
@@ -152,6 +148,10 @@ export function filtersOverlap(a: string, b: string): boolean {
   }
 }
 
+/**
+ * True when every topic that `filter` can match is also matched by `pattern`
+ * (both MQTT topic filters). `a/#` covers `a`, `a/b` and `a/+/c`; `a/+` covers `a/b` but not `a/#`.
+ */
 export function filterCovers(pattern: string, filter: string): boolean {
   const patternLevels = pattern.split('/');
   const filterLevels = filter.split('/');
