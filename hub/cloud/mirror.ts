@@ -799,14 +799,10 @@ export class CloudMirror {
       resumeFrom > lastSeq ||
       (ownHash !== null && cloudHash !== '' && ownHash !== cloudHash) ||
       (cloudHash === '' && this.#cloudRefusedChain);
+    const prunedThrough = this.#port.prunedThroughSeq();
     // The cloud acknowledged every pruned event (retention keeps the rest): a different hash at the
     // anchor means the cloud holds another log, not a newer part of ours.
-    if (
-      ownHash !== null &&
-      cloudHash !== '' &&
-      ownHash !== cloudHash &&
-      resumeFrom <= this.#port.prunedThroughSeq()
-    ) {
+    if (ownHash !== null && cloudHash !== '' && ownHash !== cloudHash && resumeFrom <= prunedThrough) {
       this.#holdEvents(
         session,
         'foreign_log',
@@ -818,7 +814,6 @@ export class CloudMirror {
     }
     // The cloud acknowledged every pruned event; if it now stands before the anchor it lost some, and
     // the kept events would not chain onto what it holds (it refuses the gap): say so instead of redialing.
-    const prunedThrough = this.#port.prunedThroughSeq();
     if (resumeFrom < prunedThrough) {
       this.#holdEvents(
         session,
