@@ -265,16 +265,18 @@ export class Hub {
     },
   });
 
-  /** The broker part when it is the connection to an external broker (its status has more to say). */
-  #external: ExternalBroker | null = null;
   readonly #broker = service('broker', ({ logger }) => this.#buildBroker(logger), {
     status: (broker) => ({
       mqtt: broker?.addresses() ?? {},
       devicesOnline: broker?.onlineDevices().length ?? 0,
       mqttClients: broker?.connectedClients() ?? 0,
       mqttConnecting: broker?.connectingClients() ?? 0,
-      ...(broker instanceof MqttBroker ? { mqttShed: broker.shedConnections() } : {}),
-      ...(broker !== null && broker === this.#external ? { mqttExternal: this.#external.status() } : {}),
+      // The device network is the embedded broker or the connection to an external one (#buildBroker).
+      ...(broker instanceof MqttBroker
+        ? { mqttShed: broker.shedConnections() }
+        : broker
+          ? { mqttExternal: (broker as ExternalBroker).status() }
+          : {}),
     }),
     stopDeadlineMs: 5_000, // bridge offline, then clients and listeners each within 2 s
   });
@@ -528,11 +530,10 @@ export class Hub {
     const { config, store } = this;
     const certs = this.#certificates.get();
     const handoff = new SecretHandoff(store.kv, this.#store.get().keys);
-    this.#external = null;
     if (config.mqtt.broker === 'external') {
       // Loaded only in external mode: the MQTT client library costs the embedded hub memory for nothing.
       const { ExternalBroker } = await import('./broker/external/client.js');
-      this.#external = new ExternalBroker({
+      return new ExternalBroker({
         config: config.mqtt.external,
         dataDir: config.dataDir,
         hubCaPem: certs.caCertPem,
@@ -549,7 +550,6 @@ export class Hub {
         logger,
         bridgeRequests: commandBridge(this.commands, logger),
       });
-      return this.#external;
     }
     handoff.disable(() => store.devices.list().map((d) => d.id));
     if (config.mqtt.tcp.enabled && !['127.0.0.1', '::1', 'localhost'].includes(config.mqtt.tcp.host)) {
