@@ -1,18 +1,11 @@
 // The same door cases against the embedded broker and against a real mosquitto 2 with the
 // dynamic-security plugin, the hub in external mode (docs/external-broker.md); then what only an external
 // broker has: it restarts, and the hub reconnects and decides again.
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Hub } from '../../hub/app.js';
 import { cli, present, removeDir, startHub, tempDataDir } from '../helpers/hub.js';
 import { connectAs, doorNetworkCases, loginRefused, type Network, until } from './cases.js';
-import { Mosquitto, mosquittoAvailable } from './mosquitto.js';
-
-const HUB_USER = 'gatehouse-hub';
-const HUB_PASSWORD = 'hub-password-for-tests';
+import { externalState, type Mosquitto, mosquittoAvailable, startExternalHub } from './mosquitto.js';
 
 async function embedded(): Promise<Network> {
   const dir = tempDataDir();
@@ -30,43 +23,7 @@ async function embedded(): Promise<Network> {
 
 /** A mosquitto with dynsec, and a hub connected to it as a client; resolves once the hub is connected. */
 export async function external(): Promise<Network & { mosquitto: Mosquitto; dir: string }> {
-  const dir = tempDataDir();
-  const mosquitto = new Mosquitto({
-    dir: path.join(dir, 'mosquitto'),
-    adminUser: HUB_USER,
-    adminPassword: HUB_PASSWORD,
-  });
-  await mosquitto.start();
-  writeFileSync(path.join(dir, 'mqtt-broker.password'), `${HUB_PASSWORD}\n`, { mode: 0o600 });
-  const hub = await startHub(
-    dir,
-    {
-      mqtt: {
-        broker: 'external',
-        external: { url: `mqtt://127.0.0.1:${mosquitto.port}`, reconnectMinMs: 200, reconnectMaxMs: 2000 },
-      },
-    },
-    process.env.GH_TEST_LOG ? { logger: pino({ level: 'debug' }) } : {},
-  );
-  await until(() => externalState(hub) === 'connected').catch((error) => {
-    throw new Error(`the hub did not connect to mosquitto: ${String(error)}\n${mosquitto.log.slice(-3000)}`);
-  });
-  return {
-    hub,
-    port: mosquitto.port,
-    errorsOnRefusedPublish: false,
-    mosquitto,
-    dir,
-    stop: async () => {
-      await hub.stop();
-      await mosquitto.stop();
-      removeDir(dir);
-    },
-  };
-}
-
-export function externalState(hub: Hub): string | undefined {
-  return (hub.status()['mqttExternal'] as { state?: string } | undefined)?.state;
+  return { ...(await startExternalHub()), errorsOnRefusedPublish: false };
 }
 
 doorNetworkCases('embedded aedes', embedded);
