@@ -106,6 +106,13 @@ export const cloudDown: Scenario = {
       await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
       const outageSeconds = (performance.now() - started) / 1000;
       const rssAfterOutage = rssMiB(hub.pid) ?? 0;
+      // A door is answered once its event is journaled; the batch reaches SQLite a moment later. Read the
+      // backlog once the last answers' events are in (if they never come, the check below says so).
+      await waitFor(
+        () => (readEvents(seeded.dbFile).at(-1)?.seq ?? 0) - seqBefore >= latencies.length,
+        'the last answers committed',
+        5_000,
+      ).catch(() => undefined);
       const status = await hubCommand(dataDir, 'GET', '/status');
       const backlog = (status.body.cloud as { backlog?: number } | undefined)?.backlog ?? -1;
       const seqAfterOutage = readEvents(seeded.dbFile).at(-1)?.seq ?? 0;
